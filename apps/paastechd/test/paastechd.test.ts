@@ -1,0 +1,191 @@
+// The real paastechd binary: starts every service, answers every health check, and on SIGTERM stops
+// in order and exits 0 leaving no process, port or socket behind.
+
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import { health } from '@paastech/proto';
+import {
+  canConnect,
+  descendantsOf,
+  PAASTECHD,
+  processesMentioning,
+  startPaastechd,
+  tempDir,
+} from '@paastech/testing';
+import { describe, expect, it } from 'vitest';
+
+/** GET over TCP or a Unix socket; resolves with status and body. */
+function get(target: {
+  url?: string;
+  socketPath?: string;
+  path?: string;
+}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = target.url
+      ? http.get(target.url)
+      : http.get({ socketPath: target.socketPath, path: target.path ?? '/', headers: { host: 'admin' } });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Calls grpc.health.v1.Health/Check on `address`. */
+function grpcHealth(address: string): Promise<number> {
+  const client = new health.HealthClient(address, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) => {
+    client.check({ service: '' }, (err, res) => {
+      client.close();
+      if (err) reject(err);
+      else resolve(res.status);
+    });
+  });
+}
+
+const portOf = (url: string) => Number(new URL(url.replace('<project>.', 'x.')).port);
+
+describe('paastechd all', () => {
+  it('starts every service, answers every health check, and stops cleanly on SIGTERM', async () => {
+    const d = await startPaastechd();
+    try {
+      const ep = d.endpoints;
+      expect([...ep.keys()].sort()).toEqual(
+        [
+          'api gRPC',
+          'apps',
+          'dashboard and API',
+          'git gRPC',
+          'git over HTTP',
+          'pomegrenade gRPC',
+          'router admin',
+        ].sort(),
+      );
+      expect(d.stdout()).toMatch(/^paastechd: ready \(role all, data in /m);
+
+      const api = await get({ url: new URL('/healthz', ep.get('dashboard and API')).href });
+      expect(api).toEqual({ status: 200, body: '{"status":"ok"}' });
+      const gitUrl = ep.get('git over HTTP')!;
+      const git = await get({ url: `http://127.0.0.1:${portOf(gitUrl)}/healthz` });
+      expect(git.status).toBe(200);
+      const adminSocket = ep.get('router admin')!.replace(/^unix:/, '');
+      expect((await get({ socketPath: adminSocket, path: '/healthz' })).status).toBe(200);
+      // The public edge answers a 404 page for a host it does not route.
+      const appsPort = portOf(ep.get('apps')!);
+      const edge = await get({ url: `http://127.0.0.1:${appsPort}/` });
+      expect(edge.status).toBe(404);
+      expect(edge.body).toContain('No application here');
+
+      for (const label of ['api gRPC', 'git gRPC', 'pomegrenade gRPC']) {
+        expect(await grpcHealth(ep.get(label)!), label).toBe(
+          health.HealthCheckResponse_ServingStatus.SERVING,
+        );
+      }
+      // Unix sockets of internal services are private to the platform's user.
+      for (const label of ['api gRPC', 'git gRPC', 'pomegrenade gRPC', 'router admin']) {
+        const mode = fs.statSync(ep.get(label)!.replace(/^unix:/, '')).mode & 0o777;
+        expect(mode, label).toBe(0o600);
+      }
+
+      const pid = d.child.pid!;
+      const ports = [portOf(ep.get('dashboard and API')!), portOf(gitUrl), appsPort];
+      expect(await d.stop('SIGTERM')).toBe(0);
+      expect(d.stdout()).toMatch(/paastechd: stopped/);
+      expect(descendantsOf(pid)).toEqual([]);
+      expect(processesMentioning(d.dataDir)).toEqual([]);
+      for (const p of ports) expect(await canConnect(p), `port ${p}`).toBe(false);
+      for (const label of ['api gRPC', 'git gRPC', 'pomegrenade gRPC', 'router admin']) {
+        expect(fs.existsSync(ep.get(label)!.replace(/^unix:/, '')), label).toBe(false);
+      }
+    } finally {
+      await d.stop('SIGKILL');
+    }
+  });
+
+  it('stops on SIGINT too', async () => {
+    const d = await startPaastechd();
+    expect(await d.stop('SIGINT')).toBe(0);
+  });
+
+  it('creates the internal secret once, mode 0600, and reuses it', async () => {
+    const dataDir = tempDir();
+    const first = await startPaastechd({ dataDir });
+    await first.stop();
+    const file = `${dataDir}/keys/internal-secret`;
+    const secret = fs.readFileSync(file, 'utf8');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    const second = await startPaastechd({ dataDir });
+    await second.stop();
+    expect(fs.readFileSync(file, 'utf8')).toBe(secret);
+  });
+});
+
+/** Runs paastechd and returns exit code, stdout and stderr (for the failure cases). */
+function runDaemon(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [PAASTECHD, ...args],
+      { env: { PATH: process.env.PATH ?? '', PAASTECH_DATA_DIR: tempDir(), ...env }, timeout: 20_000 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('paastechd refuses bad input', () => {
+  it.each([
+    [['nope'], 'unknown role "nope"'],
+    [[], 'missing role'],
+    [['all', 'extra'], 'usage: paastechd'],
+  ])('argv %j → exit 2 with %s', async (args, message) => {
+    const r = await runDaemon(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('reports every invalid variable together and starts nothing', async () => {
+    const r = await runDaemon(['all'], {
+      PAASTECH_API_PORT: 'eighty',
+      PAASTECH_ROUTER_PORT: '70000',
+      PAASTECH_APPS_DOMAIN: 'http://x',
+      PAASTECH_DATABASE_URL: 'mysql://nope',
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('invalid configuration (4 problems)');
+    for (const v of [
+      'PAASTECH_API_PORT',
+      'PAASTECH_ROUTER_PORT',
+      'PAASTECH_APPS_DOMAIN',
+      'PAASTECH_DATABASE_URL',
+    ]) {
+      expect(r.stderr).toContain(v);
+    }
+  });
+
+  it('exits 1 with the reason when a port is taken', async () => {
+    const blocker = http.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const r = await runDaemon(['all'], {
+        PAASTECH_API_PORT: '0',
+        PAASTECH_GIT_HTTP_PORT: String(port),
+        PAASTECH_ROUTER_PORT: '0',
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/start-up failed: .*EADDRINUSE/);
+    } finally {
+      blocker.close();
+    }
+  });
+});

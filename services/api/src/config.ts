@@ -1,0 +1,54 @@
+// Central API configuration, parsed once from the environment.
+import {
+  type CommonConfig,
+  commonShape,
+  defaultSocket,
+  type Env,
+  grpcAddress,
+  hostname,
+  parseEnv,
+  port,
+  processEnv,
+  toCommonConfig,
+} from '@paastech/kit';
+import { z } from 'zod';
+
+const schema = z.object({
+  ...commonShape,
+  PAASTECH_API_PORT: port(3000),
+  PAASTECH_APPS_DOMAIN: hostname.default('localhost'),
+  PAASTECH_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL (unset = embedded SQLite in the data dir)')
+    .optional(),
+  PAASTECH_API_GRPC_ADDRESS: grpcAddress.optional(),
+  PAASTECH_GIT_GRPC_ADDRESS: grpcAddress.optional(),
+  PAASTECH_POMEGRENADE_GRPC_ADDRESS: grpcAddress.optional(),
+});
+
+export interface ApiConfig extends CommonConfig {
+  port: number;
+  appsDomain: string;
+  /** PostgreSQL URL; undefined = SQLite at `<dataDir>/paastech.db`. */
+  databaseUrl?: string;
+  /** Where the API serves paastech.control.v1 (for the git controller). */
+  grpcAddress: string;
+  gitGrpcAddress: string;
+  pomegrenadeGrpcAddress: string;
+}
+
+/** Reads the API's configuration; throws ConfigError listing every bad variable. */
+export function readApiConfig(env: Env = processEnv()): ApiConfig {
+  const e = parseEnv(schema, env);
+  const common = toCommonConfig(e);
+  return {
+    ...common,
+    port: e.PAASTECH_API_PORT,
+    appsDomain: e.PAASTECH_APPS_DOMAIN,
+    ...(e.PAASTECH_DATABASE_URL ? { databaseUrl: e.PAASTECH_DATABASE_URL } : {}),
+    grpcAddress: e.PAASTECH_API_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'api'),
+    gitGrpcAddress: e.PAASTECH_GIT_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'git'),
+    pomegrenadeGrpcAddress:
+      e.PAASTECH_POMEGRENADE_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'pomegrenade'),
+  };
+}
