@@ -213,6 +213,24 @@ export interface GetRepositoryInfoResponse {
   lastPushedAt?: Date | undefined;
 }
 
+/** GetGitEndpointsRequest has no fields: the endpoints are the controller's. */
+export interface GetGitEndpointsRequest {
+}
+
+/**
+ * GetGitEndpointsResponse gives the base URLs of the two git transports; a
+ * project's clone URL is the base URL + "/" + project name + ".git".
+ */
+export interface GetGitEndpointsResponse {
+  /** Smart HTTP base URL, e.g. "http://git.example.com:3001" (no trailing slash). */
+  httpBaseUrl: string;
+  /**
+   * SSH base URL, e.g. "ssh://git@git.example.com:2222" (no trailing slash);
+   * empty when SSH is not served.
+   */
+  sshBaseUrl: string;
+}
+
 function createBaseObjectQuarantine(): ObjectQuarantine {
   return { objectDirectory: "", alternateObjectDirectories: [] };
 }
@@ -1288,6 +1306,151 @@ export const GetRepositoryInfoResponse: MessageFns<GetRepositoryInfoResponse> = 
   },
 };
 
+function createBaseGetGitEndpointsRequest(): GetGitEndpointsRequest {
+  return {};
+}
+
+export const GetGitEndpointsRequest: MessageFns<GetGitEndpointsRequest> = {
+  encode(_: GetGitEndpointsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetGitEndpointsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetGitEndpointsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetGitEndpointsRequest {
+    return {};
+  },
+
+  toJSON(_: GetGitEndpointsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetGitEndpointsRequest>, I>>(base?: I): GetGitEndpointsRequest {
+    return GetGitEndpointsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetGitEndpointsRequest>, I>>(_: I): GetGitEndpointsRequest {
+    const message = createBaseGetGitEndpointsRequest();
+    return message;
+  },
+};
+
+function createBaseGetGitEndpointsResponse(): GetGitEndpointsResponse {
+  return { httpBaseUrl: "", sshBaseUrl: "" };
+}
+
+export const GetGitEndpointsResponse: MessageFns<GetGitEndpointsResponse> = {
+  encode(message: GetGitEndpointsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.httpBaseUrl !== "") {
+      writer.uint32(10).string(message.httpBaseUrl);
+    }
+    if (message.sshBaseUrl !== "") {
+      writer.uint32(18).string(message.sshBaseUrl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetGitEndpointsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetGitEndpointsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.httpBaseUrl = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sshBaseUrl = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetGitEndpointsResponse {
+    return {
+      httpBaseUrl: isSet(object.httpBaseUrl)
+        ? globalThis.String(object.httpBaseUrl)
+        : isSet(object.http_base_url)
+        ? globalThis.String(object.http_base_url)
+        : "",
+      sshBaseUrl: isSet(object.sshBaseUrl)
+        ? globalThis.String(object.sshBaseUrl)
+        : isSet(object.ssh_base_url)
+        ? globalThis.String(object.ssh_base_url)
+        : "",
+    };
+  },
+
+  toJSON(message: GetGitEndpointsResponse): unknown {
+    const obj: any = {};
+    if (message.httpBaseUrl !== "") {
+      obj.httpBaseUrl = message.httpBaseUrl;
+    }
+    if (message.sshBaseUrl !== "") {
+      obj.sshBaseUrl = message.sshBaseUrl;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetGitEndpointsResponse>, I>>(base?: I): GetGitEndpointsResponse {
+    return GetGitEndpointsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetGitEndpointsResponse>, I>>(object: I): GetGitEndpointsResponse {
+    const message = createBaseGetGitEndpointsResponse();
+    message.httpBaseUrl = object.httpBaseUrl ?? "";
+    message.sshBaseUrl = object.sshBaseUrl ?? "";
+    return message;
+  },
+};
+
 /** GitService manages the repository of each project and reads from it. */
 export type GitServiceService = typeof GitServiceService;
 export const GitServiceService = {
@@ -1358,6 +1521,22 @@ export const GitServiceService = {
       Buffer.from(GetRepositoryInfoResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetRepositoryInfoResponse => GetRepositoryInfoResponse.decode(value),
   },
+  /**
+   * GetGitEndpoints tells where clients reach the repositories (the URLs the
+   * controller really serves, ports included), so the API can hand Clients
+   * clone URLs that work.
+   */
+  getGitEndpoints: {
+    path: "/paastech.git.v1.GitService/GetGitEndpoints" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetGitEndpointsRequest): Buffer =>
+      Buffer.from(GetGitEndpointsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetGitEndpointsRequest => GetGitEndpointsRequest.decode(value),
+    responseSerialize: (value: GetGitEndpointsResponse): Buffer =>
+      Buffer.from(GetGitEndpointsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetGitEndpointsResponse => GetGitEndpointsResponse.decode(value),
+  },
 } as const;
 
 export interface GitServiceServer extends UntypedServiceImplementation {
@@ -1382,6 +1561,12 @@ export interface GitServiceServer extends UntypedServiceImplementation {
   getArchive: handleServerStreamingCall<GetArchiveRequest, GetArchiveResponse>;
   /** GetRepositoryInfo reports the size and state of a repository. */
   getRepositoryInfo: handleUnaryCall<GetRepositoryInfoRequest, GetRepositoryInfoResponse>;
+  /**
+   * GetGitEndpoints tells where clients reach the repositories (the URLs the
+   * controller really serves, ports included), so the API can hand Clients
+   * clone URLs that work.
+   */
+  getGitEndpoints: handleUnaryCall<GetGitEndpointsRequest, GetGitEndpointsResponse>;
 }
 
 export interface GitServiceClient extends Client {
@@ -1466,6 +1651,26 @@ export interface GitServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetRepositoryInfoResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * GetGitEndpoints tells where clients reach the repositories (the URLs the
+   * controller really serves, ports included), so the API can hand Clients
+   * clone URLs that work.
+   */
+  getGitEndpoints(
+    request: GetGitEndpointsRequest,
+    callback: (error: ServiceError | null, response: GetGitEndpointsResponse) => void,
+  ): ClientUnaryCall;
+  getGitEndpoints(
+    request: GetGitEndpointsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetGitEndpointsResponse) => void,
+  ): ClientUnaryCall;
+  getGitEndpoints(
+    request: GetGitEndpointsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetGitEndpointsResponse) => void,
   ): ClientUnaryCall;
 }
 
