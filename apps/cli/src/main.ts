@@ -1,0 +1,2 @@
+// The paastech command lands here (see the CLI issue).
+export {};

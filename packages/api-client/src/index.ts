@@ -1,0 +1,2 @@
+// Generated client and its helpers land here (see the CLI issue).
+export {};
