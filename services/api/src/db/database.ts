@@ -1,0 +1,102 @@
+// Opens the one database of the platform: SQLite in the data dir by default, PostgreSQL when a URL
+// is configured. Same Kysely<DB> either way; migrations run before anything else touches it.
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { MIGRATIONS } from './migrations.js';
+import { type Migration, runMigrations } from './migrator.js';
+import type { DB } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** An open database. */
+export interface Database {
+  db: Kysely<DB>;
+  dialect: Dialect;
+  /** Round-trips a trivial query; rejects when the database cannot answer within `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseConfig {
+  dataDir: string;
+  /** postgres:// URL; unset = SQLite at `<dataDir>/paastech.db`. */
+  databaseUrl?: string;
+}
+
+export interface OpenOptions {
+  /** Migrations to run (default: all of the API's). */
+  migrations?: readonly Migration[];
+  /** Called with pool errors of idle PostgreSQL connections (e.g. the server restarted). */
+  onPoolError?: (err: Error) => void;
+}
+
+/** How long a request may wait for a PostgreSQL connection before the API answers 503. */
+const PG_CONNECT_TIMEOUT_MS = 2000;
+
+/** Path of the embedded SQLite database. */
+export function sqlitePath(dataDir: string): string {
+  return path.join(dataDir, 'paastech.db');
+}
+
+/** Opens the SQLite file with WAL, foreign keys and a busy timeout. */
+function openSqlite(dataDir: string): Kysely<DB> {
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = new BetterSqlite3(sqlitePath(dataDir));
+  file.pragma('journal_mode = WAL');
+  file.pragma('foreign_keys = ON');
+  file.pragma('busy_timeout = 5000');
+  file.pragma('synchronous = NORMAL');
+  return new Kysely<DB>({ dialect: new SqliteDialect({ database: file }) });
+}
+
+/** Opens a PostgreSQL pool that fails fast when the server is down and recovers when it returns. */
+function openPostgres(url: string, onPoolError: (err: Error) => void): Kysely<DB> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+    idleTimeoutMillis: 30_000,
+    // Never let one request hold a connection forever when the server stops answering.
+    query_timeout: 15_000,
+  });
+  // An idle client losing its connection emits 'error' on the pool; the pool drops that client and
+  // connects afresh on the next query, so the error only needs to be reported, not handled.
+  pool.on('error', onPoolError);
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Opens the configured database and runs the pending migrations. */
+export async function openDatabase(config: DatabaseConfig, options: OpenOptions = {}): Promise<Database> {
+  const dialect: Dialect = config.databaseUrl ? 'postgres' : 'sqlite';
+  const db = config.databaseUrl
+    ? openPostgres(config.databaseUrl, options.onPoolError ?? (() => {}))
+    : openSqlite(config.dataDir);
+  try {
+    await runMigrations(db as unknown as Kysely<unknown>, dialect, options.migrations ?? MIGRATIONS);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return {
+    db,
+    dialect,
+    ping: (timeoutMs = 1000) =>
+      withTimeout(
+        sql`select 1`.execute(db).then(() => {}),
+        timeoutMs,
+      ),
+    close: () => db.destroy(),
+  };
+}
+
+/** Rejects when `p` has not settled within `ms`. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`database did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,6 @@
+// The ordered list of every migration; append new ones at the end, never edit an applied one.
+
+import { initial } from './migrations/0001_initial.js';
+import type { Migration } from './migrator.js';
+
+export const MIGRATIONS: readonly Migration[] = [initial];

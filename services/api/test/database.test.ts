@@ -1,0 +1,121 @@
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/database.js';
+import { isoNow, newId } from '../src/db/ids.js';
+import { MIGRATIONS } from '../src/db/migrations.js';
+import type { Migration } from '../src/db/migrator.js';
+import { createTestDatabase, DIALECTS, type TestDatabase } from './support/databases.js';
+
+/** Names of the user tables in the database, sorted. */
+async function tableNames(db: Kysely<unknown>): Promise<string[]> {
+  const tables = await db.introspection.getTables();
+  return tables.map((t) => t.name).sort();
+}
+
+describe.each(DIALECTS)('database on %s', (dialect) => {
+  let t: TestDatabase | undefined;
+  afterEach(async () => {
+    await t?.drop();
+    t = undefined;
+  });
+
+  it('creates every table once; a second start applies nothing and keeps the data', async () => {
+    t = await createTestDatabase(dialect);
+    const first = await openDatabase(t);
+    expect(first.dialect).toBe(dialect);
+    const id = newId();
+    await first.db
+      .insertInto('clients')
+      .values({ id, email: 'a@example.com', password_hash: 'x', created_at: isoNow() })
+      .execute();
+    await first.close();
+    const second = await openDatabase(t);
+    const names = await tableNames(second.db as unknown as Kysely<unknown>);
+    expect(names).toEqual(
+      [
+        'api_tokens',
+        'audit_events',
+        'clients',
+        'config_vars',
+        'deployments',
+        'device_authorizations',
+        'domains',
+        'paastech_migrations',
+        'projects',
+        'sessions',
+        'ssh_keys',
+      ].sort(),
+    );
+    const rows = await second.db.selectFrom('clients').select('email').execute();
+    expect(rows).toEqual([{ email: 'a@example.com' }]);
+    await second.close();
+  });
+
+  it('a failing migration leaves the database as it was', async () => {
+    t = await createTestDatabase(dialect);
+    const broken: Migration = {
+      name: '9999_broken',
+      async up(db) {
+        await db.schema.createTable('half_done').addColumn('id', 'text').execute();
+        await sql`insert into clients (id, email, password_hash, created_at) values ('x', 'b@x', 'h', 'now')`.execute(
+          db,
+        );
+        await sql`select * from no_such_table`.execute(db);
+      },
+    };
+    await expect(openDatabase(t, { migrations: [...MIGRATIONS, broken] })).rejects.toThrow(/no_such_table/);
+    const again = await openDatabase(t);
+    const names = await tableNames(again.db as unknown as Kysely<unknown>);
+    expect(names).not.toContain('half_done');
+    expect(names).toContain('clients');
+    expect(await again.db.selectFrom('clients').selectAll().execute()).toEqual([]);
+    const recorded = await sql<{ name: string }>`select name from paastech_migrations`.execute(again.db);
+    expect(recorded.rows.map((r) => r.name)).toEqual(['0001_initial']);
+    await again.close();
+  });
+
+  it('enforces unique e-mail, fingerprint, project name and hostname', async () => {
+    t = await createTestDatabase(dialect);
+    const { db, close } = await openDatabase(t);
+    const now = isoNow();
+    await db
+      .insertInto('clients')
+      .values({ id: 'c1', email: 'a@x', password_hash: 'h', created_at: now })
+      .execute();
+    await expect(
+      db
+        .insertInto('clients')
+        .values({ id: 'c2', email: 'a@x', password_hash: 'h', created_at: now })
+        .execute(),
+    ).rejects.toThrow(/unique/i);
+    await db
+      .insertInto('projects')
+      .values({ id: 'p1', client_id: 'c1', name: 'shop', created_at: now })
+      .execute();
+    await expect(
+      db
+        .insertInto('projects')
+        .values({ id: 'p2', client_id: 'c1', name: 'shop', created_at: now })
+        .execute(),
+    ).rejects.toThrow(/unique/i);
+    const builder = await db.selectFrom('projects').select('builder').executeTakeFirstOrThrow();
+    expect(builder.builder).toBe('auto');
+    await expect(
+      db
+        .insertInto('projects')
+        .values({ id: 'p3', client_id: 'nobody', name: 'x', created_at: now })
+        .execute(),
+    ).rejects.toThrow(/foreign key/i);
+    await close();
+  });
+});
+
+describe('ids', () => {
+  it('newId is a time-ordered UUIDv7', () => {
+    const a = newId(1_000);
+    const b = newId(2_000);
+    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(a < b).toBe(true);
+  });
+});
