@@ -24,6 +24,8 @@ const schema = z.object({
   PAASTECH_API_GRPC_ADDRESS: grpcAddress.optional(),
   PAASTECH_GIT_GRPC_ADDRESS: grpcAddress.optional(),
   PAASTECH_POMEGRENADE_GRPC_ADDRESS: grpcAddress.optional(),
+  PAASTECH_MASTER_KEY: z.string().regex(/^[A-Za-z0-9+/_-]{43}=?$/, 'must be base64 of 32 bytes').optional(),
+  PAASTECH_ROUTER_PORT: port(8080),
 });
 
 export interface ApiConfig extends CommonConfig {
@@ -35,6 +37,10 @@ export interface ApiConfig extends CommonConfig {
   grpcAddress: string;
   gitGrpcAddress: string;
   pomegrenadeGrpcAddress: string;
+  /** Base64 of the 32-byte key encrypting config vars; unset = `<dataDir>/keys/master.key`. */
+  masterKey?: string;
+  /** Port the router serves apps on, for app URLs (80 = omitted). */
+  routerPort: number;
 }
 
 /** Reads the API's configuration; throws ConfigError listing every bad variable. */
@@ -50,5 +56,7 @@ export function readApiConfig(env: Env = processEnv()): ApiConfig {
     gitGrpcAddress: e.PAASTECH_GIT_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'git'),
     pomegrenadeGrpcAddress:
       e.PAASTECH_POMEGRENADE_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'pomegrenade'),
+    ...(e.PAASTECH_MASTER_KEY ? { masterKey: e.PAASTECH_MASTER_KEY } : {}),
+    routerPort: e.PAASTECH_ROUTER_PORT,
   };
 }
