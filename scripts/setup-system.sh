@@ -14,6 +14,7 @@ declare -A NEEDED=(
 # Needed by the test suite only (browser tests, PostgreSQL client).
 declare -A NEEDED_FOR_TESTS=(
   [psql]=postgresql-client
+  [chromium]=chromium
 )
 
 mode=${1:-install}

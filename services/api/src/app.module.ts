@@ -1,5 +1,11 @@
+// The feature modules of the REST API (one import line each). CoreModule, global, provides config,
+// database, logger, AuditService, TokensService, SessionsService and the AuthGuard to all of them.
 import { Module } from '@nestjs/common';
-import { HealthController } from './health/health.controller.js';
+import { AuthModule } from './auth/auth.module.js';
+import { HealthModule } from './health/health.module.js';
+import { TokensModule } from './tokens/tokens.module.js';
 
-@Module({ controllers: [HealthController] })
+@Module({
+  imports: [HealthModule, AuthModule, TokensModule],
+})
 export class AppModule {}

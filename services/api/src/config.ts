@@ -24,8 +24,12 @@ const schema = z.object({
   PAASTECH_API_GRPC_ADDRESS: grpcAddress.optional(),
   PAASTECH_GIT_GRPC_ADDRESS: grpcAddress.optional(),
   PAASTECH_POMEGRENADE_GRPC_ADDRESS: grpcAddress.optional(),
-  PAASTECH_MASTER_KEY: z.string().regex(/^[A-Za-z0-9+/_-]{43}=?$/, 'must be base64 of 32 bytes').optional(),
+  PAASTECH_MASTER_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/_-]{43}=?$/, 'must be base64 of 32 bytes')
+    .optional(),
   PAASTECH_ROUTER_PORT: port(8080),
+  PAASTECH_WEB_DIR: z.string().min(1).optional(),
 });
 
 export interface ApiConfig extends CommonConfig {
@@ -41,6 +45,8 @@ export interface ApiConfig extends CommonConfig {
   masterKey?: string;
   /** Port the router serves apps on, for app URLs (80 = omitted). */
   routerPort: number;
+  /** The built dashboard to serve at `/`; unset = apps/web/dist of this checkout. */
+  webDir?: string;
 }
 
 /** Reads the API's configuration; throws ConfigError listing every bad variable. */
@@ -58,5 +64,6 @@ export function readApiConfig(env: Env = processEnv()): ApiConfig {
       e.PAASTECH_POMEGRENADE_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'pomegrenade'),
     ...(e.PAASTECH_MASTER_KEY ? { masterKey: e.PAASTECH_MASTER_KEY } : {}),
     routerPort: e.PAASTECH_ROUTER_PORT,
+    ...(e.PAASTECH_WEB_DIR ? { webDir: e.PAASTECH_WEB_DIR } : {}),
   };
 }

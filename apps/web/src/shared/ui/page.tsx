@@ -1,0 +1,29 @@
+// The frame of every page: sets the document title and moves keyboard focus to the heading after
+// each navigation, so screen-reader and keyboard users land on the new content.
+import { type ReactNode, useEffect, useRef } from 'react';
+
+interface PageProps {
+  title: string;
+  actions?: ReactNode;
+  children: ReactNode;
+}
+
+/** A titled page section whose heading receives focus when the page opens. */
+export function Page({ title, actions, children }: PageProps) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    document.title = `${title} · PaaSTech`;
+    heading.current?.focus({ preventScroll: true });
+  }, [title]);
+  return (
+    <section className="page" aria-labelledby="page-title">
+      <header className="page-header">
+        <h1 id="page-title" ref={heading} tabIndex={-1}>
+          {title}
+        </h1>
+        {actions ? <div className="page-actions">{actions}</div> : null}
+      </header>
+      {children}
+    </section>
+  );
+}
