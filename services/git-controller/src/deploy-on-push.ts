@@ -1,0 +1,207 @@
+// What happens while git holds a push in pre-receive: take the project's push lock, check the
+// updates are not stale, hand them to the API's RecordPush and print every event back to the pusher
+// as it arrives. The API's final result decides whether git accepts the push.
+import { control } from '@paastech/proto';
+import type { ControlClient } from './control.js';
+import { type GitRuntime, git } from './git.js';
+import type { HookReply, HookRequest } from './hooks.js';
+import { isZeroSha, parseRefUpdates, type RefUpdateLine } from './parse.js';
+import type { Pushes, PushSession } from './pushes.js';
+import type { Repositories } from './repositories.js';
+
+/** What the pre-receive handler needs. */
+export interface PushDeps {
+  pushes: Pushes;
+  repos: Repositories;
+  control: ControlClient;
+  runtime: GitRuntime;
+  lockTimeoutMs: number;
+}
+
+const { PushOutcome } = control;
+
+/** Handles one pre-receive request end to end; always ends with reply.finish. */
+export async function handlePreReceive(deps: PushDeps, req: HookRequest, reply: HookReply): Promise<void> {
+  const session = deps.pushes.get(req.pushId);
+  if (!session) {
+    reply.line('!     push rejected: unknown push');
+    return reply.finish(1);
+  }
+  const reject = (reason: string) => {
+    reply.line(`!     push rejected: ${reason}`);
+    reply.finish(1);
+  };
+  let updates: RefUpdateLine[];
+  let quarantineEnv: Record<string, string>;
+  try {
+    updates = parseRefUpdates(req.updates);
+    quarantineEnv = await deps.repos.quarantineEnv(session.projectId, quarantineOf(req));
+  } catch (err) {
+    return reject((err as Error).message);
+  }
+  if (!(await lockProject(deps, session, reply))) return;
+  const stale = await staleRef(deps, session.projectId, updates);
+  if (stale) return reject(`ref "${stale}" moved while this push waited; fetch and push again`);
+  const refUpdates = await describeUpdates(deps, session.projectId, updates, quarantineEnv);
+  const exit = await forwardToApi(deps, session, req, refUpdates, reply);
+  session.accepted = exit === 0;
+  reply.finish(exit);
+}
+
+/** The quarantine the hook reported, as GetArchive and RecordPush name it. */
+function quarantineOf(req: HookRequest) {
+  return {
+    objectDirectory: req.objectDirectory,
+    alternateObjectDirectories: req.alternateObjectDirectories.split(':').filter((d) => d !== ''),
+  };
+}
+
+/** Takes the project's push lock for this session; prints why it waits, and refuses after the bound. */
+async function lockProject(deps: PushDeps, session: PushSession, reply: HookReply): Promise<boolean> {
+  const seconds = Math.round(deps.lockTimeoutMs / 1000);
+  try {
+    session.release = await deps.pushes.locks.acquire(session.projectId, deps.lockTimeoutMs, {
+      abort: reply.signal,
+      onWait: () => reply.line('-----> waiting for the previous push to this project to finish'),
+    });
+    return true;
+  } catch {
+    reply.line(
+      `!     push rejected: another push to this project was still running after ${seconds} s; push again later`,
+    );
+    reply.finish(1);
+    return false;
+  }
+}
+
+/** Returns the first ref whose current value is not the push's old value (a push won the race). */
+async function staleRef(
+  deps: PushDeps,
+  projectId: string,
+  updates: RefUpdateLine[],
+): Promise<string | undefined> {
+  const { refs } = await deps.repos.listRefs(projectId);
+  const current = new Map(refs.map((r) => [r.name, r.targetSha]));
+  for (const u of updates) {
+    const now = current.get(u.refName);
+    if (isZeroSha(u.oldSha) ? now !== undefined : now !== u.oldSha) return u.refName;
+  }
+  return undefined;
+}
+
+/** Adds the commit summary of each updated ref's new commit (read from the quarantine). */
+async function describeUpdates(
+  deps: PushDeps,
+  projectId: string,
+  updates: RefUpdateLine[],
+  env: Record<string, string>,
+): Promise<control.RefUpdate[]> {
+  const dir = deps.repos.existingPath(projectId);
+  const out: control.RefUpdate[] = [];
+  for (const u of updates) {
+    const update: control.RefUpdate = { oldSha: u.oldSha, newSha: u.newSha, refName: u.refName };
+    if (!isZeroSha(u.newSha)) {
+      const text = await git(
+        deps.runtime,
+        ['log', '-1', '--no-walk', '--format=%s%x00%an%x00%ae%x00%at', '--end-of-options', u.newSha],
+        { cwd: dir, env },
+      ).catch(() => '');
+      const [subject, authorName, authorEmail, at] = text.replace(/\n$/, '').split('\0');
+      if (at !== undefined) {
+        update.newCommit = {
+          subject: subject ?? '',
+          authorName: authorName ?? '',
+          authorEmail: authorEmail ?? '',
+          authoredAt: new Date(Number(at) * 1000),
+        };
+      }
+    }
+    out.push(update);
+  }
+  return out;
+}
+
+/** Calls RecordPush and prints its events; resolves with the hook's exit code. */
+function forwardToApi(
+  deps: PushDeps,
+  session: PushSession,
+  req: HookRequest,
+  refUpdates: control.RefUpdate[],
+  reply: HookReply,
+): Promise<0 | 1> {
+  return new Promise((resolve) => {
+    const call = deps.control.recordPush({
+      projectId: session.projectId,
+      pusherClientId: session.clientId,
+      refUpdates,
+      quarantine: quarantineOf(req),
+      pushOptions: req.pushOptions,
+    });
+    let result: control.PushResult | undefined;
+    const onAbort = () => call.cancel();
+    reply.signal.addEventListener('abort', onAbort, { once: true });
+    call.on('data', (event: control.RecordPushResponse) => {
+      if (event.event?.$case === 'result') result = event.event.value;
+      for (const line of eventLines(event)) reply.line(line);
+    });
+    call.on('error', (err: Error & { details?: string }) => {
+      reply.signal.removeEventListener('abort', onAbort);
+      if (reply.signal.aborted) return resolve(1);
+      reply.line(`!     push rejected: the api failed: ${safeText(err.details || err.message)}`);
+      resolve(1);
+    });
+    call.on('end', () => {
+      reply.signal.removeEventListener('abort', onAbort);
+      if (!result) reply.line('!     push rejected: the api ended the push without a result');
+      resolve(result && accepts(result.outcome) ? 0 : 1);
+    });
+  });
+}
+
+/** True for the outcomes with which git accepts the push. */
+function accepts(outcome: control.PushOutcome): boolean {
+  return outcome === PushOutcome.PUSH_OUTCOME_SUCCEEDED || outcome === PushOutcome.PUSH_OUTCOME_NOT_DEPLOYED;
+}
+
+/** The lines a RecordPush event prints (git prefixes each with `remote: `). */
+export function eventLines(event: control.RecordPushResponse): string[] {
+  const e = event.event;
+  switch (e?.$case) {
+    case 'deploymentCreated':
+      return [
+        `-----> deployment v${e.value.deploymentNumber} of ${e.value.commitSha.slice(0, 7)} (${e.value.refName})`,
+      ];
+    case 'progress':
+      return safeLines(e.value.text).map((t) => `-----> ${t}`);
+    case 'logLine':
+      return safeLines(e.value.text).map((t) => `       ${t}`);
+    case 'result':
+      return resultLines(e.value);
+    default:
+      return [];
+  }
+}
+
+/** The closing lines of a push. */
+function resultLines(r: control.PushResult): string[] {
+  const reason = safeText(r.reason);
+  switch (r.outcome) {
+    case PushOutcome.PUSH_OUTCOME_SUCCEEDED:
+      return [`-----> deployed v${r.deploymentNumber}${r.url ? `: ${safeText(r.url)}` : ''}`];
+    case PushOutcome.PUSH_OUTCOME_NOT_DEPLOYED:
+      return [`-----> not deployed: ${reason || 'nothing to deploy'}`];
+    default:
+      return [`!     push rejected: ${reason || 'the deployment failed'}`];
+  }
+}
+
+/** Splits text into printable lines (control characters other than tab removed). */
+function safeLines(text: string): string[] {
+  return text.split(/\r?\n|\r/).map(safeText);
+}
+
+/** Removes control characters, so API text cannot move the pusher's terminal cursor. */
+function safeText(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+  return text.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, '');
+}
