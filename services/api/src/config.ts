@@ -30,6 +30,12 @@ const schema = z.object({
     .optional(),
   PAASTECH_ROUTER_PORT: port(8080),
   PAASTECH_WEB_DIR: z.string().min(1).optional(),
+  PAASTECH_PUBLIC_URL: z
+    .url({
+      protocol: /^https?$/,
+      error: 'must be an http:// or https:// URL such as https://paas.example.com',
+    })
+    .optional(),
 });
 
 export interface ApiConfig extends CommonConfig {
@@ -47,7 +53,41 @@ export interface ApiConfig extends CommonConfig {
   routerPort: number;
   /** The built dashboard to serve at `/`; unset = apps/web/dist of this checkout. */
   webDir?: string;
+  /**
+   * Origin of the dashboard and API as browsers see it (e.g. https://paas.example.com); decides the
+   * cookie's Secure flag and `__Host-` prefix and the allowed Origin of cookie requests. Unset =
+   * http://<listen host>:<bound port>.
+   */
+  publicUrl?: string;
+  /** Rate limits; only tests change them (not an environment variable). */
+  rateLimits?: Partial<RateLimits>;
 }
+
+/** One limit: at most `max` attempts per `windowMs`. */
+export interface Limit {
+  max: number;
+  windowMs: number;
+}
+
+/** Rate limits of the endpoints attackers hammer. */
+export interface RateLimits {
+  loginPerIp: Limit;
+  loginPerAccount: Limit;
+  signupPerIp: Limit;
+  devicePollPerIp: Limit;
+  deviceStartPerIp: Limit;
+}
+
+const MINUTE = 60_000;
+
+/** Limits that let a person mistype a few times but stop password guessing. */
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  loginPerIp: { max: 50, windowMs: 15 * MINUTE },
+  loginPerAccount: { max: 10, windowMs: 15 * MINUTE },
+  signupPerIp: { max: 20, windowMs: 60 * MINUTE },
+  devicePollPerIp: { max: 120, windowMs: MINUTE },
+  deviceStartPerIp: { max: 30, windowMs: 15 * MINUTE },
+};
 
 /** Reads the API's configuration; throws ConfigError listing every bad variable. */
 export function readApiConfig(env: Env = processEnv()): ApiConfig {
@@ -65,5 +105,6 @@ export function readApiConfig(env: Env = processEnv()): ApiConfig {
     ...(e.PAASTECH_MASTER_KEY ? { masterKey: e.PAASTECH_MASTER_KEY } : {}),
     routerPort: e.PAASTECH_ROUTER_PORT,
     ...(e.PAASTECH_WEB_DIR ? { webDir: e.PAASTECH_WEB_DIR } : {}),
+    ...(e.PAASTECH_PUBLIC_URL ? { publicUrl: new URL(e.PAASTECH_PUBLIC_URL).origin } : {}),
   };
 }
