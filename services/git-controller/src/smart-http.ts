@@ -32,12 +32,14 @@ function answer(
   headers: Record<string, string> = {},
 ) {
   if (res.headersSent) return void res.destroy();
+  const body = Buffer.from(`${text}\n`);
   res.writeHead(status, {
     'content-type': 'text/plain; charset=utf-8',
+    'content-length': String(body.length),
     'cache-control': 'no-cache',
     ...headers,
   });
-  res.end(`${text}\n`);
+  res.end(body);
 }
 
 /** The password of a Basic Authorization header (the user name is ignored); undefined if absent. */
@@ -84,7 +86,7 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
   if (!service) return answer(res, 404, 'not found');
   const advertise = route.endpoint === 'info/refs';
   if (!advertise) {
-    const problem = bodyProblem(req, service, deps.maxPushBytes);
+    const problem = bodyProblem(req, service);
     if (problem) return answer(res, problem.status, problem.text);
   }
   const access = await authorize(deps, req, res, route.project, service);
@@ -97,7 +99,6 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
 function bodyProblem(
   req: http.IncomingMessage,
   service: GitServiceName,
-  maxBytes: number,
 ): { status: number; text: string } | undefined {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== `application/x-git-${service.slice(4)}-request`) {
@@ -106,10 +107,6 @@ function bodyProblem(
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'x-gzip') {
     return { status: 415, text: `content encoding "${encoding.slice(0, 40)}" is not supported (gzip only)` };
-  }
-  const length = Number(req.headers['content-length'] ?? 0);
-  if (service === 'git-receive-pack' && encoding === 'identity' && length > maxBytes) {
-    return { status: 413, text: tooLarge(maxBytes) };
   }
   return undefined;
 }
@@ -170,8 +167,9 @@ async function authorize(
       answer(res, 403, decision.denialMessage || 'permission denied');
       return undefined;
     }
-    deps.limiter.fail(ip);
+    // Only bad credentials count: a valid one asking for a wrong project is the API's to limit.
     if (decision.denialReason === Denial.GIT_ACCESS_DENIAL_REASON_INVALID_CREDENTIAL) {
+      deps.limiter.fail(ip);
       answer(res, 401, 'invalid or revoked token', { 'www-authenticate': 'Basic realm="PaaSTech"' });
     } else {
       answer(res, 404, notFound);
@@ -234,6 +232,12 @@ function serveRpc(
   service: GitServiceName,
   access: Access,
 ): void {
+  const limit = service === 'git-receive-pack' ? deps.maxPushBytes : Number.POSITIVE_INFINITY;
+  if (Number(req.headers['content-length'] ?? 0) > limit && !req.headers['content-encoding']) {
+    // Declared too large: answer at once, before git is even started.
+    refuseOversizedPush(res, deps.maxPushBytes);
+    return;
+  }
   const child = startGitService(deps, {
     service,
     ...access,
@@ -241,7 +245,6 @@ function serveRpc(
     advertise: false,
     protocol: protocolOf(req),
   });
-  const limit = service === 'git-receive-pack' ? deps.maxPushBytes : Number.POSITIVE_INFINITY;
   let refusedTooLarge = false;
   const counter = new ByteLimit(limit, () => {
     refusedTooLarge = true;

@@ -151,8 +151,8 @@ async function runExec(
     if (decision.denialReason === Denial.GIT_ACCESS_DENIAL_REASON_INSUFFICIENT_SCOPE) {
       return finish(ch, `paastech: ${decision.denialMessage || 'permission denied'}`, 1);
     }
-    deps.limiter.fail(ip);
     const invalid = decision.denialReason === Denial.GIT_ACCESS_DENIAL_REASON_INVALID_CREDENTIAL;
+    if (invalid) deps.limiter.fail(ip);
     return finish(ch, invalid ? 'paastech: permission denied (publickey)' : notFound, 1);
   }
   try {
