@@ -1,9 +1,10 @@
 // HTTP plumbing of the Fastify instance under Nest: the strict JSON body parser with its size limit,
-// and problem+json for the errors Fastify raises before a route runs.
+// the validation pipe, and the problem+json filter (Nest routes Fastify's own errors — body too
+// large, bad media type — through it as well).
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from '@paastech/kit';
 import type { FastifyInstance } from 'fastify';
-import { ProblemFilter, sendProblem } from './problem.filter.js';
+import { ProblemFilter } from './problem.filter.js';
 import { BODY_LIMIT_BYTES } from './problem.js';
 import { parseStrictJson } from './strict-json.js';
 import { StrictValidationPipe } from './validation.js';
@@ -29,7 +30,6 @@ function registerJsonParser(fastify: FastifyInstance): void {
 export function configureHttp(app: NestFastifyApplication, logger: Logger): void {
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
   registerJsonParser(fastify);
-  fastify.setErrorHandler((err, req, reply) => sendProblem(err, req, reply, logger));
   app.useGlobalPipes(new StrictValidationPipe());
   app.useGlobalFilters(new ProblemFilter(logger));
 }

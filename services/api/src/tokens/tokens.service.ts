@@ -3,9 +3,11 @@
 // next request; last use is written at most once a minute per token.
 import { Inject, Injectable } from '@nestjs/common';
 import { NotFoundError } from '@paastech/kit';
+import type { Kysely } from 'kysely';
 import { randomString, sha256Hex } from '../auth/secrets.js';
 import type { Database } from '../db/database.js';
 import { isoNow, newId } from '../db/ids.js';
+import type { DB } from '../db/schema.js';
 import { DATABASE } from '../providers.js';
 
 export const TOKEN_PREFIX = 'pt_';
@@ -38,8 +40,13 @@ export interface TokenOwner {
 export class TokensService {
   constructor(@Inject(DATABASE) private readonly database: Database) {}
 
-  /** Creates a token for `clientId`; `expiresInDays` unset = never expires. */
-  async create(clientId: string, name: string, expiresInDays?: number): Promise<CreatedToken> {
+  /** Creates a token for `clientId`; `expiresInDays` unset = never expires; `db` may be a transaction. */
+  async create(
+    clientId: string,
+    name: string,
+    expiresInDays?: number,
+    db: Kysely<DB> = this.database.db,
+  ): Promise<CreatedToken> {
     const token = TOKEN_PREFIX + randomString(TOKEN_RANDOM_CHARS);
     const now = Date.now();
     const row = {
@@ -53,7 +60,7 @@ export class TokensService {
       last_used_at: null,
       revoked_at: null,
     };
-    await this.database.db.insertInto('api_tokens').values(row).execute();
+    await db.insertInto('api_tokens').values(row).execute();
     return { ...toInfo(row), token };
   }
 
