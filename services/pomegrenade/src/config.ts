@@ -11,10 +11,27 @@ import {
 } from '@paastech/kit';
 import { z } from 'zod';
 
+const count = (fallback: number, min: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(min, `must be between ${min} and ${max}`)
+    .max(max, `must be between ${min} and ${max}`)
+    .default(fallback);
+
 const schema = z.object({
   ...commonShape,
   PAASTECH_POMEGRENADE_GRPC_ADDRESS: grpcAddress.optional(),
   PAASTECH_GIT_GRPC_ADDRESS: grpcAddress.optional(),
+  PAASTECH_SANDBOX: z.enum(['bwrap', 'none']).default('bwrap'),
+  PAASTECH_MAX_CONCURRENT_BUILDS: count(2, 1, 64),
+  PAASTECH_BUILD_TIMEOUT_SECONDS: count(600, 1, 86_400),
+  PAASTECH_KEEP_BUILDS: count(5, 1, 100),
+  PAASTECH_HEALTH_TIMEOUT_SECONDS: count(60, 1, 3600),
+  PAASTECH_DRAIN_SECONDS: count(5, 0, 600),
+  PAASTECH_STOP_GRACE_SECONDS: count(10, 0, 600),
+  PAASTECH_MAX_INSTANCES_PER_PROJECT: count(10, 1, 1000),
+  PAASTECH_APP_UID_BASE: count(200_000, 1000, 2_000_000_000),
 });
 
 export interface PomegrenadeConfig extends CommonConfig {
@@ -22,6 +39,21 @@ export interface PomegrenadeConfig extends CommonConfig {
   grpcAddress: string;
   /** The git controller's paastech.git.v1 (archives of pushed commits). */
   gitGrpcAddress: string;
+  /** `bwrap`: every build and instance in a bubblewrap sandbox; `none`: plain processes (unsafe). */
+  sandbox: 'bwrap' | 'none';
+  /** Builds running at once, all projects together. */
+  maxConcurrentBuilds: number;
+  buildTimeoutSeconds: number;
+  /** Builds kept per project for rollback (the active one is always kept). */
+  keepBuilds: number;
+  healthTimeoutSeconds: number;
+  /** How long replaced instances keep running after traffic left them. */
+  drainSeconds: number;
+  /** SIGTERM → SIGKILL delay when stopping an instance. */
+  stopGraceSeconds: number;
+  maxInstancesPerProject: number;
+  /** First uid/gid handed to projects (one per project, upwards). */
+  appUidBase: number;
 }
 
 /** Reads Pomegrenade's configuration; throws ConfigError listing every bad variable. */
@@ -32,5 +64,14 @@ export function readPomegrenadeConfig(env: Env = processEnv()): PomegrenadeConfi
     ...common,
     grpcAddress: e.PAASTECH_POMEGRENADE_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'pomegrenade'),
     gitGrpcAddress: e.PAASTECH_GIT_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'git'),
+    sandbox: e.PAASTECH_SANDBOX,
+    maxConcurrentBuilds: e.PAASTECH_MAX_CONCURRENT_BUILDS,
+    buildTimeoutSeconds: e.PAASTECH_BUILD_TIMEOUT_SECONDS,
+    keepBuilds: e.PAASTECH_KEEP_BUILDS,
+    healthTimeoutSeconds: e.PAASTECH_HEALTH_TIMEOUT_SECONDS,
+    drainSeconds: e.PAASTECH_DRAIN_SECONDS,
+    stopGraceSeconds: e.PAASTECH_STOP_GRACE_SECONDS,
+    maxInstancesPerProject: e.PAASTECH_MAX_INSTANCES_PER_PROJECT,
+    appUidBase: e.PAASTECH_APP_UID_BASE,
   };
 }

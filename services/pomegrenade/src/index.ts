@@ -1,5 +1,8 @@
-// Pomegrenade: builds, deployments and running instances. This version serves its gRPC endpoint
-// and health only; deployments (paastech.deploy.v1) and routes (paastech.routing.v1) come next.
+// Pomegrenade: builds, deployments and running instances (the actual state). Serves
+// paastech.deploy.v1.DeploymentService and paastech.routing.v1.RoutingService, fetches sources from
+// the git controller's GitService.GetArchive, and on start re-converges every project to its active
+// deployment from what it persisted under <dataDir>/pomegrenade.
+import path from 'node:path';
 import {
   createLogger,
   type GrpcEndpoint,
@@ -8,23 +11,80 @@ import {
   type ServiceHandle,
   serveGrpc,
 } from '@paastech/kit';
+import { deploy, routing, SERVICE_NAMES } from '@paastech/proto';
+import { defaultBuilders } from './build/builders.js';
 import type { PomegrenadeConfig } from './config.js';
+import type { SourceFetcher } from './domain/build-runner.js';
+import { Engine } from './domain/engine.js';
+import type { Builder, Runtime } from './domain/ports.js';
+import { GitArchiveSource } from './grpc/git-source.js';
+import { deploymentService, routingService } from './grpc/services.js';
+import { LocalRuntime, sandboxUnavailableReason } from './runtime/local-runtime.js';
+import { LogBook } from './store/log-book.js';
+import { StateStore } from './store/state.js';
 
 export { type PomegrenadeConfig, readPomegrenadeConfig } from './config.js';
+export { type Procfile, parseProcfile } from './domain/procfile.js';
 
-/** Starts Pomegrenade's gRPC server. */
+/** Parts a test may swap (a FakeRuntime, a source without a git controller). */
+export interface PomegrenadeOverrides {
+  runtime?: Runtime;
+  builders?: Builder[];
+  source?: SourceFetcher;
+}
+
+/** Starts Pomegrenade: recovers persisted projects, then serves gRPC. */
 export function startPomegrenade(
   config: PomegrenadeConfig,
   logger: Logger = createLogger('pomegrenade', config.log),
+  overrides: PomegrenadeOverrides = {},
 ): ServiceHandle {
   let grpc: GrpcEndpoint | undefined;
+  let engine: Engine | undefined;
+  let source: GitArchiveSource | undefined;
+  let logs: LogBook | undefined;
   const ready = (async () => {
+    if (config.sandbox === 'bwrap' && !overrides.runtime) {
+      const why = sandboxUnavailableReason();
+      if (why)
+        throw new Error(
+          `pomegrenade cannot sandbox apps: ${why}; set PAASTECH_SANDBOX=none to run them unconfined (unsafe)`,
+        );
+    }
+    if (config.sandbox === 'none')
+      logger.warn("PAASTECH_SANDBOX=none: apps and builds run UNSANDBOXED with the platform's privileges");
+    const secret = resolveInternalSecret(config);
+    const stateDir = path.join(config.dataDir, 'pomegrenade');
+    const store = new StateStore(stateDir, path.join(config.dataDir, 'keys'));
+    logs = new LogBook(store.projectsDir());
+    const book = logs;
+    source = new GitArchiveSource(config.gitGrpcAddress, secret);
+    const runtime = overrides.runtime ?? new LocalRuntime({ sandbox: config.sandbox, stateDir, logger });
+    engine = new Engine({
+      runtime,
+      builders: overrides.builders ?? defaultBuilders(),
+      source: overrides.source ?? source,
+      store,
+      logs: (id) => book.get(id),
+      forgetLogs: (id) => book.forget(id),
+      logger,
+      settings: config,
+    });
+    await engine.recover();
+    const e = engine;
     grpc = await serveGrpc({
       address: config.grpcAddress,
-      secret: resolveInternalSecret(config),
-      services: [],
+      secret,
+      services: [SERVICE_NAMES.deploy, SERVICE_NAMES.routing],
+      register: (server) => {
+        server.addService(deploy.DeploymentServiceService, deploymentService(e));
+        server.addService(routing.RoutingServiceService, routingService(e, logger));
+      },
     });
-    logger.info({ address: config.grpcAddress }, 'pomegrenade listening');
+    logger.info(
+      { address: config.grpcAddress, runtime: runtime.kind, sandbox: config.sandbox },
+      'pomegrenade listening',
+    );
   })();
   return {
     name: 'pomegrenade',
@@ -32,6 +92,9 @@ export function startPomegrenade(
     endpoints: () => [{ label: 'pomegrenade gRPC', url: config.grpcAddress }],
     async stop() {
       await grpc?.stop();
+      await engine?.shutdown();
+      logs?.flushAll();
+      source?.close();
       logger.info('pomegrenade stopped');
     },
   };

@@ -1,0 +1,235 @@
+// Runs one build: source archive → tree in the build sandbox → builder → Procfile → artifact.
+// Invariant: a build writes only under builds/v<N>.tmp until it succeeded; the rename to
+// builds/v<N> is what makes an artifact exist, so a crash never leaves a half-built artifact in use.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ExecError, run } from '@paastech/kit';
+import { readAppFile } from '../build/files.js';
+import type { BuildInfo, Failure, Limits } from './model.js';
+import type { BuildContext, Builder, ProcessSpec, Runtime } from './ports.js';
+import { parseProcfile } from './procfile.js';
+
+/** Fetches the tar archive of a commit into a file. */
+export interface SourceFetcher {
+  fetch(
+    request: { projectId: string; commitSha: string; quarantine?: unknown },
+    destFile: string,
+  ): Promise<void>;
+}
+
+/** A failure with its class, thrown through the pipeline and recorded on the deployment. */
+export class DeploymentFailedError extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+  }
+}
+
+export interface BuildJob {
+  projectId: string;
+  number: number;
+  commitSha: string;
+  quarantine?: unknown;
+  builder: string;
+  timeoutSeconds: number;
+  configVars: Record<string, string>;
+  limits: Limits;
+  uid: number;
+  /** builds/v<N> of the project (the artifact; ".tmp" appended while building). */
+  artifactDir: string;
+  cacheDir: string;
+  signal: AbortSignal;
+  step(title: string): void;
+  line(text: string): void;
+}
+
+/** Everything a build needs from the platform. */
+export interface BuildDeps {
+  runtime: Runtime;
+  builders: Builder[];
+  source: SourceFetcher;
+}
+
+const BUILD_ENV_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/** Hides config var values in build output (values of 4+ characters; shorter ones are too common). */
+export function masker(configVars: Record<string, string>): (text: string) => string {
+  const values = [...new Set(Object.values(configVars))]
+    .filter((v) => v.length >= 4)
+    .sort((a, b) => b.length - a.length);
+  return (text) => values.reduce((t, v) => t.split(v).join('[hidden]'), text);
+}
+
+/** Runs a build and returns what it produced; throws DeploymentFailedError on any failure. */
+export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInfo> {
+  const tmp = `${job.artifactDir}.tmp`;
+  const appDir = path.join(tmp, 'app');
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(appDir, { recursive: true, mode: 0o750 });
+  fs.mkdirSync(job.cacheDir, { recursive: true, mode: 0o750 });
+  fs.chownSync(appDir, job.uid, job.uid);
+  fs.chownSync(job.cacheDir, job.uid, job.uid);
+  const mask = masker(job.configVars);
+  const deadline = Date.now() + job.timeoutSeconds * 1000;
+  const exec = (
+    argv: string[],
+    o: { env?: Record<string, string>; cwd?: string } = {},
+    binds: ProcessSpec['extraBinds'] = [],
+  ) => sandboxExec(job, deps.runtime, appDir, argv, o, binds, deadline, (t) => job.line(mask(t)));
+
+  job.step('Fetching source');
+  const tarFile = path.join(tmp, 'source.tar');
+  try {
+    await deps.source.fetch(
+      { projectId: job.projectId, commitSha: job.commitSha, quarantine: job.quarantine },
+      tarFile,
+    );
+  } catch (err) {
+    throw new DeploymentFailedError({
+      reason: 'source_unavailable',
+      message: `cannot fetch commit ${job.commitSha.slice(0, 12)}: ${(err as Error).message}`,
+    });
+  }
+  fs.chmodSync(tarFile, 0o644);
+  await exec(['tar', '-x', '--no-same-owner', '-f', '/src/source.tar', '-C', '/app'], {}, [
+    { host: tarFile, sandbox: '/src/source.tar', writable: false },
+  ]);
+  fs.rmSync(tarFile);
+
+  const builder = await pickBuilder(deps.builders, job.builder, appDir);
+  const ctx: BuildContext = {
+    appDir,
+    cacheDir: job.cacheDir,
+    configVars: job.configVars,
+    exec: (argv, o) => exec(argv, o),
+    step: (t) => job.step(mask(t)),
+    info: (t) => job.line(`       ${mask(t)}`),
+  };
+  const output = await builder.build(ctx);
+  const procfile = readProcfile(appDir);
+  const processes = { ...output.defaultProcesses, ...procfile.processes };
+  if (Object.keys(processes).length === 0) {
+    throw new DeploymentFailedError({
+      reason: 'invalid_procfile',
+      message: `the ${builder.name} builder found no start command: add a Procfile with a line such as "web: <command>"`,
+    });
+  }
+  job.step(`Process types: ${Object.keys(processes).join(', ')}`);
+  const sizeBytes = Number((await run('du', ['-sb', '--', appDir])).stdout.split('\t')[0]) || 0;
+  fs.rmSync(job.artifactDir, { recursive: true, force: true });
+  fs.renameSync(tmp, job.artifactDir);
+  job.step(`Build done (${(sizeBytes / (1024 * 1024)).toFixed(1)} MiB)`);
+  return {
+    builder: builder.name,
+    processes,
+    ...(procfile.release ? { release: procfile.release } : {}),
+    env: output.env,
+    sizeBytes,
+  };
+}
+
+/** The forced builder, or the first one that detects the tree. */
+async function pickBuilder(builders: Builder[], forced: string, appDir: string): Promise<Builder> {
+  if (forced) {
+    const b = builders.find((x) => x.name === forced);
+    if (!b) {
+      const names = builders.map((x) => x.name).join(', ');
+      throw new DeploymentFailedError({
+        reason: 'no_builder',
+        message: `builder "${forced}" does not exist (known: ${names})`,
+      });
+    }
+    return b;
+  }
+  for (const b of builders) if (await b.detect(appDir)) return b;
+  throw new DeploymentFailedError({
+    reason: 'no_builder',
+    message: 'no builder fits this app: add a package.json, requirements.txt, index.html or a Procfile',
+  });
+}
+
+/** Parses the Procfile, if any, turning its errors into an invalid_procfile failure. */
+function readProcfile(appDir: string): ReturnType<typeof parseProcfile> {
+  const text = readAppFile(appDir, 'Procfile');
+  if (text === null) return { processes: {} };
+  try {
+    return parseProcfile(text);
+  } catch (err) {
+    throw new DeploymentFailedError({ reason: 'invalid_procfile', message: (err as Error).message });
+  }
+}
+
+/** Runs one build command in the sandbox (network on, project uid), bounded by the build deadline. */
+async function sandboxExec(
+  job: BuildJob,
+  runtime: Runtime,
+  appDir: string,
+  argv: string[],
+  o: { env?: Record<string, string>; cwd?: string },
+  binds: ProcessSpec['extraBinds'],
+  deadline: number,
+  line: (t: string) => void,
+): Promise<void> {
+  if (job.signal.aborted) throw new DeploymentFailedError({ reason: 'internal', message: 'cancelled' });
+  const env: Record<string, string> = {
+    ...job.configVars,
+    PATH: BUILD_ENV_PATH,
+    HOME: '/tmp',
+    PAASTECH_DEPLOYMENT: `v${job.number}`,
+    ...o.env,
+  };
+  const cwdArgv = o.cwd ? ['/bin/sh', '-c', 'cd "$1" && shift && exec "$@"', 'sh', o.cwd, ...argv] : argv;
+  const proc = await runtime.run(
+    {
+      projectId: job.projectId,
+      id: `build-v${job.number}-${Date.now().toString(36)}`,
+      source: 'build',
+      appDir,
+      appWritable: true,
+      extraBinds: [{ host: job.cacheDir, sandbox: '/cache', writable: true }, ...binds],
+      argv: cwdArgv,
+      env,
+      limits: {
+        ...job.limits,
+        memoryBytes: Math.max(job.limits.memoryBytes, 2 * 1024 ** 3),
+        maxProcesses: Math.max(job.limits.maxProcesses, 1024),
+      },
+      uid: job.uid,
+      gid: job.uid,
+    },
+    line,
+  );
+  let timedOut = false;
+  const remaining = Math.max(0, deadline - Date.now());
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void proc.stop(2000);
+  }, remaining);
+  const onAbort = () => void proc.stop(2000);
+  job.signal.addEventListener('abort', onAbort);
+  const exit = await proc.exited;
+  clearTimeout(timer);
+  job.signal.removeEventListener('abort', onAbort);
+  if (job.signal.aborted) throw new DeploymentFailedError({ reason: 'internal', message: 'cancelled' });
+  if (timedOut) {
+    throw new DeploymentFailedError({
+      reason: 'build_timed_out',
+      message: `the build ran past its time limit of ${job.timeoutSeconds}s`,
+    });
+  }
+  if (exit.code !== 0) {
+    const cmd = argv.slice(0, 3).join(' ');
+    const how = exit.oomKilled
+      ? 'ran out of memory'
+      : exit.code !== null
+        ? `exited with code ${exit.code}`
+        : `was killed by ${exit.signal}`;
+    throw new DeploymentFailedError({ reason: 'build_failed', message: `build command "${cmd}" ${how}` });
+  }
+}
+
+/** Turns unexpected errors into an internal failure (ExecError keeps its message). */
+export function toFailure(err: unknown): Failure {
+  if (err instanceof DeploymentFailedError) return err.failure;
+  if (err instanceof ExecError) return { reason: 'internal', message: err.message };
+  return { reason: 'internal', message: `internal error: ${(err as Error).message ?? String(err)}` };
+}

@@ -1,0 +1,233 @@
+// LocalRuntime: sandboxed processes on this machine. Each process runs under bubblewrap (own
+// pid/ipc/uts namespaces, read-only system dirs, private /tmp, only its app dir and declared binds
+// visible, nothing of the data dir), as its project's uid/gid dropped with setpriv, inside its own
+// leaf cgroup with memory, pids and CPU limits. With sandbox "none" processes run unconfined (for
+// hosts without bubblewrap; the engine warns on every deployment).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '@paastech/kit';
+import type { ExitInfo, ProcessSpec, RunningProcess, Runtime } from '../domain/ports.js';
+import { type Cgroups, detectCgroups } from './cgroups.js';
+import { forEachLine } from './lines.js';
+import { freePort, listeningSockets } from './net.js';
+import { bwrapArgs, ENTER_CGROUPS_SCRIPT, ETC_FILES, type HostLayout } from './sandbox.js';
+
+export interface LocalRuntimeOptions {
+  sandbox: 'bwrap' | 'none';
+  /** Pomegrenade's own directory under the data dir (names this installation's cgroup root). */
+  stateDir: string;
+  logger: Logger;
+}
+
+/** Finds a program on the usual system paths. */
+function which(program: string): string | null {
+  for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin']) {
+    const file = path.join(dir, program);
+    if (fs.existsSync(file)) return file;
+  }
+  return null;
+}
+
+/** How /bin, /lib, … look on this host (merged-/usr symlinks or directories). */
+function hostLayout(): HostLayout {
+  const topLevel: Record<string, string | null> = {};
+  for (const name of ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
+    try {
+      const st = fs.lstatSync(`/${name}`);
+      topLevel[name] = st.isSymbolicLink() ? fs.readlinkSync(`/${name}`).replace(/^\//, '') : null;
+    } catch {
+      // absent on this host
+    }
+  }
+  return { topLevel, etcFiles: ETC_FILES.filter((f) => fs.existsSync(f)) };
+}
+
+/** Why the bwrap sandbox cannot work here, or null when it can. */
+export function sandboxUnavailableReason(): string | null {
+  if (!which('bwrap')) return 'bubblewrap (bwrap) is not installed';
+  if (!which('setpriv')) return 'setpriv (util-linux) is not installed';
+  if (process.getuid?.() !== 0)
+    return 'the sandbox needs root (to drop to per-project uids and manage cgroups)';
+  if (!detectCgroups('paastech-probe')) return 'no usable cgroup v1 or v2 hierarchy under /sys/fs/cgroup';
+  return null;
+}
+
+/** Runs processes in bubblewrap sandboxes (or unconfined with sandbox "none"). */
+export class LocalRuntime implements Runtime {
+  readonly kind = 'local';
+  private readonly layout = hostLayout();
+  private readonly cgroups: Cgroups | null;
+  private readonly etcDir: string;
+
+  constructor(private readonly options: LocalRuntimeOptions) {
+    const tag = createHash('sha256').update(options.stateDir).digest('hex').slice(0, 10);
+    this.cgroups = options.sandbox === 'bwrap' ? detectCgroups(`paastech-${tag}`) : null;
+    this.etcDir = path.join(options.stateDir, 'etc');
+  }
+
+  /** The cgroup version in use (null with sandbox "none"). */
+  get cgroupVersion(): 1 | 2 | null {
+    return this.cgroups?.version ?? null;
+  }
+
+  async allocatePort(): Promise<number> {
+    return freePort();
+  }
+
+  upstreamAddress(port: number): string {
+    return `127.0.0.1:${port}`;
+  }
+
+  async run(spec: ProcessSpec, onLine: (text: string) => void): Promise<RunningProcess> {
+    if (this.options.sandbox === 'none' || !this.cgroups) return this.runUnconfined(spec, onLine);
+    const cg = this.cgroups;
+    const group = `${spec.projectId}/${spec.id}`;
+    const procsFiles = cg.create(group, spec.limits);
+    const { passwd, group: groupFile } = this.identityFiles(spec.uid, spec.gid);
+    const args = bwrapArgs(this.layout, { ...spec, passwdFile: passwd, groupFile });
+    const child = spawn(
+      '/bin/sh',
+      ['-c', ENTER_CGROUPS_SCRIPT, 'sh', ...procsFiles, '--', 'bwrap', ...args],
+      {
+        env: spec.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const output = Promise.all([
+      child.stdout ? forEachLine(child.stdout, onLine) : undefined,
+      child.stderr ? forEachLine(child.stderr, onLine) : undefined,
+    ]);
+    const exited = waitExit(child).then(async (exit) => {
+      const oomKilled = cg.oomKilled(group);
+      await cg.destroy(group);
+      await output;
+      return { ...exit, oomKilled };
+    });
+    return {
+      pid: child.pid ?? -1,
+      exited,
+      stop: async (graceMs) => {
+        // SIGTERM only the app's own processes: bwrap (root) would take the namespace down with SIGKILL.
+        for (const pid of cg.pids(group)) if (uidOf(pid) === spec.uid) signal(pid, 'SIGTERM');
+        const timer = setTimeout(() => void cg.destroy(group), graceMs);
+        await exited;
+        clearTimeout(timer);
+      },
+      listening: async () => listeningSockets(cg.pids(group)),
+      usage: async () => cg.usage(group),
+    };
+  }
+
+  /** Runs without any sandbox: own process group so stop still reaches every child. */
+  private async runUnconfined(spec: ProcessSpec, onLine: (text: string) => void): Promise<RunningProcess> {
+    let cwd = spec.appDir;
+    const [program = '/bin/sh', ...rest] = spec.argv.map((a) => a.replace(/^\/app(?=\/|$)/, spec.appDir));
+    for (const b of spec.extraBinds) cwd = cwd.replace(b.sandbox, b.host);
+    const env = { ...spec.env };
+    for (const [k, v] of Object.entries(env)) {
+      let value = v.replace(/(^|:)\/app(?=\/|:|$)/g, `$1${spec.appDir}`);
+      for (const b of spec.extraBinds) value = value.split(b.sandbox).join(b.host);
+      env[k] = value;
+    }
+    const child = spawn(program, rest, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const output = Promise.all([
+      child.stdout ? forEachLine(child.stdout, onLine) : undefined,
+      child.stderr ? forEachLine(child.stderr, onLine) : undefined,
+    ]);
+    const exited = waitExit(child).then(async (exit) => {
+      signal(-(child.pid ?? 0), 'SIGKILL');
+      await output;
+      return { ...exit, oomKilled: false };
+    });
+    return {
+      pid: child.pid ?? -1,
+      exited,
+      stop: async (graceMs) => {
+        signal(-(child.pid ?? 0), 'SIGTERM');
+        const timer = setTimeout(() => signal(-(child.pid ?? 0), 'SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      },
+      listening: async () => listeningSockets(child.pid ? [child.pid, ...childPids(child.pid)] : []),
+      usage: async () => ({ memoryBytes: 0, cpuMicros: 0 }),
+    };
+  }
+
+  /** Writes /etc/passwd and /etc/group for the sandbox, naming the project's uid "app". */
+  private identityFiles(uid: number, gid: number): { passwd: string; group: string } {
+    const dir = path.join(this.etcDir, String(uid));
+    const passwd = path.join(dir, 'passwd');
+    const group = path.join(dir, 'group');
+    if (!fs.existsSync(group)) {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(
+        passwd,
+        `root:x:0:0:root:/root:/usr/sbin/nologin\napp:x:${uid}:${gid}:app:/app:/bin/sh\n`,
+      );
+      fs.writeFileSync(group, `root:x:0:\napp:x:${gid}:\n`);
+    }
+    return { passwd, group };
+  }
+
+  async cleanupLeftovers(): Promise<number> {
+    if (!this.cgroups) return 0;
+    const groups = this.cgroups.list();
+    let killed = 0;
+    for (const g of groups) {
+      killed += this.cgroups.pids(g).length;
+      await this.cgroups.destroy(g);
+    }
+    return killed;
+  }
+
+  async forgetProject(projectId: string): Promise<void> {
+    if (!this.cgroups) return;
+    for (const g of this.cgroups.list().filter((x) => x === projectId || x.startsWith(`${projectId}/`))) {
+      await this.cgroups.destroy(g);
+    }
+  }
+}
+
+/** Resolves with the exit code/signal of a child (or code 127 when it could not start). */
+function waitExit(child: ChildProcess): Promise<Omit<ExitInfo, 'oomKilled'>> {
+  return new Promise((resolve) => {
+    child.once('error', () => resolve({ code: 127, signal: null }));
+    child.once('exit', (code, sig) => resolve({ code, signal: sig }));
+  });
+}
+
+/** Sends a signal, ignoring processes that are already gone. */
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone
+  }
+}
+
+/** Real uid of a process, or -1. */
+export function uidOf(pid: number): number {
+  try {
+    const m = /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : -1;
+  } catch {
+    return -1;
+  }
+}
+
+/** Descendant pids of `pid` (for the unconfined runtime's diagnosis). */
+function childPids(pid: number): number[] {
+  try {
+    const kids = fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+    return kids.flatMap((k) => [k, ...childPids(k)]);
+  } catch {
+    return [];
+  }
+}

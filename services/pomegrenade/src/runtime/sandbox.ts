@@ -1,0 +1,97 @@
+// The bubblewrap command line of a sandboxed process (pure). Invariant: every argument is built
+// from our own values; user text (Procfile commands, env values, project names) only ever appears
+// after the final `--`, as the argv of `/bin/sh -c` inside the sandbox, never where bwrap or
+// setpriv parse options. Env values are not on the command line at all (visible in /proc to every
+// user): the process gets them as its environment.
+import type { Bind } from '../domain/ports.js';
+
+/** Files of /etc programs need (TLS roots, resolver, dynamic linker); nothing else of /etc. */
+export const ETC_FILES = [
+  '/etc/alternatives',
+  '/etc/ca-certificates',
+  '/etc/ssl',
+  '/etc/resolv.conf',
+  '/etc/hosts',
+  '/etc/host.conf',
+  '/etc/gai.conf',
+  '/etc/nsswitch.conf',
+  '/etc/ld.so.cache',
+  '/etc/ld.so.conf',
+  '/etc/ld.so.conf.d',
+  '/etc/localtime',
+  '/etc/mime.types',
+  '/etc/os-release',
+  '/etc/python3',
+  '/etc/python3.11',
+];
+
+/** How the host's top-level system directories are laid out: merged-/usr symlinks or real dirs. */
+export interface HostLayout {
+  /** Top-level name → symlink target (e.g. bin → usr/bin) or null for a real directory. */
+  topLevel: Record<string, string | null>;
+  etcFiles: string[];
+}
+
+export interface SandboxOptions {
+  appDir: string;
+  appWritable: boolean;
+  extraBinds: Bind[];
+  uid: number;
+  gid: number;
+  argv: string[];
+  /** Files to bind at /etc/passwd and /etc/group so the uid has a name and a home. */
+  passwdFile?: string;
+  groupFile?: string;
+}
+
+/** Arguments of `bwrap` (without the program name) for one sandboxed process. */
+export function bwrapArgs(layout: HostLayout, o: SandboxOptions): string[] {
+  // Network stays shared until issue 7 gives each project its own network namespace: instances
+  // listen on 127.0.0.1:<port> of the host, where the router reaches them.
+  const args = [
+    '--unshare-ipc',
+    '--unshare-pid',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--die-with-parent',
+    '--new-session',
+    '--cap-drop',
+    'ALL',
+    '--cap-add',
+    'CAP_SETUID',
+    '--cap-add',
+    'CAP_SETGID',
+    '--ro-bind',
+    '/usr',
+    '/usr',
+  ];
+  for (const [name, target] of Object.entries(layout.topLevel)) {
+    if (target === null) args.push('--ro-bind', `/${name}`, `/${name}`);
+    else args.push('--symlink', target, `/${name}`);
+  }
+  args.push('--dir', '/etc', '--chmod', '0755', '/etc');
+  for (const file of layout.etcFiles) args.push('--ro-bind-try', file, file);
+  if (o.passwdFile) args.push('--ro-bind', o.passwdFile, '/etc/passwd');
+  if (o.groupFile) args.push('--ro-bind', o.groupFile, '/etc/group');
+  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--chmod', '1777', '/tmp');
+  args.push(o.appWritable ? '--bind' : '--ro-bind', o.appDir, '/app');
+  for (const b of o.extraBinds) args.push(b.writable ? '--bind' : '--ro-bind', b.host, b.sandbox);
+  args.push('--chdir', '/app', '--', ...setprivArgs(o.uid, o.gid), ...o.argv);
+  return args;
+}
+
+/** `setpriv` dropping to the project's uid/gid with no supplementary groups and no_new_privs. */
+export function setprivArgs(uid: number, gid: number): string[] {
+  if (!Number.isInteger(uid) || uid <= 0 || !Number.isInteger(gid) || gid <= 0) {
+    throw new Error(`refusing to run a sandboxed process as uid ${uid} / gid ${gid}`);
+  }
+  return ['/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--no-new-privs', '--'];
+}
+
+/**
+ * The constant script that puts itself into cgroups and then becomes the real command:
+ * `sh -c SCRIPT sh <cgroup.procs files…> -- <program> <args…>`. The script text never changes;
+ * paths and the command are its positional arguments, so nothing is ever interpreted by the shell.
+ */
+export const ENTER_CGROUPS_SCRIPT =
+  'for f; do if [ "$f" = -- ]; then break; fi; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"';
