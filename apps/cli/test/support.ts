@@ -1,0 +1,74 @@
+// Runs the real, built `paastech` as a child process with its own XDG_CONFIG_HOME and HOME, as a user would.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT, tempDir } from '@paastech/testing';
+
+export const CLI = path.join(REPO_ROOT, 'apps/cli/dist/main.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A user of the CLI: a home directory, a config dir, and the environment every run gets. */
+export interface CliUser {
+  home: string;
+  configDir: string;
+  run(
+    args: string[],
+    options?: { input?: string; cwd?: string; env?: Record<string, string> },
+  ): Promise<CliResult>;
+}
+
+/** Creates a user whose runs talk to `apiUrl` (through PAASTECH_API_URL unless `env` overrides it). */
+export function cliUser(apiUrl: string | undefined): CliUser {
+  const home = tempDir('pt-home-');
+  const configHome = path.join(home, 'xdg');
+  fs.mkdirSync(configHome);
+  const base: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    XDG_CONFIG_HOME: configHome,
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_TERMINAL_PROMPT: '0',
+    ...(apiUrl ? { PAASTECH_API_URL: apiUrl } : {}),
+  };
+  return {
+    home,
+    configDir: path.join(configHome, 'paastech'),
+    run: (args, options = {}) =>
+      runProcess(process.execPath, [CLI, ...args], {
+        cwd: options.cwd ?? home,
+        env: { ...base, ...options.env },
+        input: options.input ?? '',
+      }),
+  };
+}
+
+/** Runs a command to completion with `input` on stdin. */
+export function runProcess(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: Record<string, string>; input: string },
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input);
+  });
+}
