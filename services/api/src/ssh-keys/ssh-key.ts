@@ -159,8 +159,11 @@ export function parseSshPublicKey(input: unknown): SshPublicKey {
   const [type = '', data = '', ...rest] = text.split(/[ \t]+/);
   refuseWrongKinds(text, type);
   if (/[\r\n]/.test(text)) refuse('must be a single key on one line');
-  if (!/^[a-z0-9@.-]+$/.test(type) || data === '') {
+  if (!/^(ssh|ecdsa)-[a-z0-9@.-]+$/.test(type) || data === '') {
     refuse('must be an OpenSSH public key line ("ssh-ed25519 AAAA… comment"), without options');
+  }
+  if (type !== 'ssh-ed25519' && type !== 'ssh-rsa' && !CURVES[type]) {
+    refuse(`key type "${type}" is not accepted (use ed25519, ecdsa or rsa of 2048+ bits)`);
   }
   const blob = decodeBase64(data);
   const bits = blobBits(type, blob);

@@ -1,0 +1,52 @@
+// Queries of the projects table (one set for SQLite and PostgreSQL).
+import { Inject, Injectable } from '@nestjs/common';
+import { ConflictError } from '@paastech/kit';
+import type { Selectable } from 'kysely';
+import type { Database } from '../db/database.js';
+import type { ProjectsTable } from '../db/schema.js';
+import { isUniqueViolation } from '../db/unique.js';
+import { DATABASE } from '../providers.js';
+import { quote } from './project-name.js';
+
+export type ProjectRow = Selectable<ProjectsTable>;
+
+@Injectable()
+export class ProjectsRepository {
+  constructor(@Inject(DATABASE) private readonly database: Database) {}
+
+  /** The Client's projects, by name. */
+  listByClient(clientId: string): Promise<ProjectRow[]> {
+    return this.database.db
+      .selectFrom('projects')
+      .selectAll()
+      .where('client_id', '=', clientId)
+      .orderBy('name')
+      .execute();
+  }
+
+  /** The project `name` if `clientId` owns it; another Client's project is as absent as a missing one. */
+  findOwned(clientId: string, name: string): Promise<ProjectRow | undefined> {
+    return this.database.db
+      .selectFrom('projects')
+      .selectAll()
+      .where('client_id', '=', clientId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+  }
+
+  /** Inserts a project; a name taken by any Client is a ConflictError (the unique index decides). */
+  async insert(row: Omit<ProjectRow, 'builder'>): Promise<void> {
+    try {
+      await this.database.db.insertInto('projects').values(row).execute();
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new ConflictError(`project name ${quote(row.name)} is taken`, { cause: err });
+      throw err;
+    }
+  }
+
+  /** Deletes a project; its config vars, domains and deployments go with it (ON DELETE CASCADE). */
+  async delete(id: string): Promise<void> {
+    await this.database.db.deleteFrom('projects').where('id', '=', id).execute();
+  }
+}
