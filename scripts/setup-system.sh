@@ -10,6 +10,7 @@ declare -A NEEDED=(
   [bwrap]=bubblewrap
   [ip]=iproute2
   [setpriv]=util-linux
+  [haproxy]=haproxy
 )
 # Needed by the test suite only (browser tests, PostgreSQL client).
 declare -A NEEDED_FOR_TESTS=(

@@ -1,9 +1,12 @@
 // Router configuration, parsed once from the environment.
+import fs from 'node:fs';
 import path from 'node:path';
 import {
   type CommonConfig,
   commonShape,
+  defaultSocket,
   type Env,
+  grpcAddress,
   hostname,
   parseEnv,
   port,
@@ -12,18 +15,85 @@ import {
 } from '@paastech/kit';
 import { z } from 'zod';
 
+/** A positive whole number of milliseconds or bytes, with a default. */
+const positive = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .default(fallback);
+
 const schema = z.object({
   ...commonShape,
   PAASTECH_ROUTER_PORT: port(8080),
+  PAASTECH_ROUTER_TLS_PORT: z.coerce
+    .number({ error: 'must be a port number' })
+    .int('must be a whole number')
+    .min(0, 'must be between 1 and 65535 (0 = any free port)')
+    .max(65535, 'must be between 1 and 65535 (0 = any free port)')
+    .optional(),
+  PAASTECH_ROUTER_CERTS_DIR: z.string().optional(),
   PAASTECH_APPS_DOMAIN: hostname.default('localhost'),
   PAASTECH_ROUTER_ADMIN_SOCKET: z.string().optional(),
+  PAASTECH_POMEGRENADE_GRPC_ADDRESS: grpcAddress.optional(),
+  PAASTECH_ROUTER_DATAPLANE: z.enum(['node', 'haproxy']).optional(),
+  PAASTECH_ROUTER_MAX_BODY_BYTES: positive(100 * 1024 * 1024),
+  PAASTECH_ROUTER_HEADERS_TIMEOUT_MS: positive(10_000),
+  PAASTECH_ROUTER_REQUEST_TIMEOUT_MS: positive(300_000),
+  PAASTECH_ROUTER_IDLE_TIMEOUT_MS: positive(30_000),
+  PAASTECH_ROUTER_CONNECT_TIMEOUT_MS: positive(5_000),
+  PAASTECH_ROUTER_UPSTREAM_TIMEOUT_MS: positive(60_000),
+  PAASTECH_ROUTER_DRAIN_TIMEOUT_MS: positive(30_000),
+  PAASTECH_ROUTER_ID: z.string().min(1).optional(),
 });
+
+export type Dataplane = 'node' | 'haproxy';
+
+export interface RouterTimeouts {
+  /** Longest a client may take to send its request headers (slowloris). */
+  headersMs: number;
+  /** Longest a client may take to send a whole request, body included. */
+  requestMs: number;
+  /** Idle keep-alive connections (client side) and idle tunnels are closed after this. */
+  idleMs: number;
+  /** Longest to open a connection to an instance. */
+  connectMs: number;
+  /** Longest an instance may stay silent (before its response headers, or between body chunks). */
+  upstreamMs: number;
+  /** Longest a stopping router waits for requests in flight. */
+  drainMs: number;
+}
 
 export interface RouterConfig extends CommonConfig {
   port: number;
+  /** HTTPS listener port; undefined = no TLS listener. */
+  tlsPort?: number;
+  /** Directory holding `<hostname>.crt` and `<hostname>.key` per served hostname. */
+  certsDir: string;
   appsDomain: string;
   /** Unix socket of the router's admin interface (health, counters); never reachable by apps. */
   adminSocket: string;
+  /** Where Pomegrenade serves paastech.routing.v1. */
+  pomegrenadeAddress: string;
+  dataplane: Dataplane;
+  /** Largest request body accepted (413 beyond). */
+  maxBodyBytes: number;
+  timeouts: RouterTimeouts;
+  /** Name of this router instance in Pomegrenade's logs. */
+  routerId: string;
+}
+
+/** True when an `haproxy` executable is on PATH. */
+export function haproxyAvailable(env: Env = processEnv()): boolean {
+  const dirs = (env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':');
+  return dirs.some((dir) => {
+    try {
+      fs.accessSync(path.join(dir, 'haproxy'), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Reads the router's configuration; throws ConfigError listing every bad variable. */
@@ -33,7 +103,21 @@ export function readRouterConfig(env: Env = processEnv()): RouterConfig {
   return {
     ...common,
     port: e.PAASTECH_ROUTER_PORT,
+    ...(e.PAASTECH_ROUTER_TLS_PORT !== undefined ? { tlsPort: e.PAASTECH_ROUTER_TLS_PORT } : {}),
+    certsDir: path.resolve(common.dataDir, e.PAASTECH_ROUTER_CERTS_DIR ?? 'certs'),
     appsDomain: e.PAASTECH_APPS_DOMAIN,
     adminSocket: e.PAASTECH_ROUTER_ADMIN_SOCKET ?? path.join(common.dataDir, 'run', 'router-admin.sock'),
+    pomegrenadeAddress: e.PAASTECH_POMEGRENADE_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'pomegrenade'),
+    dataplane: e.PAASTECH_ROUTER_DATAPLANE ?? 'node',
+    maxBodyBytes: e.PAASTECH_ROUTER_MAX_BODY_BYTES,
+    timeouts: {
+      headersMs: e.PAASTECH_ROUTER_HEADERS_TIMEOUT_MS,
+      requestMs: e.PAASTECH_ROUTER_REQUEST_TIMEOUT_MS,
+      idleMs: e.PAASTECH_ROUTER_IDLE_TIMEOUT_MS,
+      connectMs: e.PAASTECH_ROUTER_CONNECT_TIMEOUT_MS,
+      upstreamMs: e.PAASTECH_ROUTER_UPSTREAM_TIMEOUT_MS,
+      drainMs: e.PAASTECH_ROUTER_DRAIN_TIMEOUT_MS,
+    },
+    routerId: e.PAASTECH_ROUTER_ID ?? `router-${process.pid}`,
   };
 }

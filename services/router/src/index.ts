@@ -1,5 +1,6 @@
-// Router service: the HTTP edge in front of every application. In this version the route table is
-// empty until Pomegrenade streams routes (paastech.routing.v1), so every host answers 404.
+// Router service: the HTTP edge in front of every application. Routes come from Pomegrenade's
+// WatchRoutes stream into the route table; one of two data planes (`node` in-process, or an
+// `haproxy` process driven through its Runtime API) serves them.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -7,62 +8,94 @@ import {
   closeHttp,
   createLogger,
   type Logger,
-  listenHttp,
   listenHttpSocket,
+  resolveInternalSecret,
   type ServiceHandle,
 } from '@paastech/kit';
 import type { RouterConfig } from './config.js';
-import { sendPage } from './pages.js';
+import type { DataPlane, DataPlaneContext, Listening } from './dataplane.js';
+import { createNodePlane } from './node/plane.js';
+import { RouteTable } from './routes.js';
+import { TrafficStats } from './stats.js';
+import { type RouteWatcher, watchRoutes } from './watch.js';
 
-export { type RouterConfig, readRouterConfig } from './config.js';
+export { type Dataplane, haproxyAvailable, type RouterConfig, readRouterConfig } from './config.js';
 
-/** Host header without port, lower-cased; '' when absent. */
-function hostOf(req: http.IncomingMessage): string {
-  const raw = (req.headers.host ?? '').toLowerCase();
-  return raw.startsWith('[') ? raw.slice(0, raw.indexOf(']') + 1) : (raw.split(':')[0] ?? '');
+/** How often traffic counts are reported to Pomegrenade. */
+const REPORT_INTERVAL_MS = 30_000;
+
+/** The admin interface: health, counters and the current routes, on a Unix socket. */
+function adminServer(
+  table: RouteTable,
+  stats: TrafficStats,
+  watcher: () => RouteWatcher | undefined,
+): http.Server {
+  return http.createServer((req, res) => {
+    const json = (status: number, body: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+    if (req.url === '/healthz')
+      return json(200, { status: 'ok', routesSynced: watcher()?.connected() ?? false });
+    if (req.url === '/stats') return json(200, stats.snapshot());
+    if (req.url === '/routes') return json(200, { version: table.version, routes: table.routes() });
+    json(404, { status: 404 });
+  });
 }
 
-/** Starts the router: the public data plane on the router port and the admin interface on a socket. */
+/** Creates the configured data plane. */
+function createPlane(ctx: DataPlaneContext): DataPlane {
+  return createNodePlane(ctx);
+}
+
+/** Starts the router: the data plane, the route watch, and the admin interface on a socket. */
 export function startRouter(
   config: RouterConfig,
   logger: Logger = createLogger('router', config.log),
 ): ServiceHandle {
-  let boundPort = config.port;
-  const edge = http.createServer((req, res) => {
-    const host = hostOf(req);
-    sendPage(req, res, {
-      status: 404,
-      title: 'No application here',
-      detail: host ? `No project is served at "${host}".` : 'The request named no host.',
-      hint: `Projects are served at http://<project>.${config.appsDomain}:${boundPort}/ — check the project name, or add this host as a domain of your project.`,
-    });
-  });
-  const admin = http.createServer((req, res) => {
-    if (req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}\n');
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"status":404}\n');
-  });
+  const table = new RouteTable();
+  const stats = new TrafficStats(logger.child({ component: 'access' }));
+  const plane = createPlane({ config, table, stats, logger });
+  let watcher: RouteWatcher | undefined;
+  let listening: Listening = { port: config.port };
+  let reportTimer: NodeJS.Timeout | undefined;
+  const admin = adminServer(table, stats, () => watcher);
+  table.onChange((t) => plane.sync(t));
 
   const ready = (async () => {
-    boundPort = await listenHttp(edge, config.listenHost, config.port);
+    listening = await plane.start();
     await fs.promises.mkdir(path.dirname(config.adminSocket), { recursive: true, mode: 0o700 });
     await fs.promises.rm(config.adminSocket, { force: true });
     await listenHttpSocket(admin, config.adminSocket);
     await fs.promises.chmod(config.adminSocket, 0o600);
-    logger.info({ port: boundPort, dataplane: 'node' }, 'router listening');
+    watcher = watchRoutes({
+      address: config.pomegrenadeAddress,
+      secret: resolveInternalSecret(config),
+      routerId: config.routerId,
+      table,
+      logger,
+    });
+    reportTimer = setInterval(() => {
+      watcher
+        ?.report(stats.takeReport(config.routerId))
+        .catch((err: Error) => logger.debug({ err: err.message }, 'traffic report not delivered'));
+    }, REPORT_INTERVAL_MS);
+    reportTimer.unref();
+    logger.info({ ...listening, dataplane: plane.kind }, `router listening (data plane ${plane.kind})`);
   })();
 
   return {
     name: 'router',
     ready,
     endpoints: () => [
-      { label: 'apps', url: `http://<project>.${config.appsDomain}:${boundPort}/` },
+      { label: 'apps', url: `http://<project>.${config.appsDomain}:${listening.port}/` },
+      ...(listening.tlsPort !== undefined
+        ? [{ label: 'apps over HTTPS', url: `https://<project>.${config.appsDomain}:${listening.tlsPort}/` }]
+        : []),
       { label: 'router admin', url: `unix:${config.adminSocket}` },
     ],
     async stop() {
-      await Promise.all([closeHttp(edge), closeHttp(admin)]);
+      clearInterval(reportTimer);
+      watcher?.stop();
+      await Promise.all([plane.stop(), closeHttp(admin)]);
       await fs.promises.rm(config.adminSocket, { force: true });
       logger.info('router stopped');
     },

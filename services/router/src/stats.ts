@@ -1,0 +1,130 @@
+// Per-project traffic counters (requests by status class, latency histogram, bytes) and the access
+// log line, fed by whichever data plane is running. Read over the admin socket (GET /stats) and
+// reported to Pomegrenade (ReportRouterStats) as deltas since the previous report.
+import type { Logger } from '@paastech/kit';
+import type { routing } from '@paastech/proto';
+
+/** Upper bounds (ms) of the latency histogram buckets; the last bucket is everything above. */
+export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+
+/** Key under which requests for unknown hosts are counted. */
+export const UNROUTED = '(unrouted)';
+
+/** One finished request, as a data plane reports it. */
+export interface RequestRecord {
+  projectId: string;
+  projectName: string;
+  method: string;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+  /** Instance address last tried; '' when none was. */
+  upstream: string;
+  /** True when the router made the response itself (404, 413, 502, 503, 504…). */
+  byRouter: boolean;
+  requestId: string;
+}
+
+/** Counters of one project. */
+export interface ProjectCounters {
+  projectName: string;
+  requests: number;
+  /** Requests by status class: index 0 = 1xx … 4 = 5xx. */
+  byClass: [number, number, number, number, number];
+  /** Responses the router made itself with 502/503/504. */
+  unavailable: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Counts per LATENCY_BUCKETS_MS bucket, plus one overflow bucket. */
+  latency: number[];
+}
+
+/** A fresh set of counters. */
+function emptyCounters(projectName: string): ProjectCounters {
+  return {
+    projectName,
+    requests: 0,
+    byClass: [0, 0, 0, 0, 0],
+    unavailable: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    latency: new Array(LATENCY_BUCKETS_MS.length + 1).fill(0),
+  };
+}
+
+/** Index of the latency bucket holding `ms`. */
+export function bucketOf(ms: number): number {
+  for (let i = 0; i < LATENCY_BUCKETS_MS.length; i++) if (ms <= (LATENCY_BUCKETS_MS[i] as number)) return i;
+  return LATENCY_BUCKETS_MS.length;
+}
+
+/** Counts every request, totals and since the last report, and writes the access log. */
+export class TrafficStats {
+  private readonly totals = new Map<string, ProjectCounters>();
+  private window = new Map<string, ProjectCounters>();
+  private windowStart = new Date();
+
+  constructor(private readonly accessLog: Logger | undefined) {}
+
+  /** Records one finished request. */
+  record(r: RequestRecord): void {
+    const key = r.projectId || UNROUTED;
+    count(this.totals, key, r);
+    count(this.window, key, r);
+    this.accessLog?.info(
+      {
+        project: r.projectName || undefined,
+        method: r.method,
+        status: r.status,
+        bytes: r.bytesOut,
+        bytesIn: r.bytesIn,
+        durationMs: Math.round(r.durationMs * 1000) / 1000,
+        upstream: r.upstream || undefined,
+        requestId: r.requestId,
+      },
+      'request',
+    );
+  }
+
+  /** Every project's totals since the router started. */
+  snapshot(): { buckets: number[]; projects: Record<string, ProjectCounters> } {
+    return { buckets: LATENCY_BUCKETS_MS, projects: Object.fromEntries(this.totals) };
+  }
+
+  /** The counts since the previous call, as a ReportRouterStats request; resets the window. */
+  takeReport(routerId: string): routing.ReportRouterStatsRequest {
+    const windowEnd = new Date();
+    const projects = [...this.window.entries()]
+      .filter(([key]) => key !== UNROUTED)
+      .map(([projectId, c]) => ({
+        projectId,
+        requestCount: c.requests - c.unavailable,
+        serverErrorCount: c.byClass[4] - c.unavailable,
+        unavailableCount: c.unavailable,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+      }));
+    const report = { routerId, windowStart: this.windowStart, windowEnd, projects };
+    this.window = new Map();
+    this.windowStart = windowEnd;
+    return report;
+  }
+}
+
+/** Adds one request to the counters of its project in `map`. */
+function count(map: Map<string, ProjectCounters>, key: string, r: RequestRecord): void {
+  let c = map.get(key);
+  if (!c) {
+    c = emptyCounters(r.projectName);
+    map.set(key, c);
+  }
+  c.requests++;
+  const cls = Math.min(Math.max(Math.floor(r.status / 100) - 1, 0), 4) as 0 | 1 | 2 | 3 | 4;
+  c.byClass[cls]++;
+  if (r.byRouter && (r.status === 502 || r.status === 503 || r.status === 504)) c.unavailable++;
+  c.bytesIn += r.bytesIn;
+  c.bytesOut += r.bytesOut;
+  const b = bucketOf(r.durationMs);
+  c.latency[b] = (c.latency[b] ?? 0) + 1;
+}

@@ -1,0 +1,606 @@
+// The router's behaviour, end to end: a real router (each data plane) fed by a real
+// paastech.routing.v1 server, proxying to real HTTP instances over loopback.
+import http from 'node:http';
+import net from 'node:net';
+import { routing } from '@paastech/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Backend, type Echo } from './support/backend.js';
+import { admin, type Harness, raw, request, startHarness, waitFor } from './support/harness.js';
+import { PLANES } from './support/planes.js';
+import { route } from './support/routing-server.js';
+
+const R = routing.RouteUnavailableReason;
+const MAX_BODY = 8 * 1024 * 1024;
+
+/** An address nothing listens on (a port just released). */
+async function deadAddress(): Promise<string> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return `127.0.0.1:${port}`;
+}
+
+describe.each(PLANES)('router, %s data plane', (plane) => {
+  let h: Harness;
+  let a: Backend;
+  let b: Backend;
+  const get = (host: string, p = '/', o: Parameters<typeof request>[3] = {}) => request(h.port, host, p, o);
+  const echo = async (host: string, p = '/echo', o: Parameters<typeof request>[3] = {}) => {
+    const r = await get(host, p, o);
+    expect(r.status, r.body).toBe(200);
+    return JSON.parse(r.body) as Echo;
+  };
+  /** Publishes routes and waits until the router serves `probeHost` from `instance`. */
+  const publish = async (routes: routing.Route[], probeHost: string, instance: string) => {
+    h.routes.setRoutes(routes);
+    await waitFor(
+      async () => (await echo(probeHost).catch(() => undefined))?.instance === instance,
+      10_000,
+      'routes',
+    );
+  };
+
+  beforeAll(async () => {
+    a = await new Backend('a').start();
+    b = await new Backend('b').start();
+    h = await startHarness(plane, {
+      PAASTECH_ROUTER_MAX_BODY_BYTES: String(MAX_BODY),
+      PAASTECH_ROUTER_UPSTREAM_TIMEOUT_MS: '1500',
+      PAASTECH_ROUTER_HEADERS_TIMEOUT_MS: '1000',
+    });
+    await publish(
+      [
+        route({
+          projectId: 'p1',
+          projectName: 'shop',
+          hostnames: ['shop.apps.test', 'www.example.org'],
+          upstreamAddresses: [a.address],
+        }),
+      ],
+      'shop.apps.test',
+      'a',
+    );
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await a?.stop();
+    await b?.stop();
+  });
+
+  describe('host routing', () => {
+    it.each([
+      ['shop.apps.test'],
+      ['SHOP.Apps.Test'],
+      ['shop.apps.test:8080'],
+      ['shop.apps.test.'],
+      ['www.example.org'],
+    ])('routes Host %j to the project', async (host) => {
+      expect((await echo(host)).instance).toBe('a');
+    });
+
+    it.each([['nope.apps.test'], ['apps.test'], ['shop.apps.test.evil.com'], ['<script>.apps.test']])(
+      'answers 404 with a page for unknown host %j',
+      async (host) => {
+        const r = await get(host);
+        expect(r.status).toBe(404);
+        expect(r.headers['content-type']).toContain('text/html');
+        expect(r.body).toContain('No application here');
+        expect(r.body).not.toContain('<script>');
+      },
+    );
+
+    it('answers JSON pages to Accept: application/json', async () => {
+      const r = await get('nope.apps.test', '/', { headers: { accept: 'application/json' } });
+      expect(r.status).toBe(404);
+      expect(JSON.parse(r.body)).toMatchObject({ status: 404, title: 'No application here' });
+    });
+  });
+
+  describe('error pages', () => {
+    it.each([
+      [R.ROUTE_UNAVAILABLE_REASON_BUILDING, 'is being built'],
+      [R.ROUTE_UNAVAILABLE_REASON_CRASHED, 'crashed'],
+      [R.ROUTE_UNAVAILABLE_REASON_SCALED_TO_ZERO, 'is scaled to 0 instances'],
+      [R.ROUTE_UNAVAILABLE_REASON_NOT_DEPLOYED, 'has not been deployed yet'],
+    ])('answers 503 saying why (reason %s)', async (reason, words) => {
+      h.routes.upsert(
+        route({
+          projectId: 'down',
+          projectName: 'down',
+          hostnames: ['down.apps.test'],
+          unavailableReason: reason,
+          unavailableMessage: 'web.1 exited with code 1',
+        }),
+      );
+      await waitFor(async () => (await get('down.apps.test')).body.includes(words), 5000, words);
+      const r = await get('down.apps.test');
+      expect(r.status).toBe(503);
+      expect(r.body).toContain('Project &quot;down&quot;');
+      expect(r.body).toContain('web.1 exited with code 1');
+      const j = await get('down.apps.test', '/', { headers: { accept: 'application/json' } });
+      expect(j.status).toBe(503);
+      expect(JSON.parse(j.body).detail).toContain(words);
+    });
+
+    it('answers 502 when the only instance refuses connections', async () => {
+      h.routes.upsert(
+        route({
+          projectId: 'dead',
+          projectName: 'dead',
+          hostnames: ['dead.apps.test'],
+          upstreamAddresses: [await deadAddress()],
+        }),
+      );
+      await waitFor(async () => (await get('dead.apps.test')).status === 502, 5000, '502');
+      const r = await get('dead.apps.test', '/', { headers: { accept: 'application/json' } });
+      expect(r.status).toBe(502);
+      expect(JSON.parse(r.body).detail).toContain('"dead"');
+    });
+
+    it('retries a refused connection on another instance: every request succeeds', async () => {
+      h.routes.upsert(
+        route({
+          projectId: 'half',
+          projectName: 'half',
+          hostnames: ['half.apps.test'],
+          upstreamAddresses: [await deadAddress(), b.address],
+        }),
+      );
+      await waitFor(async () => (await get('half.apps.test', '/echo')).status === 200, 5000, 'half');
+      const replies = await Promise.all(Array.from({ length: 20 }, () => get('half.apps.test', '/echo')));
+      expect(replies.map((r) => r.status)).toEqual(new Array(20).fill(200));
+    });
+
+    it('answers 502 when the instance resets the connection', async () => {
+      const r = await get('shop.apps.test', '/reset');
+      expect(r.status).toBe(502);
+    });
+
+    it('answers 504 when the instance is too slow', async () => {
+      const r = await get('shop.apps.test', '/slow?ms=3000');
+      expect(r.status).toBe(504);
+      expect(r.body).toContain('took too long');
+    });
+
+    it('relays the instance own error statuses untouched', async () => {
+      const r = await get('shop.apps.test', '/status?code=500');
+      expect(r).toMatchObject({ status: 500, body: 'status 500' });
+    });
+  });
+
+  describe('header rules', () => {
+    it('sets X-Forwarded-* and X-Request-Id, replacing what the client sent', async () => {
+      const e = await echo('Shop.apps.test:1234', '/echo', {
+        headers: {
+          'x-forwarded-for': '6.6.6.6',
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'evil.com',
+          'x-forwarded-port': '1',
+          'x-request-id': 'forged',
+          forwarded: 'for=6.6.6.6',
+        },
+      });
+      expect(e.headers['x-forwarded-for']).toBe('127.0.0.1');
+      expect(e.headers['x-forwarded-proto']).toBe('http');
+      expect(e.headers['x-forwarded-host']).toBe('Shop.apps.test:1234');
+      expect(e.headers['x-forwarded-port']).toBe(String(h.port));
+      expect(e.headers['x-request-id']).toMatch(/^[\w-]{6,}$/);
+      expect(e.headers['x-request-id']).not.toBe('forged');
+      expect(e.headers.forwarded).toBeUndefined();
+      // Exactly one of each: a forged value was replaced, not appended to.
+      const count = (n: string) => e.rawHeaders.filter((x, i) => i % 2 === 0 && x.toLowerCase() === n).length;
+      for (const n of [
+        'x-forwarded-for',
+        'x-forwarded-proto',
+        'x-forwarded-host',
+        'x-forwarded-port',
+        'x-request-id',
+      ])
+        expect(count(n), n).toBe(1);
+    });
+
+    it('gives every request its own request id', async () => {
+      const ids = new Set<string>();
+      for (let i = 0; i < 5; i++) ids.add(String((await echo('shop.apps.test')).headers['x-request-id']));
+      expect(ids.size).toBe(5);
+    });
+
+    it('removes hop-by-hop headers and those named in Connection', async () => {
+      const e = await echo('shop.apps.test', '/echo', {
+        headers: {
+          connection: 'keep-alive, x-drop-me',
+          'x-drop-me': '1',
+          'keep-alive': 'timeout=5',
+          te: 'trailers',
+          'proxy-authorization': 'Basic x',
+          'x-keep': 'yes',
+        },
+      });
+      expect(e.headers['x-drop-me']).toBeUndefined();
+      expect(e.headers['keep-alive']).toBeUndefined();
+      expect(e.headers.te).toBeUndefined();
+      expect(e.headers['proxy-authorization']).toBeUndefined();
+      expect(e.headers['x-keep']).toBe('yes');
+    });
+
+    it('never lets Connection strip the forwarding headers (CVE-2024-45410)', async () => {
+      const e = await echo('shop.apps.test', '/echo', {
+        headers: {
+          connection:
+            'close, X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto, X-Forwarded-Port, X-Request-Id, Host',
+        },
+      });
+      for (const n of [
+        'x-forwarded-for',
+        'x-forwarded-host',
+        'x-forwarded-proto',
+        'x-forwarded-port',
+        'x-request-id',
+        'host',
+      ])
+        expect(e.headers[n], n).toBeDefined();
+    });
+
+    it('removes hop-by-hop headers from responses', async () => {
+      const r = await get('shop.apps.test', '/hop');
+      expect(r.status).toBe(200);
+      expect(r.headers['x-secret']).toBeUndefined();
+      expect(r.headers['keep-alive']).toBeUndefined();
+    });
+  });
+
+  describe('request smuggling', () => {
+    const H = 'Host: shop.apps.test\r\n';
+    it.each([
+      ['two Host headers', `GET /smuggle HTTP/1.1\r\n${H}Host: other.apps.test\r\n\r\n`],
+      [
+        'conflicting Content-Length',
+        `POST /smuggle HTTP/1.1\r\n${H}Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd`,
+      ],
+      [
+        'repeated Content-Length',
+        `POST /smuggle HTTP/1.1\r\n${H}Content-Length: 4\r\nContent-Length: 4\r\n\r\nabcd`,
+      ],
+      ['Content-Length list', `POST /smuggle HTTP/1.1\r\n${H}Content-Length: 4, 4\r\n\r\nabcd`],
+      [
+        'Transfer-Encoding + Content-Length',
+        `POST /smuggle HTTP/1.1\r\n${H}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      ],
+      [
+        'Content-Length + Transfer-Encoding',
+        `POST /smuggle HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n`,
+      ],
+      [
+        'double chunked',
+        `POST /smuggle HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      ],
+      [
+        'Transfer-Encoding other than chunked',
+        `POST /smuggle HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`,
+      ],
+      ['space before colon', `POST /smuggle HTTP/1.1\r\n${H}Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n`],
+      [
+        'obs-fold Transfer-Encoding',
+        `POST /smuggle HTTP/1.1\r\n${H}Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n`,
+      ],
+    ])('refuses %s with 400 and never forwards it', async (_name, bytes) => {
+      const before = a.seen.filter((s) => s.url === '/smuggle').length;
+      const out = await raw(h.port, bytes);
+      expect(out).toMatch(/^HTTP\/1\.[01] 400 /);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(a.seen.filter((s) => s.url === '/smuggle').length).toBe(before);
+    });
+  });
+
+  describe('bodies', () => {
+    it('streams a large upload under the limit', async () => {
+      const body = Buffer.alloc(6 * 1024 * 1024, 'x');
+      const e = await echo('shop.apps.test', '/echo', { method: 'POST', body });
+      expect(e.bodyBytes).toBe(body.length);
+    });
+
+    it('answers 413 to a Content-Length over the limit, without forwarding it', async () => {
+      const before = a.seen.length;
+      const r = await get('shop.apps.test', '/upload', {
+        method: 'POST',
+        body: Buffer.alloc(MAX_BODY + 1, 'x'),
+      });
+      expect(r.status).toBe(413);
+      expect(a.seen.length).toBe(before);
+    });
+
+    it('answers 413 to a chunked body over the limit', async () => {
+      const res = await new Promise<number>((resolve, reject) => {
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port: h.port,
+            method: 'POST',
+            path: '/echo',
+            headers: { host: 'shop.apps.test', 'transfer-encoding': 'chunked' },
+          },
+          (r) => {
+            r.resume();
+            resolve(r.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        const chunk = Buffer.alloc(1024 * 1024, 'y');
+        let sent = 0;
+        const pump = () => {
+          while (sent < MAX_BODY + 2 * chunk.length) {
+            sent += chunk.length;
+            if (!req.write(chunk)) return void req.once('drain', pump);
+          }
+          req.end();
+        };
+        pump();
+      }).catch(() => 413);
+      expect(res).toBe(413);
+    });
+
+    it('streams a large download', async () => {
+      const bytes = 64 * 1024 * 1024;
+      const got = await new Promise<number>((resolve, reject) => {
+        http
+          .get(
+            {
+              host: '127.0.0.1',
+              port: h.port,
+              path: `/big?bytes=${bytes}`,
+              headers: { host: 'shop.apps.test' },
+            },
+            (r) => {
+              let n = 0;
+              r.on('data', (c: Buffer) => {
+                n += c.length;
+              });
+              r.on('end', () => resolve(n));
+            },
+          )
+          .on('error', reject);
+      });
+      expect(got).toBe(bytes);
+    });
+
+    it('streams server-sent events as they happen, not at the end', async () => {
+      const times: number[] = [];
+      const start = Date.now();
+      await new Promise<void>((resolve, reject) => {
+        http
+          .get(
+            {
+              host: '127.0.0.1',
+              port: h.port,
+              path: '/sse?events=3&gap=400',
+              headers: { host: 'shop.apps.test' },
+            },
+            (r) => {
+              expect(r.headers['content-type']).toBe('text/event-stream');
+              r.on('data', () => times.push(Date.now() - start));
+              r.on('end', () => resolve());
+            },
+          )
+          .on('error', reject);
+      });
+      expect(times.length).toBeGreaterThanOrEqual(3);
+      expect(times[0]).toBeLessThan(350);
+      expect((times.at(-1) as number) - (times[0] as number)).toBeGreaterThanOrEqual(600);
+    });
+  });
+
+  describe('WebSockets', () => {
+    /** Opens an upgrade request; resolves with the response head and the socket. */
+    const upgrade = (p: string) =>
+      new Promise<{ head: string; socket: net.Socket }>((resolve) => {
+        const socket = net.connect(h.port, '127.0.0.1');
+        let head = '';
+        const onData = (b: Buffer) => {
+          head += b.toString('latin1');
+          if (head.includes('\r\n\r\n')) {
+            socket.off('data', onData);
+            resolve({ head, socket });
+          }
+        };
+        socket.on('data', onData);
+        socket.on('error', () => undefined);
+        socket.write(
+          `GET ${p} HTTP/1.1\r\nHost: shop.apps.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        );
+      });
+
+    it('tunnels after a real 101', async () => {
+      const { head, socket } = await upgrade('/ws');
+      expect(head).toMatch(/^HTTP\/1\.1 101 /);
+      expect(head).toMatch(/sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/i);
+      const echoed = await new Promise<string>((resolve) => {
+        socket.once('data', (d) => resolve(d.toString()));
+        socket.write('ping through the tunnel');
+      });
+      expect(echoed).toBe('ping through the tunnel');
+      socket.destroy();
+    });
+
+    it('closes the client connection when the instance refuses the upgrade (CVE-2018-1002105)', async () => {
+      const { head, socket } = await upgrade('/nows');
+      expect(head).toMatch(/^HTTP\/1\.1 403 /);
+      const closed = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(false), 3000);
+        socket.on('close', () => {
+          clearTimeout(t);
+          resolve(true);
+        });
+        socket.write('GET /after HTTP/1.1\r\nHost: shop.apps.test\r\n\r\n');
+      });
+      expect(closed).toBe(true);
+      expect(a.seen.some((s) => s.url === '/after')).toBe(false);
+    });
+  });
+
+  describe('timeouts', () => {
+    it('closes a connection whose headers never finish (slowloris)', async () => {
+      const start = Date.now();
+      const out = await raw(h.port, 'GET / HTTP/1.1\r\nHost: shop.apps.test\r\nX-Slow: ', 8000);
+      expect(Date.now() - start).toBeLessThan(6000);
+      expect(out === '' || /^HTTP\/1\.[01] 408 /.test(out)).toBe(true);
+    });
+  });
+
+  describe('draining and route changes', () => {
+    it('finishes requests in flight on a removed instance; new requests go to the new one', async () => {
+      await publish(
+        [
+          route({
+            projectId: 'p2',
+            projectName: 'drain',
+            hostnames: ['drain.apps.test'],
+            upstreamAddresses: [a.address],
+          }),
+        ],
+        'drain.apps.test',
+        'a',
+      );
+      const inflight = Array.from({ length: 10 }, () => echo('drain.apps.test', '/slow?ms=800'));
+      await new Promise((r) => setTimeout(r, 200));
+      h.routes.upsert(
+        route({
+          projectId: 'p2',
+          projectName: 'drain',
+          hostnames: ['drain.apps.test'],
+          upstreamAddresses: [b.address],
+        }),
+      );
+      await waitFor(async () => (await echo('drain.apps.test')).instance === 'b', 5000, 'switch');
+      const done = await Promise.all(inflight);
+      expect(done.map((e) => e.instance)).toEqual(new Array(10).fill('a'));
+      for (let i = 0; i < 5; i++) expect((await echo('drain.apps.test')).instance).toBe('b');
+    });
+
+    it('loses no request while instances are switched back and forth under load', async () => {
+      await publish(
+        [
+          route({
+            projectId: 'p3',
+            projectName: 'flip',
+            hostnames: ['flip.apps.test'],
+            upstreamAddresses: [a.address],
+          }),
+        ],
+        'flip.apps.test',
+        'a',
+      );
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+      let stop = false;
+      const statuses: number[] = [];
+      const load = Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (!stop) statuses.push((await get('flip.apps.test', '/echo', { agent })).status);
+        }),
+      );
+      for (let i = 0; i < 10; i++) {
+        h.routes.upsert(
+          route({
+            projectId: 'p3',
+            projectName: 'flip',
+            hostnames: ['flip.apps.test'],
+            upstreamAddresses: [i % 2 ? a.address : b.address],
+          }),
+        );
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      stop = true;
+      await load;
+      agent.destroy();
+      expect(statuses.length).toBeGreaterThan(50);
+      expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    });
+
+    it('keeps serving the last routes while the route stream is down, and resynchronises', async () => {
+      await publish(
+        [
+          route({
+            projectId: 'p4',
+            projectName: 'keep',
+            hostnames: ['keep.apps.test'],
+            upstreamAddresses: [a.address],
+          }),
+        ],
+        'keep.apps.test',
+        'a',
+      );
+      await h.routes.stop();
+      expect((await echo('keep.apps.test')).instance).toBe('a');
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await echo('keep.apps.test')).instance).toBe('a');
+      h.routes.setRoutesSilently([
+        route({
+          projectId: 'p5',
+          projectName: 'new',
+          hostnames: ['new.apps.test'],
+          upstreamAddresses: [b.address],
+        }),
+      ]);
+      await h.routes.start();
+      await waitFor(async () => (await get('new.apps.test', '/echo')).status === 200, 10_000, 'resync');
+      // The snapshot replaced the table: the route removed while the stream was down is gone.
+      expect((await get('keep.apps.test')).status).toBe(404);
+    });
+
+    it('serves again after a restart of the router', async () => {
+      await publish(
+        [
+          route({
+            projectId: 'p6',
+            projectName: 'again',
+            hostnames: ['again.apps.test'],
+            upstreamAddresses: [b.address],
+          }),
+        ],
+        'again.apps.test',
+        'b',
+      );
+      await h.restart();
+      await waitFor(
+        async () => (await get('again.apps.test', '/echo')).status === 200,
+        10_000,
+        'after restart',
+      );
+      expect((await echo('again.apps.test')).instance).toBe('b');
+    });
+  });
+
+  describe('counters', () => {
+    it('counts requests per project by status class, with latencies', async () => {
+      await publish(
+        [
+          route({
+            projectId: 'p7',
+            projectName: 'count',
+            hostnames: ['count.apps.test'],
+            upstreamAddresses: [a.address],
+          }),
+        ],
+        'count.apps.test',
+        'a',
+      );
+      for (let i = 0; i < 3; i++) await get('count.apps.test', '/status?code=404');
+      await waitFor(
+        async () => {
+          const s = await admin<{
+            projects: Record<string, { byClass: number[]; latency: number[]; projectName: string }>;
+          }>(h.dataDir, '/stats');
+          const p = s.projects.p7;
+          return (
+            !!p &&
+            p.byClass[3] === 3 &&
+            p.byClass[1]! >= 1 &&
+            p.latency.reduce((x, y) => x + y, 0) === p.byClass.reduce((x, y) => x + y, 0)
+          );
+        },
+        5000,
+        'stats',
+      );
+    });
+  });
+});

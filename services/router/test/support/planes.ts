@@ -1,0 +1,4 @@
+// The data planes the shared suite runs against: `node` always, `haproxy` when the binary is here.
+import type { Dataplane } from '../../src/index.js';
+
+export const PLANES: Dataplane[] = ['node'];
