@@ -1,12 +1,15 @@
-// The dashboard's shell: layout and the route table.
+// The dashboard's shell: session, layout and the route table.
 import { Layout } from './layout.js';
 import { Routes } from './routes.js';
+import { SessionProvider } from './session-provider.js';
 
 /** The whole dashboard. */
 export function App() {
   return (
-    <Layout>
-      <Routes />
-    </Layout>
+    <SessionProvider>
+      <Layout>
+        <Routes />
+      </Layout>
+    </SessionProvider>
   );
 }

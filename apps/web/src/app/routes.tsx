@@ -1,15 +1,51 @@
-// The route table: which page answers which path.
-import type { ReactNode } from 'react';
+// The route table: which page answers which path, and which pages need a signed-in account
+// (visitors are sent to log in and brought back afterwards).
+import { type ReactNode, useEffect } from 'react';
+import { AuthForm } from '../features/auth/components/auth-form.js';
+import { DevicePage } from '../features/device/components/device-page.js';
+import { CreateProjectPage } from '../features/projects/components/create-project-page.js';
+import { ProjectsPage } from '../features/projects/components/projects-page.js';
+import { SshKeysPage } from '../features/ssh-keys/components/ssh-keys-page.js';
+import { TokensPage } from '../features/tokens/components/tokens-page.js';
 import { matchRoute, type RouteParams } from '../shared/route-match.js';
-import { Link, usePathname } from '../shared/router.js';
+import { Link, navigate, usePathname } from '../shared/router.js';
+import { useSession } from '../shared/session.js';
 import { Page } from '../shared/ui/page.js';
+import { Loading } from '../shared/ui/status.js';
+import { ProjectPage } from './project-page.js';
 
 interface Route {
   path: string;
+  /** true = only for a signed-in account; false = only for visitors. */
+  signedIn: boolean;
   render: (params: RouteParams) => ReactNode;
 }
 
-const ROUTES: Route[] = [];
+const ROUTES: Route[] = [
+  { path: '/login', signedIn: false, render: () => <AuthForm mode="login" /> },
+  { path: '/signup', signedIn: false, render: () => <AuthForm mode="signup" /> },
+  { path: '/', signedIn: true, render: () => <ProjectsPage /> },
+  { path: '/projects/new', signedIn: true, render: () => <CreateProjectPage /> },
+  { path: '/projects/:name', signedIn: true, render: (p) => <ProjectPage name={p.name!} tab="overview" /> },
+  {
+    path: '/projects/:name/config',
+    signedIn: true,
+    render: (p) => <ProjectPage name={p.name!} tab="config" />,
+  },
+  {
+    path: '/projects/:name/domains',
+    signedIn: true,
+    render: (p) => <ProjectPage name={p.name!} tab="domains" />,
+  },
+  {
+    path: '/projects/:name/settings',
+    signedIn: true,
+    render: (p) => <ProjectPage name={p.name!} tab="settings" />,
+  },
+  { path: '/device', signedIn: true, render: () => <DevicePage /> },
+  { path: '/account/tokens', signedIn: true, render: () => <TokensPage /> },
+  { path: '/account/ssh-keys', signedIn: true, render: () => <SshKeysPage /> },
+];
 
 /** The page shown for an unknown path. */
 function NotFound() {
@@ -21,12 +57,25 @@ function NotFound() {
   );
 }
 
-/** Renders the first route matching the current path. */
+/** Sends the browser elsewhere once rendered (redirects must not happen during render). */
+function Redirect({ to }: { to: string }) {
+  useEffect(() => navigate(to, { replace: true }), [to]);
+  return <Loading label="Redirecting…" />;
+}
+
+/** Renders the first route matching the current path, enforcing its sign-in requirement. */
 export function Routes() {
   const pathname = usePathname();
+  const { account } = useSession();
   for (const route of ROUTES) {
     const params = matchRoute(route.path, pathname);
-    if (params) return <>{route.render(params)}</>;
+    if (!params) continue;
+    if (account === undefined) return <Loading label="Checking your session…" />;
+    if (route.signedIn && account === null) {
+      const here = `${pathname}${window.location.search}`;
+      return <Redirect to={`/login?next=${encodeURIComponent(here)}`} />;
+    }
+    return <>{route.render(params)}</>;
   }
   return <NotFound />;
 }
