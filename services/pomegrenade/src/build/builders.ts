@@ -30,6 +30,8 @@ export class NodeBuilder implements Builder {
       .find((t) => t);
     if (lock) {
       await this.installFromLockfile(ctx, lock, version, env);
+    } else if (!pkg.hasDependencies) {
+      ctx.step('No dependencies to install');
     } else {
       ctx.step('Installing dependencies (npm install, no lockfile)');
       await ctx.exec(['npm', 'install', '--no-audit', '--no-fund'], { env });
@@ -77,16 +79,24 @@ export class NodeBuilder implements Builder {
 }
 
 /** The fields of package.json the builder uses, tolerating junk. */
-function parsePackageJson(text: string | null): { scripts: Record<string, string> } {
+function parsePackageJson(text: string | null): {
+  scripts: Record<string, string>;
+  hasDependencies: boolean;
+} {
   try {
-    const o = JSON.parse(text ?? '{}') as { scripts?: unknown };
+    const o = JSON.parse(text ?? '{}') as {
+      scripts?: unknown;
+      dependencies?: object;
+      devDependencies?: object;
+    };
+    const hasDependencies = [o.dependencies, o.devDependencies].some((d) => d && Object.keys(d).length > 0);
     const scripts: Record<string, string> = {};
     if (o.scripts && typeof o.scripts === 'object') {
       for (const [k, v] of Object.entries(o.scripts)) if (typeof v === 'string') scripts[k] = v;
     }
-    return { scripts };
+    return { scripts, hasDependencies };
   } catch {
-    return { scripts: {} };
+    return { scripts: {}, hasDependencies: true };
   }
 }
 

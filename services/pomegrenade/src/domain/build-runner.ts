@@ -64,7 +64,10 @@ export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInf
   const tmp = `${job.artifactDir}.tmp`;
   const appDir = path.join(tmp, 'app');
   fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(appDir, { recursive: true, mode: 0o750 });
+  fs.mkdirSync(appDir, { recursive: true });
+  // bwrap (root, but without CAP_DAC_OVERRIDE) must be able to chdir into it; the data dir around
+  // it stays 0700, so no other host user reaches it.
+  fs.chmodSync(appDir, 0o755);
   fs.mkdirSync(job.cacheDir, { recursive: true, mode: 0o750 });
   fs.chownSync(appDir, job.uid, job.uid);
   fs.chownSync(job.cacheDir, job.uid, job.uid);
@@ -90,8 +93,8 @@ export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInf
     });
   }
   fs.chmodSync(tarFile, 0o644);
-  await exec(['tar', '-x', '--no-same-owner', '-f', '/src/source.tar', '-C', '/app'], {}, [
-    { host: tarFile, sandbox: '/src/source.tar', writable: false },
+  await exec(['tar', '-x', '--no-same-owner', '-f', '/tmp/source.tar', '-C', '/app'], {}, [
+    { host: tarFile, sandbox: '/tmp/source.tar', writable: false },
   ]);
   fs.rmSync(tarFile);
 

@@ -1,0 +1,147 @@
+// Each fixture app deployed for real: GetArchive from a real repository, the real builders in the
+// bubblewrap build sandbox, instances under LocalRuntime, health-gated routes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture } from './support/git-server.js';
+import { type Harness, httpGet, startHarness } from './support/pomegrenade.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+describe('deploying fixture apps', () => {
+  it('node-hello: builds with node, answers at its route with its config', async () => {
+    const commit = await h.repo('hello').commitFixture(fixture('node-hello'));
+    const { deployment, lines } = await h.deploy('hello', 1, commit, {
+      configVars: { GREETING: 'bonjour-secret-x' },
+    });
+    expect(deployment.failure?.message).toBeUndefined();
+    expect(deployment.builder).toBe('node');
+    expect(deployment.processTypes).toEqual(['web']);
+    expect(lines).toContain('-----> Fetching source');
+    expect(lines.some((l) => l.startsWith('-----> Building with node v'))).toBe(true);
+    const [up] = h.routes.upstreams('hello');
+    expect(up).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect((await httpGet(up as string)).body).toBe('bonjour-secret-x from v1 (web.1)\n');
+  });
+
+  it('node-dep: installs an npm dependency, then reuses node_modules when the lockfile is unchanged', async () => {
+    const repo = h.repo('dep');
+    const c1 = await repo.commitFixture(fixture('node-dep'));
+    const first = await h.deploy('dep', 1, c1);
+    expect(first.deployment.failure?.message).toBeUndefined();
+    expect(first.lines).toContain('-----> Installing dependencies (npm ci)');
+    expect((await httpGet(h.routes.upstreams('dep')[0] as string)).body).toBe('two days is 172800000 ms\n');
+    const c2 = await repo.commitFixture(fixture('node-dep'), { 'README.md': 'changed\n' });
+    const second = await h.deploy('dep', 2, c2);
+    expect(second.deployment.failure?.message).toBeUndefined();
+    expect(second.lines).toContain('-----> Reusing node_modules (lockfile unchanged)');
+    expect(second.lines).not.toContain('-----> Installing dependencies (npm ci)');
+    expect((await httpGet(h.routes.upstreams('dep')[0] as string)).body).toBe('two days is 172800000 ms\n');
+  });
+
+  it('static-site: served with content types, ETag, compression and the 404 page', async () => {
+    const commit = await h.repo('site').commitFixture(fixture('static-site'));
+    const { deployment } = await h.deploy('site', 1, commit);
+    expect(deployment.failure?.message).toBeUndefined();
+    expect(deployment.builder).toBe('static');
+    const up = h.routes.upstreams('site')[0] as string;
+    const page = await httpGet(up, '/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.body).toContain('Hello from a static site');
+    const etag = page.headers.get('etag') as string;
+    expect(etag).toMatch(/^".+"$/);
+    expect((await httpGet(up, '/', { 'if-none-match': etag })).status).toBe(304);
+    expect((await httpGet(up, '/style.css')).headers.get('content-type')).toBe('text/css; charset=utf-8');
+    const gz = await fetch(`http://${up}/`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(gz.headers.get('content-encoding')).toBe('gzip');
+    const missing = await httpGet(up, '/nope');
+    expect(missing.status).toBe(404);
+    expect(missing.body).toContain('custom 404 page');
+  });
+
+  it.each([['/../../etc/passwd'], ['/%2e%2e/%2e%2e/etc/passwd'], ['/..%2f..%2fetc%2fpasswd'], ['/%00']])(
+    'static-site: refuses traversal %s',
+    async (p) => {
+      const up = h.routes.upstreams('site')[0] as string;
+      const res = await httpGet(up, p);
+      expect(res.status).toBe(404);
+      expect(res.body).not.toContain('root:');
+    },
+  );
+
+  it('python-stdlib: venv per build, started from the Procfile', async () => {
+    const commit = await h.repo('py').commitFixture(fixture('python-stdlib'));
+    const { deployment } = await h.deploy('py', 1, commit);
+    expect(deployment.failure?.message).toBeUndefined();
+    expect(deployment.builder).toBe('python');
+    expect((await httpGet(h.routes.upstreams('py')[0] as string)).body).toBe(
+      'hello from python in /app/.venv\n',
+    );
+  });
+
+  it('procfile-web-worker: runs web and worker, worker output reaches the logs', async () => {
+    const commit = await h.repo('ww').commitFixture(fixture('procfile-web-worker'));
+    const { deployment } = await h.deploy('ww', 1, commit, { formation: { web: 1, worker: 1 } });
+    expect(deployment.failure?.message).toBeUndefined();
+    expect(deployment.processTypes.sort()).toEqual(['web', 'worker']);
+    expect((await httpGet(h.routes.upstreams('ww')[0] as string)).body).toBe('web is up\n');
+    await new Promise((r) => setTimeout(r, 1500));
+    const logs = await readLogs('ww', ['worker'], 20);
+    expect(logs).toContain('worker.1: worker started');
+  });
+
+  it('build-fails: the deployment fails with the build output, nothing is routed', async () => {
+    const commit = await h.repo('bf').commitFixture(fixture('build-fails'));
+    const { deployment, lines } = await h.deploy('bf', 1, commit);
+    expect(deployment.failure?.message).toBe('build command "npm run build" exited with code 2');
+    expect(lines).toContain('build: compile error: missing semicolon');
+    expect(h.routes.upstreams('bf')).toEqual([]);
+  });
+
+  it('crash-on-start: fails with the exit code and the last lines of the app; the previous deployment keeps serving', async () => {
+    const repo = h.repo('crash');
+    const good = await repo.commitFixture(fixture('node-hello'));
+    await h.deploy('crash', 1, good);
+    const before = h.routes.upstreams('crash');
+    const bad = await repo.commitFixture(fixture('crash-on-start'));
+    const { deployment, lines } = await h.deploy('crash', 2, bad);
+    expect(deployment.failure?.message).toBe('web.1 crashed on start: exited with code 3');
+    expect(lines).toContain('web.1: fatal: DATABASE_URL is not set');
+    expect(h.routes.upstreams('crash')).toEqual(before);
+    expect((await httpGet(before[0] as string)).body).toBe('hello from v1 (web.1)\n');
+  });
+
+  it('wrong-port: diagnosed as listening on 127.0.0.1:3000 instead of $PORT', async () => {
+    const commit = await h.repo('wp').commitFixture(fixture('wrong-port'));
+    const { deployment } = await h.deploy('wp', 1, commit, { healthCheck: { path: '/', timeoutSeconds: 3 } });
+    expect(deployment.failure?.message).toMatch(
+      /^web\.1 listens on 127\.0\.0\.1:3000, not on the port in \$PORT \(\d+\): read the port from the PORT environment variable$/,
+    );
+  });
+});
+
+/** Reads the last lines of a project's logs as "source: text". */
+async function readLogs(projectId: string, sources: string[], tail: number): Promise<string[]> {
+  const { deploy } = await import('@paastech/proto');
+  const { internalMetadata } = await import('@paastech/kit');
+  return new Promise((resolve, reject) => {
+    const out: string[] = [];
+    const call = h.client.streamLogs(
+      { projectId, follow: false, sources, tailLines: tail },
+      internalMetadata(h.env.PAASTECH_INTERNAL_SECRET as string),
+    );
+    call.on('data', (m: InstanceType<typeof Object> & { lines: Array<{ source: string; text: string }> }) => {
+      for (const l of m.lines) out.push(`${l.source}: ${l.text}`);
+    });
+    call.on('end', () => resolve(out));
+    call.on('error', reject);
+    void deploy;
+  });
+}
