@@ -293,6 +293,40 @@ describe.each(DIALECTS)('resource routes on %s', (dialect) => {
     });
   });
 
+  it('describes every resource route and its shapes in the OpenAPI document', async () => {
+    const doc = (await call(api, 'GET', '/api/openapi.json')).body;
+    const routes = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
+    );
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        'GET /api/v1/projects',
+        'POST /api/v1/projects',
+        'GET /api/v1/projects/{name}',
+        'DELETE /api/v1/projects/{name}',
+        'GET /api/v1/projects/{name}/config',
+        'PATCH /api/v1/projects/{name}/config',
+        'GET /api/v1/projects/{name}/domains',
+        'POST /api/v1/projects/{name}/domains',
+        'DELETE /api/v1/projects/{name}/domains/{hostname}',
+        'GET /api/v1/ssh-keys',
+        'POST /api/v1/ssh-keys',
+        'DELETE /api/v1/ssh-keys/{key}',
+      ]),
+    );
+    const schemas = doc.components.schemas;
+    expect(Object.keys(schemas.ProjectDto.properties)).toEqual([
+      'id',
+      'name',
+      'created_at',
+      'git',
+      'app_url',
+    ]);
+    expect(Object.keys(schemas.ConfigChangeDto.properties)).toEqual(['set', 'unset']);
+    expect(Object.keys(schemas.SshKeyDto.properties)).toContain('fingerprint');
+    expect(Object.keys(schemas.AddDomainDto.properties)).toEqual(['hostname']);
+  });
+
   describe('another Client', () => {
     it.each([
       ['GET', ''],
