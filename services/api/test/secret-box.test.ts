@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readApiConfig } from '../src/config.js';
 import {
   configVarAad,
   masterKeyPath,
@@ -101,6 +102,26 @@ describe('resolveMasterKey', () => {
     (masterKey) => {
       expect(() => resolveMasterKey({ dataDir: tempDir(), masterKey })).toThrow(
         'master key from PAASTECH_MASTER_KEY must be base64 of 32 bytes',
+      );
+    },
+  );
+});
+
+describe('PAASTECH_MASTER_KEY and PAASTECH_ROUTER_PORT in the API config', () => {
+  it('reads a base64 master key and the router port', () => {
+    const key = randomBytes(32).toString('base64');
+    const config = readApiConfig({ PAASTECH_MASTER_KEY: key, PAASTECH_ROUTER_PORT: '80' });
+    expect(config.masterKey).toBe(key);
+    expect(config.routerPort).toBe(80);
+    expect(readApiConfig({}).masterKey).toBeUndefined();
+    expect(readApiConfig({}).routerPort).toBe(8080);
+  });
+
+  it.each(['short', randomBytes(16).toString('base64'), `${randomBytes(32).toString('base64')}x`])(
+    'refuses the master key %j at start-up',
+    (value) => {
+      expect(() => readApiConfig({ PAASTECH_MASTER_KEY: value })).toThrow(
+        'PAASTECH_MASTER_KEY: must be base64 of 32 bytes',
       );
     },
   );

@@ -86,7 +86,14 @@ describe('parseSshPublicKey against the real ssh-keygen', () => {
     );
   });
 
-  it('refuses a DSA key', () => {
+  it('refuses a DSA key made by ssh-keygen', () => {
+    const { pub } = keygen('dsa', '-t', 'dsa');
+    expect(refusal(fs.readFileSync(pub, 'utf8'))).toBe(
+      'ssh key: DSA keys are not accepted (use ed25519, ecdsa or rsa of 2048+ bits)',
+    );
+  });
+
+  it('refuses a hand-made DSA key', () => {
     const dsa = `ssh-dss ${wire('ssh-dss', Buffer.alloc(129, 1), Buffer.alloc(21, 1), Buffer.alloc(129, 1), Buffer.alloc(129, 1))}`;
     expect(refusal(dsa)).toContain('DSA keys are not accepted');
   });
