@@ -1,0 +1,208 @@
+// LocalRuntime for real: bubblewrap, setpriv uid drop, cgroup limits, stop leaving nothing behind.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createLogger } from '@paastech/kit';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ProcessSpec } from '../src/domain/ports.js';
+import { LocalRuntime, uidOf } from '../src/runtime/local-runtime.js';
+import { bwrapArgs, ENTER_CGROUPS_SCRIPT } from '../src/runtime/sandbox.js';
+
+const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lrt-'));
+const appDir = path.join(stateDir, 'app');
+fs.mkdirSync(appDir, { mode: 0o755 });
+fs.chmodSync(appDir, 0o755);
+fs.writeFileSync(path.join(appDir, 'hello.txt'), 'hi\n');
+const UID = 230_123;
+const runtime = new LocalRuntime({
+  sandbox: 'bwrap',
+  stateDir,
+  logger: createLogger('t', { level: 'silent', format: 'json' }),
+});
+
+afterAll(async () => {
+  await runtime.cleanupLeftovers();
+  fs.rmSync(stateDir, { recursive: true, force: true });
+});
+
+/** A spec running `script` with /bin/sh in the sandbox. */
+function spec(id: string, script: string, env: Record<string, string> = {}): ProcessSpec {
+  return {
+    projectId: 'proj',
+    id,
+    source: 'web.1',
+    appDir,
+    appWritable: false,
+    extraBinds: [],
+    argv: ['/bin/sh', '-c', script],
+    env: { PATH: '/usr/bin:/bin', ...env },
+    limits: { memoryBytes: 64 * 1024 * 1024, cpuMillicores: 250, maxProcesses: 32, diskBytes: 0 },
+    uid: UID,
+    gid: UID,
+  };
+}
+
+/** Runs to completion and returns the output lines and exit. */
+async function runToEnd(s: ProcessSpec) {
+  const lines: string[] = [];
+  const proc = await runtime.run(s, (t) => lines.push(t));
+  const exit = await proc.exited;
+  return { lines, exit };
+}
+
+/** The memory cgroup (v1) of a process of this runtime, found by its id. */
+function memoryGroup(id: string): string {
+  const dir = '/sys/fs/cgroup/memory';
+  const root = fs
+    .readdirSync(dir)
+    .find((n) => n.startsWith('paastech-') && fs.existsSync(path.join(dir, n, 'proj', id)));
+  if (!root) throw new Error(`no cgroup for ${id}`);
+  return path.join(dir, root, 'proj', id);
+}
+
+/** True while `pid` exists and is not a zombie waiting to be reaped. */
+function alive(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` for up to 2 s. */
+async function until(check: () => boolean, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('LocalRuntime (bwrap)', () => {
+  it('runs as the project uid with no capabilities and no_new_privs', async () => {
+    const { lines, exit } = await runToEnd(
+      spec('uid', 'grep -E "^(Uid|Gid|Groups|CapEff|NoNewPrivs):" /proc/self/status'),
+    );
+    expect(exit.code).toBe(0);
+    expect(lines).toContain(`Uid:\t${UID}\t${UID}\t${UID}\t${UID}`);
+    expect(lines).toContain(`Gid:\t${UID}\t${UID}\t${UID}\t${UID}`);
+    expect(lines.find((l) => l.startsWith('Groups:'))?.trim()).toBe('Groups:');
+    expect(lines).toContain('CapEff:\t0000000000000000');
+    expect(lines).toContain('NoNewPrivs:\t1');
+  });
+
+  it('sees only its app dir (read-only), a private /tmp, and nothing of the data dir', async () => {
+    fs.writeFileSync(path.join(stateDir, 'secret-db'), 'do not read');
+    const script = [
+      'cat /app/hello.txt',
+      '(echo x > /app/new) 2>/dev/null && echo app-writable || echo app-read-only',
+      'echo t > /tmp/t && echo tmp-writable',
+      `ls ${stateDir} 2>&1 | sed 's/^/data: /' | head -1`,
+      `ls /root 2>&1 | sed 's/^/root: /' | head -1`,
+      'ls /proc | grep -c "^[0-9]"',
+      'echo "env: $(env | sort | tr "\\n" " ")"',
+    ].join('; ');
+    const { lines } = await runToEnd(spec('fs', script, { FOO: 'bar' }));
+    expect(lines[0]).toBe('hi');
+    expect(lines).toContain('app-read-only');
+    expect(lines).toContain('tmp-writable');
+    expect(lines.find((l) => l.startsWith('data: '))).toMatch(/No such file or directory/);
+    expect(lines.find((l) => l.startsWith('root: '))).toMatch(/No such file or directory/);
+    // Its own pid namespace: bwrap, sh and the few commands of the pipeline, not the host's processes.
+    expect(Number(lines[5])).toBeLessThan(10);
+    expect(lines.find((l) => l.startsWith('env:'))).toBe('env: FOO=bar PATH=/usr/bin:/bin PWD=/app ');
+  });
+
+  it('never parses the command as a bwrap or setpriv option', () => {
+    const args = bwrapArgs(
+      { topLevel: { bin: 'usr/bin' }, etcFiles: [] },
+      {
+        appDir: '/data/app',
+        appWritable: false,
+        extraBinds: [],
+        uid: UID,
+        gid: UID,
+        argv: ['/bin/sh', '-c', '--bind / /host'],
+      },
+    );
+    const lastSep = args.lastIndexOf('--');
+    expect(args.slice(lastSep + 1)).toEqual(['/bin/sh', '-c', '--bind / /host']);
+    expect(args.indexOf('--')).toBeLessThan(args.indexOf('/usr/bin/setpriv'));
+    // The cgroup entry script is a constant: paths and the command are positional arguments.
+    expect(ENTER_CGROUPS_SCRIPT).not.toContain('${');
+  });
+
+  it.each([
+    [0, 1000],
+    [1000, 0],
+    [-5, 1000],
+    [Number.NaN, 1000],
+  ])('refuses to run as uid %s / gid %s', (uid, gid) => {
+    expect(() =>
+      bwrapArgs(
+        { topLevel: {}, etcFiles: [] },
+        { appDir: '/a', appWritable: false, extraBinds: [], uid, gid, argv: ['x'] },
+      ),
+    ).toThrow('refusing to run a sandboxed process as uid');
+  });
+
+  it('applies memory, pids and CPU limits in its cgroup', async () => {
+    const lines: string[] = [];
+    const proc = await runtime.run(spec('limits', 'echo started; sleep 30'), (t) => lines.push(t));
+    try {
+      await until(() => lines.includes('started'));
+      const group = memoryGroup('limits');
+      expect(fs.readFileSync(path.join(group, 'memory.limit_in_bytes'), 'utf8').trim()).toBe(
+        String(64 * 1024 * 1024),
+      );
+      const pidsGroup = group.replace('/memory/', '/pids/');
+      expect(fs.readFileSync(path.join(pidsGroup, 'pids.max'), 'utf8').trim()).toBe('32');
+      const cpuGroup = group.replace('/memory/', '/cpu/');
+      expect(fs.readFileSync(path.join(cpuGroup, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('25000');
+      const pids = fs.readFileSync(path.join(group, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number);
+      expect(pids.length).toBeGreaterThanOrEqual(2);
+      expect(pids.map(uidOf)).toContain(UID);
+    } finally {
+      await proc.stop(1000);
+    }
+  });
+
+  it('stop kills everything the process forked and removes its cgroup', async () => {
+    const proc = await runtime.run(
+      spec('forker', '(sleep 300 &); (trap "" TERM; sleep 300) & sleep 300'),
+      () => {},
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const group = memoryGroup('forker');
+    const pids = fs.readFileSync(path.join(group, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number);
+    expect(pids.length).toBeGreaterThanOrEqual(4);
+    await proc.stop(500);
+    for (const pid of pids) await until(() => !alive(pid), `pid ${pid} to end`);
+    expect(fs.existsSync(group)).toBe(false);
+  });
+
+  it('reports an out-of-memory kill', async () => {
+    const hog = spec('oom', 'exec python3 -c "b = bytearray(200 * 1024 * 1024); print(len(b))"');
+    const { exit } = await runToEnd(hog);
+    expect(exit.code).not.toBe(0);
+    expect(exit.oomKilled).toBe(true);
+  });
+
+  it('finds the sockets an instance listens on', async () => {
+    const proc = await runtime.run(
+      spec(
+        'listen',
+        'exec python3 -c "import socket,time; s=socket.socket(); s.bind((\'127.0.0.1\', 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)"',
+      ),
+      () => {},
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const sockets = await proc.listening();
+      expect(sockets).toHaveLength(1);
+      expect(sockets[0]?.address).toBe('127.0.0.1');
+    } finally {
+      await proc.stop(500);
+    }
+  });
+});
