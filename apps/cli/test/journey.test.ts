@@ -1,11 +1,13 @@
 // The CLI as a user runs it: the built `paastech` as a child process against a real `paastechd all`
 // (needs `npm run build`), each user with its own XDG_CONFIG_HOME.
+
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { type RunningDaemon, startPaastechd } from '@paastech/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliUser, cliUser } from './support.js';
+import { CLI, type CliResult, type CliUser, cliUser, gitAs, makeAppRepository } from './support.js';
 
 /** A loopback port nothing listens on (bound by the OS, then released). */
 async function closedPort(): Promise<number> {
@@ -162,9 +164,279 @@ describe('paastech against a real server', () => {
     expect(r).toMatchObject({ code: 0, stdout: '' });
   });
 
+  it('logs in with the device flow once the code is approved in the dashboard', async () => {
+    const laptop = cliUser(apiUrl);
+    const login = startLogin(laptop);
+    const code = await login.userCode;
+    expect(code).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+    await dashboard('ada@example.com', 'approve', code);
+    const r = await login.done;
+    expect(r.stdout).toBe(`logged in as ada@example.com on ${apiUrl}\n`);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`enter the code: ${code}\n`);
+    expect(r.stderr).toContain('waiting for you to approve the code in the browser');
+    expect((await laptop.run(['whoami'])).stdout).toBe('ada@example.com\n');
+  }, 60_000);
+
+  it('says so when the code is denied in the dashboard', async () => {
+    const login = startLogin(cliUser(apiUrl));
+    await dashboard('ada@example.com', 'deny', await login.userCode);
+    const r = await login.done;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: the login was denied in the browser\n$/);
+  }, 60_000);
+
+  describe('projects, git, config, domains, keys', () => {
+    let repo: string;
+
+    beforeAll(async () => {
+      const login = await ada.run(['login', '--email', 'ada@example.com', '--password-stdin'], {
+        input: PASSWORD,
+      });
+      expect(login.code).toBe(0);
+      repo = path.join(ada.home, 'shop');
+      await makeAppRepository(ada, repo);
+    });
+
+    it('creates a project inside a repository and adds the paastech remote', async () => {
+      const r = await ada.run(['projects:create', 'shop'], { cwd: repo });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(
+        /^shop\n {2}app {8}http:\/\/shop\.\S+\n {2}git HTTPS {2}(http:\/\/127\.0\.0\.1:\d+\/shop\.git)\n {2}git SSH {4}ssh:\/\/\S+\/shop\.git\n {2}created {4}\S+\n$/,
+      );
+      const httpUrl = /git HTTPS {2}(\S+)/.exec(r.stdout)![1]!;
+      expect(r.stderr).toContain(`git remote paastech added: ${httpUrl}\n`);
+      const remote = await gitAs(ada, repo, ['config', '--get', 'remote.paastech.url']);
+      expect(remote.stdout.trim()).toBe(httpUrl);
+      const helpers = await gitAs(ada, repo, [
+        'config',
+        '--get-all',
+        `credential.${new URL(httpUrl).origin}.helper`,
+      ]);
+      expect(helpers.stdout).toBe(`\n!'${process.execPath}' '${CLI}' git:credential\n`);
+    });
+
+    it('lists projects and finds the project from the git remote', async () => {
+      const list = await ada.run(['projects']);
+      expect(list.stdout).toMatch(/^NAME +APP +GIT +CREATED\nshop +http:\/\/shop\./);
+      const info = await ada.run(['projects:info', '--json'], { cwd: repo });
+      expect(JSON.parse(info.stdout)).toMatchObject({ name: 'shop' });
+    });
+
+    it('pushes with git push paastech main, the token coming from the credential helper', async () => {
+      await gitAs(ada, repo, ['push', '-q', 'paastech', 'main'], { GIT_TERMINAL_PROMPT: '0' });
+      const head = (await gitAs(ada, repo, ['rev-parse', 'HEAD'])).stdout.trim();
+      const remote = await gitAs(ada, repo, ['ls-remote', 'paastech', 'refs/heads/main']);
+      expect(remote.stdout).toBe(`${head}\trefs/heads/main\n`);
+    }, 120_000);
+
+    it('re-points an existing remote with git:remote', async () => {
+      await gitAs(ada, repo, ['remote', 'set-url', 'paastech', 'http://127.0.0.1:9/elsewhere.git']);
+      const r = await ada.run(['git:remote', '-p', 'shop'], { cwd: repo });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^git remote paastech updated: http:\/\/127\.0\.0\.1:\d+\/shop\.git\n/);
+      const outside = await ada.run(['git:remote', '-p', 'shop']);
+      expect(outside.code).toBe(1);
+      expect(outside.stderr).toMatch(/^error: not inside a git repository\n/);
+    });
+
+    it('sets, reads and unsets config vars', async () => {
+      fs.writeFileSync(path.join(repo, 'cert.pem'), 'line 1\nline 2\n');
+      const set = await ada.run(
+        ['config:set', 'NODE_ENV=production', 'GREETING=hello world', 'CERT=@cert.pem'],
+        {
+          cwd: repo,
+        },
+      );
+      expect(set).toMatchObject({ code: 0, stdout: 'set NODE_ENV, GREETING, CERT on shop\n' });
+      expect((await ada.run(['config:get', 'GREETING'], { cwd: repo })).stdout).toBe('hello world\n');
+      const json = JSON.parse((await ada.run(['config', '--json', '-p', 'shop'])).stdout);
+      expect(json).toEqual({ CERT: 'line 1\nline 2\n', GREETING: 'hello world', NODE_ENV: 'production' });
+      const unset = await ada.run(['config:unset', 'GREETING', '-p', 'shop']);
+      expect(unset.stdout).toBe('unset GREETING on shop\n');
+      const missing = await ada.run(['config:get', 'GREETING', '-p', 'shop']);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/^error: config var "GREETING" is not set on project "shop"\n/);
+    });
+
+    it.each([
+      [['config:set', 'lower=1'], 2, /^error: config var "lower": name must be upper-case/],
+      [['config:set', 'NOVALUE'], 2, /^error: "NOVALUE": expected KEY=VALUE\n/],
+      [
+        ['config:set', 'K=@/nonexistent/file'],
+        2,
+        /^error: config var "K": cannot read file "\/nonexistent\/file" \(ENOENT\)\n/,
+      ],
+      [['config:set', 'PORT=80'], 1, /^setting PORT on shop…\nerror: .*PORT.*\n/],
+      [['config:unset', 'A=1'], 2, /^error: "A=1": config:unset takes names only/],
+    ])('refuses %j with exit code %i', async (args, code, stderr) => {
+      const r = await ada.run([...args, '-p', 'shop']);
+      expect(r.code).toBe(code);
+      expect(r.stderr).toMatch(stderr);
+      expect(r.stdout).toBe('');
+    });
+
+    it('adds, lists and removes a domain', async () => {
+      const add = await ada.run(['domains:add', 'www.shop.example', '-p', 'shop']);
+      expect(add).toMatchObject({ code: 0, stdout: 'added www.shop.example to shop\n' });
+      expect((await ada.run(['domains', '-p', 'shop'])).stdout).toMatch(
+        /^HOSTNAME +ADDED\nwww\.shop\.example +\d{4}-/,
+      );
+      const bad = await ada.run(['domains:add', 'not a host', '-p', 'shop']);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/^error: .*not a host/);
+      expect((await ada.run(['domains:remove', 'www.shop.example', '-p', 'shop'])).code).toBe(0);
+      expect((await ada.run(['domains', '-p', 'shop'])).stdout).toMatch(/has no custom domains/);
+    });
+
+    it('adds an SSH key from ~/.ssh, pushes over SSH with it, and removes it', async () => {
+      const sshDir = path.join(ada.home, '.ssh');
+      fs.mkdirSync(sshDir, { mode: 0o700 });
+      await gitAsTool('ssh-keygen', [
+        '-q',
+        '-t',
+        'ed25519',
+        '-N',
+        '',
+        '-C',
+        'ada@laptop',
+        '-f',
+        path.join(sshDir, 'id_ed25519'),
+      ]);
+      const priv = await ada.run(['keys:add', path.join(sshDir, 'id_ed25519')]);
+      expect(priv.code).toBe(1);
+      expect(priv.stderr).toMatch(/is a private key: it never leaves your machine\n/);
+      const add = await ada.run(['keys:add']);
+      expect(add.code).toBe(0);
+      const fingerprint = /^added ssh-ed25519 key (SHA256:\S+) \(ada@laptop\)\n$/.exec(add.stdout)?.[1];
+      expect(fingerprint).toBeDefined();
+      expect((await ada.run(['keys'])).stdout).toContain(fingerprint);
+
+      const sshUrl = JSON.parse((await ada.run(['projects:info', '--json', '-p', 'shop'])).stdout).git
+        .ssh_url;
+      fs.appendFileSync(path.join(repo, 'server.js'), '// second\n');
+      await gitAs(ada, repo, [
+        '-c',
+        'user.email=a@example.com',
+        '-c',
+        'user.name=A',
+        'commit',
+        '-qam',
+        'second',
+      ]);
+      const ssh = `ssh -i ${path.join(sshDir, 'id_ed25519')} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`;
+      await gitAs(ada, repo, ['push', '-q', sshUrl, 'main'], { GIT_SSH_COMMAND: ssh });
+      const head = (await gitAs(ada, repo, ['rev-parse', 'HEAD'])).stdout.trim();
+      expect((await gitAs(ada, repo, ['ls-remote', 'paastech', 'refs/heads/main'])).stdout).toBe(
+        `${head}\trefs/heads/main\n`,
+      );
+
+      const removed = await ada.run(['keys:remove', fingerprint!]);
+      expect(removed).toMatchObject({ code: 0, stdout: `removed key ${fingerprint}\n` });
+      expect((await ada.run(['keys'])).stdout).toBe('no SSH keys: add yours with paastech keys:add\n');
+    }, 120_000);
+
+    it('gives an unknown project and another Client’s project the same not-found error', async () => {
+      const mallory = cliUser(apiUrl);
+      const signup = await mallory.run(['signup', '--email', 'mallory@example.com', '--password-stdin'], {
+        input: PASSWORD,
+      });
+      expect(signup.code).toBe(0);
+      const theirs = await mallory.run(['config', '-p', 'shop']);
+      const unknown = await mallory.run(['config', '-p', 'no-such-project']);
+      expect(theirs.code).toBe(1);
+      expect(unknown.code).toBe(1);
+      expect(theirs.stderr).toMatch(/^error: .*"shop"/);
+      expect(theirs.stderr.replace('"shop"', '"X"')).toBe(unknown.stderr.replace('"no-such-project"', '"X"'));
+      const del = await mallory.run(['projects:delete', 'shop', '--confirm', 'shop']);
+      expect(del.code).toBe(1);
+    });
+
+    it('needs a project it can determine', async () => {
+      const r = await ada.run(['config']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        'error: no project given, and this directory has no `paastech` git remote\n' +
+          'hint: pass -p NAME, or run paastech git:remote -p NAME in your repository (paastech projects lists yours)\n',
+      );
+      const bad = await ada.run(['config', '-p', '../etc']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^error: project "\.\.\/etc": name must be a DNS label/);
+    });
+
+    it('deletes a project only with the matching confirmation', async () => {
+      const none = await ada.run(['projects:delete', 'shop']);
+      expect(none.code).toBe(2);
+      expect(none.stderr).toMatch(/^error: projects:delete: stdin is not a terminal: pass --confirm shop\n/);
+      const wrong = await ada.run(['projects:delete', 'shop', '--confirm', 'shoop']);
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toMatch(/^error: confirmation "shoop" does not match project "shop"\n/);
+      const ok = await ada.run(['projects:delete', 'shop', '--confirm', 'shop']);
+      expect(ok).toMatchObject({ code: 0, stdout: 'deleted project shop\n' });
+      expect((await ada.run(['projects'])).stdout).toMatch(/^no projects yet/);
+    }, 60_000);
+  });
+
   it('logs out', async () => {
     const out = await ada.run(['logout']);
     expect(out).toMatchObject({ code: 0, stdout: `logged out of ${apiUrl}\n` });
     expect((await ada.run(['whoami'])).stderr).toMatch(/^error: not logged in\n/);
   });
 });
+
+/** Runs a tool (ssh-keygen) and fails on a non-zero exit. */
+async function gitAsTool(command: string, args: string[]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}`))));
+  });
+}
+
+/** Starts `paastech login` (device flow) and resolves its user code as soon as it prints it. */
+function startLogin(user: CliUser): { userCode: Promise<string>; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [CLI, 'login'], {
+    cwd: user.home,
+    env: user.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let onCode: (code: string) => void = () => {};
+  const userCode = new Promise<string>((resolve) => {
+    onCode = resolve;
+  });
+  child.stdout.on('data', (b: Buffer) => {
+    stdout += b.toString();
+  });
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+    const m = /enter the code: (\S+)\n/.exec(stderr);
+    if (m) onCode(m[1]!);
+  });
+  const done = new Promise<CliResult>((resolve) =>
+    child.once('close', (code) => resolve({ code, stdout, stderr })),
+  );
+  return { userCode, done };
+}
+
+/** What the dashboard does: sign in with a session cookie and approve or deny a device code. */
+async function dashboard(email: string, action: 'approve' | 'deny', userCode: string): Promise<void> {
+  const origin = new URL(apiUrl).origin;
+  const login = await fetch(`${apiUrl}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  expect(login.status).toBe(200);
+  const cookie = login.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  const res = await fetch(`${apiUrl}/api/v1/auth/device/${action}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin, cookie },
+    body: JSON.stringify({ user_code: userCode }),
+  });
+  expect(res.status).toBe(204);
+}

@@ -16,6 +16,7 @@ export interface CliResult {
 export interface CliUser {
   home: string;
   configDir: string;
+  env: Record<string, string>;
   run(
     args: string[],
     options?: { input?: string; cwd?: string; env?: Record<string, string> },
@@ -38,6 +39,7 @@ export function cliUser(apiUrl: string | undefined): CliUser {
   return {
     home,
     configDir: path.join(configHome, 'paastech'),
+    env: base,
     run: (args, options = {}) =>
       runProcess(process.execPath, [CLI, ...args], {
         cwd: options.cwd ?? home,
@@ -71,4 +73,37 @@ export function runProcess(
     child.once('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(options.input);
   });
+}
+
+/** Runs `git args…` in cwd as `user` (its HOME, config dir and API URL); fails on a non-zero exit. */
+export async function gitAs(
+  user: CliUser,
+  cwd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CliResult> {
+  const r = await runProcess('git', args, { cwd, env: { ...user.env, ...env }, input: '' });
+  if (r.code !== 0) throw new Error(`git ${args.join(' ')} exited ${r.code}\n${r.stderr}`);
+  return r;
+}
+
+/** Creates a git repository with one commit of a tiny Node app in `dir`. */
+export async function makeAppRepository(user: CliUser, dir: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"app","scripts":{"start":"node server.js"}}\n');
+  fs.writeFileSync(
+    path.join(dir, 'server.js'),
+    "require('node:http').createServer((q, s) => s.end('hello')).listen(process.env.PORT);\n",
+  );
+  await gitAs(user, dir, ['init', '-q', '-b', 'main']);
+  await gitAs(user, dir, ['add', '.']);
+  await gitAs(user, dir, [
+    '-c',
+    'user.email=ada@example.com',
+    '-c',
+    'user.name=Ada',
+    'commit',
+    '-qm',
+    'first',
+  ]);
 }
