@@ -1,0 +1,76 @@
+// Zero-downtime redeploys: 20 deployments in a row while a load loop sends ~200 requests per second
+// straight to whatever RoutingService currently lists as healthy. Not one request may fail.
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture } from './support/git-server.js';
+import { type Harness, httpGet, startHarness } from './support/pomegrenade.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({ PAASTECH_DRAIN_SECONDS: '1' });
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+/** One GET on a fresh connection; resolves with the status or the error code. */
+function hit(address: string): Promise<string> {
+  const sep = address.lastIndexOf(':');
+  return new Promise((resolve) => {
+    const req = http.get(
+      {
+        host: address.slice(0, sep),
+        port: Number(address.slice(sep + 1)),
+        path: '/',
+        agent: false,
+        timeout: 5000,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(String(res.statusCode)));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
+describe('zero-downtime switch', () => {
+  it('serves every request during 20 redeploys under ~200 req/s', async () => {
+    const repo = h.repo('zd');
+    const first = await h.deploy('zd', 1, await repo.commitFixture(fixture('node-hello')));
+    expect(first.deployment.failure?.message).toBeUndefined();
+
+    const results = new Map<string, number>();
+    const inFlight = new Set<Promise<void>>();
+    let turn = 0;
+    const timer = setInterval(() => {
+      const ups = h.routes.upstreams('zd');
+      if (ups.length === 0) {
+        results.set('no upstream', (results.get('no upstream') ?? 0) + 1);
+        return;
+      }
+      const p = hit(ups[turn++ % ups.length] as string).then((r) => {
+        results.set(r, (results.get(r) ?? 0) + 1);
+      });
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+    }, 5);
+
+    for (let n = 2; n <= 21; n++) {
+      const commit = await repo.commitFixture(fixture('node-hello'), { VERSION: `${n}\n` });
+      const { deployment } = await h.deploy('zd', n, commit);
+      expect(deployment.failure?.message, `v${n}`).toBeUndefined();
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    clearInterval(timer);
+    await Promise.all(inFlight);
+
+    const ok = results.get('200') ?? 0;
+    expect(Object.fromEntries(results)).toEqual({ '200': ok });
+    expect(ok).toBeGreaterThan(500);
+    expect((await httpGet(h.routes.upstreams('zd')[0] as string)).body).toBe('hello from v21 (web.1)\n');
+  }, 120_000);
+});
