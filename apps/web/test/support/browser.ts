@@ -95,11 +95,6 @@ export async function screenshots(page: Page, name: string): Promise<void> {
   await page.emulateMedia({ colorScheme: 'light', reducedMotion: 'no-preference' });
 }
 
-/** A unique e-mail address for a test account. */
-export function uniqueEmail(label: string): string {
-  return `${label}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}@example.com`;
-}
-
 export const PASSWORD = 'correct horse battery staple 42';
 
 /** Signs up through the form and waits for the projects page. */
