@@ -65,6 +65,9 @@ function openPostgres(url: string, onPoolError: (err: Error) => void): Kysely<DB
   // An idle client losing its connection emits 'error' on the pool; the pool drops that client and
   // connects afresh on the next query, so the error only needs to be reported, not handled.
   pool.on('error', onPoolError);
+  // A checked-out client whose server goes away between queries emits 'error' on itself; without a
+  // listener that would crash the process. The query in flight fails on its own (→ 503).
+  pool.on('connect', (client) => client.on('error', onPoolError));
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -36,9 +36,8 @@ export class ControlHandlers {
         );
       },
       recordPush: (call) => {
-        this.recordPush(call).catch((err) =>
-          call.destroy(toGrpcError(this.unexpected(err)) as grpc.ServiceError),
-        );
+        // grpc-js ends a server stream with a status when the call emits 'error'.
+        this.recordPush(call).catch((err) => call.emit('error', toGrpcError(this.unexpected(err))));
       },
     };
   }
