@@ -32,7 +32,7 @@ export function gitServiceImpl(repos: Repositories, endpoints: EndpointSource): 
     getRepositoryInfo: unary(async (req: gitv1.GetRepositoryInfoRequest) => repos.info(req.projectId)),
     getGitEndpoints: unary(async () => endpoints()),
     getArchive: (call) => {
-      streamArchive(repos, call).catch((err: unknown) => call.destroy(toGrpcError(err) as grpc.ServiceError));
+      streamArchive(repos, call).catch((err: unknown) => call.emit('error', toGrpcError(err)));
     },
   };
 }

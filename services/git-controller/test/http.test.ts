@@ -3,9 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { control } from '@paastech/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { result } from './support/control-server.js';
 import {
   gitCli,
   type Harness,
@@ -292,5 +290,3 @@ describe('git over smart HTTP', () => {
     expect(r.text).toContain('"ok"');
   });
 });
-
-export const unused = { control, result };
