@@ -419,7 +419,7 @@ export class Engine {
       },
       {
         runtime: this.deps.runtime,
-        onLine: (source, text, n) => this.deps.logs(p.record.id).append(source, text, n),
+        onLine: (source, text, n) => this.log(p, source, text, n),
         onChange: () => this.publish(p),
         onEvent: (text) => this.log(p, 'platform', text, d.number),
       },
@@ -873,19 +873,18 @@ export class Engine {
   /** A `-----> title` step of a deployment (also in the project log as a build line). */
   private step(p: Project, d: DeploymentRecord, title: string): void {
     this.emit(p, d, { kind: 'step', title, time: new Date() });
-    this.deps
-      .logs(p.record.id)
-      .append(d.state === 'releasing' ? 'release' : 'build', `-----> ${title}`, d.number);
+    this.log(p, d.state === 'releasing' ? 'release' : 'build', `-----> ${title}`, d.number);
   }
 
   /** A line of build or release output. */
   private line(p: Project, d: DeploymentRecord, source: string, text: string): void {
     this.emit(p, d, { kind: 'line', source, text, time: new Date() });
-    this.deps.logs(p.record.id).append(source, text, d.number);
+    this.log(p, source, text, d.number);
   }
 
   private log(p: Project, source: string, text: string, n = 0): void {
-    this.deps.logs(p.record.id).append(source, text, n);
+    // A deleted project's last words (instances being killed) must not re-create its log dir.
+    if (!p.deleted) this.deps.logs(p.record.id).append(source, text, n);
   }
 
   /** Recomputes and publishes the project's route. */
@@ -928,12 +927,18 @@ export class Engine {
     if (desiredCount(p.record.formation, 'web') === 0)
       return { reason: 'scaled_to_zero', message: 'web is scaled to 0 instances' };
     const crashed = web.find((i) => i.state === 'crashed');
-    if (crashed)
-      return { reason: 'crashed', message: `${crashed.name} exited with code ${crashed.lastExitCode}` };
+    if (crashed) return { reason: 'crashed', message: `${crashed.name} ${describeExit(crashed.lastExit)}` };
     if (web.some((i) => i.state === 'unhealthy'))
       return { reason: 'unhealthy', message: 'web instances fail their health check' };
     return { reason: 'starting', message: 'web instances are starting' };
   }
+}
+
+/** "exited with code 1", "was killed by SIGKILL" or "ran out of memory". */
+function describeExit(exit: Instance['lastExit']): string {
+  if (!exit) return 'exited';
+  if (exit.oomKilled) return 'ran out of memory';
+  return exit.code !== null ? `exited with code ${exit.code}` : `was killed by ${exit.signal ?? 'a signal'}`;
 }
 
 /** Directory entries, or none when it does not exist. */

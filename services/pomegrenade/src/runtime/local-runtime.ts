@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '@paastech/kit';
 import type { ExitInfo, ProcessSpec, RunningProcess, Runtime } from '../domain/ports.js';
@@ -103,7 +104,7 @@ export class LocalRuntime implements Runtime {
       const oomKilled = cg.oomKilled(group);
       await cg.destroy(group);
       await output;
-      return { ...exit, oomKilled };
+      return { ...fromBwrapStatus(exit), oomKilled };
     });
     return {
       pid: child.pid ?? -1,
@@ -196,6 +197,13 @@ function waitExit(child: ChildProcess): Promise<Omit<ExitInfo, 'oomKilled'>> {
     child.once('error', () => resolve({ code: 127, signal: null }));
     child.once('exit', (code, sig) => resolve({ code, signal: sig }));
   });
+}
+
+/** bwrap exits with 128+n when its command was killed by signal n: report the signal instead. */
+function fromBwrapStatus(exit: Omit<ExitInfo, 'oomKilled'>): Omit<ExitInfo, 'oomKilled'> {
+  if (exit.code === null || exit.code <= 128 || exit.code >= 128 + 32) return exit;
+  const name = Object.entries(os.constants.signals).find(([, n]) => n === (exit.code as number) - 128)?.[0];
+  return name ? { code: null, signal: name } : exit;
 }
 
 /** Sends a signal, ignoring processes that are already gone. */
