@@ -376,6 +376,14 @@ export interface BuildSettings {
   builder: string;
   /** Time limit of the build in seconds; 0 uses the platform default. */
   timeoutSeconds: number;
+  /**
+   * A custom buildpack implementing the Heroku buildpack API (bin/detect,
+   * bin/compile BUILD CACHE ENV, bin/release): an absolute directory on the
+   * Pomegrenade host, or an https:// git URL (cloned at build time, optionally
+   * with "#<ref>"). When set, it builds the app instead of the built-in
+   * builders; unset or empty uses them.
+   */
+  buildpackUrl?: string | undefined;
 }
 
 /** HealthCheck is how a new web instance proves it is ready for traffic. */
@@ -1332,7 +1340,7 @@ export const DeploymentSource: MessageFns<DeploymentSource> = {
 };
 
 function createBaseBuildSettings(): BuildSettings {
-  return { builder: "", timeoutSeconds: 0 };
+  return { builder: "", timeoutSeconds: 0, buildpackUrl: undefined };
 }
 
 export const BuildSettings: MessageFns<BuildSettings> = {
@@ -1342,6 +1350,9 @@ export const BuildSettings: MessageFns<BuildSettings> = {
     }
     if (message.timeoutSeconds !== 0) {
       writer.uint32(16).uint32(message.timeoutSeconds);
+    }
+    if (message.buildpackUrl !== undefined) {
+      writer.uint32(26).string(message.buildpackUrl);
     }
     return writer;
   },
@@ -1375,6 +1386,14 @@ export const BuildSettings: MessageFns<BuildSettings> = {
             message.timeoutSeconds = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.buildpackUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1395,6 +1414,11 @@ export const BuildSettings: MessageFns<BuildSettings> = {
         : isSet(object.timeout_seconds)
         ? globalThis.Number(object.timeout_seconds)
         : 0,
+      buildpackUrl: isSet(object.buildpackUrl)
+        ? globalThis.String(object.buildpackUrl)
+        : isSet(object.buildpack_url)
+        ? globalThis.String(object.buildpack_url)
+        : undefined,
     };
   },
 
@@ -1406,6 +1430,9 @@ export const BuildSettings: MessageFns<BuildSettings> = {
     if (message.timeoutSeconds !== 0) {
       obj.timeoutSeconds = Math.round(message.timeoutSeconds);
     }
+    if (message.buildpackUrl !== undefined) {
+      obj.buildpackUrl = message.buildpackUrl;
+    }
     return obj;
   },
 
@@ -1416,6 +1443,7 @@ export const BuildSettings: MessageFns<BuildSettings> = {
     const message = createBaseBuildSettings();
     message.builder = object.builder ?? "";
     message.timeoutSeconds = object.timeoutSeconds ?? 0;
+    message.buildpackUrl = object.buildpackUrl ?? undefined;
     return message;
   },
 };
