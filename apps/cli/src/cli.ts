@@ -1,7 +1,7 @@
 // The runner: finds the command, parses its flags, checks its preconditions, runs it, and maps every
 // failure to one line plus a hint and an exit code (0 ok, 1 error, 2 usage).
 import { parseArgs } from 'node:util';
-import { createApiClient } from '@paastech/api-client';
+import { ApiError, createApiClient } from '@paastech/api-client';
 import type { Command, Context, FlagValues } from './command.js';
 import type { CliEnvironment } from './config.js';
 import {
@@ -47,7 +47,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       report.message,
       report.exitCode === EXIT_USAGE && !report.hint ? 'see paastech --help' : report.hint,
     );
-    if (debug && err instanceof Error && !(err instanceof CliError && !(err instanceof UnreachableError))) {
+    if (debug && err instanceof ApiError) out.info(`problem: ${JSON.stringify(err.problem)}`);
+    else if (
+      debug &&
+      err instanceof Error &&
+      !(err instanceof CliError && !(err instanceof UnreachableError))
+    ) {
       out.info(err.stack ?? String(err));
     }
     return report.exitCode;

@@ -8,7 +8,10 @@ export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
     description: 'API URL (default: PAASTECH_API_URL, the config file, http://127.0.0.1:3000)',
     placeholder: 'URL',
   },
-  debug: { type: 'boolean', description: 'print stack traces and HTTP details on errors' },
+  debug: {
+    type: 'boolean',
+    description: 'on errors, print the API’s whole problem document or the stack trace',
+  },
   help: { type: 'boolean', short: 'h', description: 'show help' },
 };
 

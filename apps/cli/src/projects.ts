@@ -23,8 +23,10 @@ export function printProject(ctx: Context, p: Project): void {
 export async function connectRepository(
   ctx: Context,
   p: Project,
+  url: string = p.git.http_url,
 ): Promise<'added' | 'updated' | 'unchanged'> {
-  const change = await setRemote(ctx.cwd, p.git.http_url);
+  const change = await setRemote(ctx.cwd, url);
+  if (url !== p.git.http_url) return change; // over SSH, git authenticates with the user's key
   const gitOrigin = originOf(p.git.http_url);
   await configureCredentialHelper(ctx.cwd, gitOrigin, helperCommand(process.execPath, process.argv[1]!));
   rememberGitHost(ctx, gitOrigin);

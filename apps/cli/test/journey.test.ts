@@ -312,8 +312,10 @@ describe('paastech against a real server', () => {
       expect(fingerprint).toBeDefined();
       expect((await ada.run(['keys'])).stdout).toContain(fingerprint);
 
-      const sshUrl = JSON.parse((await ada.run(['projects:info', '--json', '-p', 'shop'])).stdout).git
-        .ssh_url;
+      const remote = await ada.run(['git:remote', '--ssh'], { cwd: repo });
+      expect(remote.stdout).toMatch(
+        /^git remote paastech updated: ssh:\/\/\S+\/shop\.git\ngit will authenticate with your SSH key/,
+      );
       fs.appendFileSync(path.join(repo, 'server.js'), '// second\n');
       await gitAs(ada, repo, [
         '-c',
@@ -325,11 +327,12 @@ describe('paastech against a real server', () => {
         'second',
       ]);
       const ssh = `ssh -i ${path.join(sshDir, 'id_ed25519')} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`;
-      await gitAs(ada, repo, ['push', '-q', sshUrl, 'main'], { GIT_SSH_COMMAND: ssh });
+      await gitAs(ada, repo, ['push', '-q', 'paastech', 'main'], { GIT_SSH_COMMAND: ssh });
       const head = (await gitAs(ada, repo, ['rev-parse', 'HEAD'])).stdout.trim();
-      expect((await gitAs(ada, repo, ['ls-remote', 'paastech', 'refs/heads/main'])).stdout).toBe(
-        `${head}\trefs/heads/main\n`,
-      );
+      const listed = await gitAs(ada, repo, ['ls-remote', 'paastech', 'refs/heads/main'], {
+        GIT_SSH_COMMAND: ssh,
+      });
+      expect(listed.stdout).toBe(`${head}\trefs/heads/main\n`);
 
       const removed = await ada.run(['keys:remove', fingerprint!]);
       expect(removed).toMatchObject({ code: 0, stdout: `removed key ${fingerprint}\n` });

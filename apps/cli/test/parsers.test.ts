@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { parseAssignment, parseAssignments } from '../src/assignments.js';
 import { formatCredential, parseCredentialRequest, requestOrigin } from '../src/credential.js';
 import { UsageError } from '../src/errors.js';
+import { parseDeploymentNumber, parseFormation } from '../src/formation.js';
 import { projectFromRemoteUrl } from '../src/remote.js';
+import { SseParser } from '../src/sse.js';
 import { closest, levenshtein } from '../src/suggest.js';
 
 const files: Record<string, string> = { 'cert.pem': '-----BEGIN-----\nabc\n', 'nul.bin': 'a\0b' };
@@ -152,4 +154,55 @@ describe('command suggestions', () => {
       expected,
     );
   });
+});
+
+describe('server-sent events', () => {
+  it('parses events split across chunks, CRLF, comments and multi-line data', () => {
+    const p = new SseParser();
+    expect(p.push(': stream open\n\nevent: log\nda')).toEqual([]);
+    expect(p.push('ta: {"text":"a"}\r\n\r\nevent: state\ndata: 1\ndata: 2\n\n')).toEqual([
+      { event: 'log', data: '{"text":"a"}' },
+      { event: 'state', data: '1\n2' },
+    ]);
+    expect(p.push('data: x\r')).toEqual([]);
+    expect(p.push('\n\r\n')).toEqual([{ event: 'message', data: 'x' }]);
+    expect(p.push('event: empty\n\n')).toEqual([]);
+  });
+});
+
+describe('ps:scale and deployment arguments', () => {
+  it('parses TYPE=COUNT pairs', () => {
+    expect(parseFormation(['web=2', 'worker=0', 'clock_1=10'])).toEqual({ web: 2, worker: 0, clock_1: 10 });
+  });
+
+  it.each([
+    [[], 'expected at least one TYPE=COUNT'],
+    [['web'], '"web": expected TYPE=COUNT such as web=2'],
+    [['web=-1'], 'web="-1": count must be a whole number'],
+    [['web=2.5'], 'web="2.5": count must be a whole number'],
+    [['web=lots'], 'web="lots": count must be a whole number'],
+    [['web='], 'web="": count must be a whole number'],
+    [['Web=1'], 'process type "Web": must be lower-case'],
+    [['=1'], 'process type "": must be lower-case'],
+    [['--all=1'], 'process type "--all": must be lower-case'],
+    [['web=1', 'web=2'], 'process type "web": given more than once'],
+    [['__proto__=1'], 'process type "__proto__": must be lower-case'],
+  ])('refuses %j', (args, message) => {
+    expect(() => parseFormation(args)).toThrow(message);
+  });
+
+  it.each([
+    ['v3', 3],
+    ['V12', 12],
+    ['7', 7],
+  ])('reads deployment %s', (raw, n) => {
+    expect(parseDeploymentNumber(raw)).toBe(n);
+  });
+
+  it.each(['v0', '0', 'v', 'v-1', 'v3.1', 'latest', 'v99999999999', '../v1'])(
+    'refuses deployment %s',
+    (raw) => {
+      expect(() => parseDeploymentNumber(raw)).toThrow(`deployment "${raw}": expected vN such as v3`);
+    },
+  );
 });

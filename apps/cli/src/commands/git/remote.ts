@@ -6,7 +6,8 @@ import { connectRepository } from '../../projects.js';
 
 export default defineCommand({
   description: 'add or update the `paastech` git remote and let git push with your stored token',
-  examples: ['paastech git:remote -p shop', 'git push paastech main'],
+  flags: { ssh: { type: 'boolean', description: 'use the SSH URL (push with a key added by keys:add)' } },
+  examples: ['paastech git:remote -p shop', 'paastech git:remote --ssh', 'git push paastech main'],
   requireLogin: true,
   requireProject: true,
   async run(ctx) {
@@ -19,12 +20,16 @@ export default defineCommand({
     const project = await unwrap(
       ctx.api.GET('/api/v1/projects/{name}', { params: { path: { name: ctx.project } } }),
     );
-    const change = await connectRepository(ctx, project);
+    const url = ctx.flags.ssh ? project.git.ssh_url : project.git.http_url;
+    if (!url)
+      throw new CliError('this server serves no git over SSH', 'use the HTTPS remote: paastech git:remote');
+    const change = await connectRepository(ctx, project, url);
     ctx.out.line(
-      `git remote ${REMOTE} ${change === 'unchanged' ? 'already points at' : `${change}:`} ${project.git.http_url}`,
+      `git remote ${REMOTE} ${change === 'unchanged' ? 'already points at' : `${change}:`} ${url}`,
     );
-    ctx.out.line(
-      `git will use your paastech login for ${new URL(project.git.http_url).host}; deploy with: git push ${REMOTE} main`,
-    );
+    const auth = ctx.flags.ssh
+      ? 'git will authenticate with your SSH key (paastech keys:add)'
+      : `git will use your paastech login for ${new URL(url).host}`;
+    ctx.out.line(`${auth}; deploy with: git push ${REMOTE} main`);
   },
 });
