@@ -41,7 +41,7 @@ export function useSearchParams(): URLSearchParams {
 type LinkProps = Omit<AnchorHTMLAttributes<HTMLAnchorElement>, 'href'> & { to: string };
 
 /** An anchor that navigates in-app on a plain left click and behaves as a normal link otherwise. */
-export function Link({ to, onClick, ...rest }: LinkProps) {
+export function Link({ to, onClick, 'aria-current': ariaCurrent, ...rest }: LinkProps) {
   const pathname = usePathname();
   const handle = (event: MouseEvent<HTMLAnchorElement>) => {
     onClick?.(event);
@@ -50,6 +50,6 @@ export function Link({ to, onClick, ...rest }: LinkProps) {
     event.preventDefault();
     navigate(to);
   };
-  const current = pathname === to ? 'page' : undefined;
+  const current = ariaCurrent ?? (pathname === to ? 'page' : undefined);
   return <a href={to} aria-current={current} onClick={handle} {...rest} />;
 }
