@@ -1,0 +1,214 @@
+// Follows one deployment on Pomegrenade (WatchDeployment) and records what happens to it: each
+// state change with its time and failure reason, the build output (bounded), and every event on the
+// hub for live subscribers. Invariant: a followed deployment always reaches a final state in the
+// database — when Pomegrenade forgot it or stays unreachable, it is failed with a reason that says
+// so — except when the API itself stops, which leaves it for the next start to reconcile.
+import { DomainError, type Logger, NotFoundError, UnavailableError } from '@paastech/kit';
+import { deploy } from '@paastech/proto';
+import { isoNow } from '../db/ids.js';
+import type { DeploymentState } from '../db/schema.js';
+import { BuildOutput } from './build-output.js';
+import type { DeploymentEvents } from './deployment-events.js';
+import { type DeploymentRow, type DeploymentsRepository, isFinished } from './deployments.repository.js';
+import type { Pomegrenade } from './pomegrenade-client.js';
+
+/** Failure reason of a deployment Pomegrenade does not know after a restart. */
+export const INTERRUPTED = 'interrupted by a platform restart';
+
+/** Timing of the follower; tests shorten it. */
+export interface FollowTiming {
+  /** Pause between attempts to reach Pomegrenade again. */
+  retryMs: number;
+  /** How long Pomegrenade may stay unreachable before the deployment is failed. */
+  giveUpMs: number;
+  /** Longest pause between two saves of the build output while it streams. */
+  saveEveryMs: number;
+}
+
+export const DEFAULT_FOLLOW_TIMING: FollowTiming = { retryMs: 1000, giveUpMs: 60_000, saveEveryMs: 2000 };
+
+const STATES: Partial<Record<deploy.DeploymentState, DeploymentState>> = {
+  [deploy.DeploymentState.DEPLOYMENT_STATE_QUEUED]: 'queued',
+  [deploy.DeploymentState.DEPLOYMENT_STATE_BUILDING]: 'building',
+  [deploy.DeploymentState.DEPLOYMENT_STATE_RELEASING]: 'releasing',
+  [deploy.DeploymentState.DEPLOYMENT_STATE_ACTIVE]: 'active',
+  [deploy.DeploymentState.DEPLOYMENT_STATE_FAILED]: 'failed',
+  [deploy.DeploymentState.DEPLOYMENT_STATE_SUPERSEDED]: 'superseded',
+  [deploy.DeploymentState.DEPLOYMENT_STATE_CANCELLED]: 'cancelled',
+};
+
+/** The database state of a Pomegrenade state; undefined for UNSPECIFIED or unknown values. */
+export function stateOf(state: deploy.DeploymentState): DeploymentState | undefined {
+  return STATES[state];
+}
+
+/** Order of states: a replayed or late event never moves a deployment back. */
+const RANK: Record<DeploymentState, number> = {
+  queued: 0,
+  building: 1,
+  releasing: 2,
+  active: 3,
+  failed: 3,
+  cancelled: 3,
+  superseded: 4,
+};
+
+/** A failure as a person reads it: Pomegrenade's message, else the failure class in words. */
+export function failureText(failure: deploy.DeploymentFailure | undefined): string {
+  if (failure?.message) return failure.message;
+  const name = deploy.deploymentFailureReasonToJSON(failure?.reason ?? 0);
+  const words = name
+    .replace(/^DEPLOYMENT_FAILURE_REASON_/, '')
+    .toLowerCase()
+    .replaceAll('_', ' ');
+  return words === 'unspecified' || words === 'unrecognized' ? 'the deployment failed' : words;
+}
+
+/** Why a call to Pomegrenade failed, for a failure reason. */
+function reasonOf(err: unknown): string {
+  return err instanceof DomainError ? err.message : 'the deployment service failed unexpectedly';
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+/** Where following a deployment has got to. */
+interface Progress {
+  /** Watch events already delivered (a new watch replays them). */
+  seen: number;
+  lastSave: number;
+  /** The state last recorded. */
+  state: DeploymentState;
+}
+
+/** Records the events of deployments into the database and onto the hub. */
+export class DeploymentFollower {
+  constructor(
+    private readonly repo: DeploymentsRepository,
+    private readonly pomegrenade: Pomegrenade,
+    private readonly events: DeploymentEvents,
+    private readonly logger: Logger,
+    private readonly timing: FollowTiming,
+  ) {}
+
+  /** Ends a deployment without Pomegrenade: records the state and ends the live stream. */
+  async finish(
+    row: DeploymentRow,
+    state: DeploymentState,
+    reason: string | null,
+    output?: string,
+  ): Promise<void> {
+    const at = isoNow();
+    await this.repo.updateState(row.id, {
+      state,
+      at,
+      failureReason: reason,
+      ...(output !== undefined ? { buildOutput: output } : {}),
+    });
+    this.events.publish(row.project_id, row.number, { type: 'state', state, at, failure_reason: reason });
+  }
+
+  /** Fails a deployment because of an error talking to Pomegrenade. */
+  failWith(row: DeploymentRow, err: unknown, output?: string): Promise<void> {
+    if (!(err instanceof DomainError))
+      this.logger.error({ err, number: row.number }, 'deployment service call failed');
+    const reason = err instanceof NotFoundError ? INTERRUPTED : reasonOf(err);
+    return this.finish(row, 'failed', reason, output);
+  }
+
+  /** Follows `row` until it ends (or `signal` aborts, leaving it for the next start). */
+  async follow(row: DeploymentRow, signal: AbortSignal): Promise<void> {
+    this.events.open(row.project_id, row.number);
+    const output = new BuildOutput();
+    const progress: Progress = { seen: 0, lastSave: Date.now(), state: row.state };
+    let giveUpAt = Date.now() + this.timing.giveUpMs;
+    while (!signal.aborted) {
+      try {
+        let index = 0;
+        for await (const event of this.pomegrenade.watchDeployment(row.project_id, row.number, signal)) {
+          giveUpAt = Date.now() + this.timing.giveUpMs;
+          // A new watch replays everything already recorded: skip what an earlier one delivered.
+          if (index++ < progress.seen) continue;
+          progress.seen++;
+          if (await this.record(row, event, output, progress)) return;
+        }
+        if (signal.aborted) return;
+        if (await this.recordCurrent(row, output)) return;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (!(err instanceof UnavailableError) || Date.now() >= giveUpAt)
+          return this.failWith(row, err, output.text());
+        await sleep(this.timing.retryMs, signal);
+      }
+    }
+  }
+
+  /** After a watch ended without a final state: records the state Pomegrenade reports, if final. */
+  private async recordCurrent(row: DeploymentRow, output: BuildOutput): Promise<boolean> {
+    const current = await this.pomegrenade.getDeployment(row.project_id, row.number);
+    const state = stateOf(current.state);
+    if (!state || !isFinished(state)) return false;
+    const reason = state === 'failed' ? failureText(current.failure) : null;
+    await this.finish(row, state, reason, output.text());
+    return true;
+  }
+
+  /** Records one event; true when it was the final one. */
+  private async record(
+    row: DeploymentRow,
+    event: deploy.WatchDeploymentResponse,
+    output: BuildOutput,
+    progress: Progress,
+  ): Promise<boolean> {
+    const e = event.event;
+    const at = (time: Date | undefined) => (time ?? new Date()).toISOString();
+    if (e?.$case === 'step') {
+      output.add(`-----> ${e.value.title}`);
+      this.events.publish(row.project_id, row.number, {
+        type: 'step',
+        title: e.value.title,
+        at: at(e.value.time),
+      });
+    } else if (e?.$case === 'logLine') {
+      output.add(e.value.text);
+      const line = { type: 'log' as const, source: e.value.source, text: e.value.text, at: at(e.value.time) };
+      this.events.publish(row.project_id, row.number, line);
+    } else if (e?.$case === 'stateChange') {
+      return this.recordState(row, e.value, output, progress);
+    }
+    if (Date.now() - progress.lastSave >= this.timing.saveEveryMs) {
+      progress.lastSave = Date.now();
+      await this.repo.saveOutput(row.id, output.text());
+    }
+    return false;
+  }
+
+  /** Records a state change; an active deployment supersedes the project's previous one. */
+  private async recordState(
+    row: DeploymentRow,
+    change: deploy.DeploymentStateChange,
+    output: BuildOutput,
+    progress: Progress,
+  ): Promise<boolean> {
+    const state = stateOf(change.state);
+    if (!state || RANK[state] <= RANK[progress.state]) return false;
+    progress.state = state;
+    const at = (change.time ?? new Date()).toISOString();
+    const reason = state === 'failed' ? failureText(change.failure) : null;
+    progress.lastSave = Date.now();
+    await this.repo.updateState(row.id, { state, at, failureReason: reason, buildOutput: output.text() });
+    if (state === 'active') await this.repo.supersedeOthers(row.project_id, row.number);
+    this.events.publish(row.project_id, row.number, { type: 'state', state, at, failure_reason: reason });
+    return isFinished(state);
+  }
+}

@@ -1,0 +1,236 @@
+// Request and response shapes of the deployment routes, as validated and as shown in OpenAPI.
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { deploy } from '@paastech/proto';
+import { IsInt, IsObject, IsOptional, IsString, Max, Min } from 'class-validator';
+import type { DeploymentRow } from './deployments.repository.js';
+import { storedFormation } from './formation.js';
+
+const STATES = ['queued', 'building', 'releasing', 'active', 'failed', 'superseded', 'cancelled'];
+const FORMATION_SCHEMA = {
+  type: 'object',
+  additionalProperties: { type: 'integer', minimum: 0 },
+  example: { web: 2, worker: 1 },
+} as const;
+
+export class DeploymentDto {
+  @ApiProperty({ example: 3, description: 'v3 is number 3; numbers only grow within a project' })
+  number!: number;
+
+  @ApiProperty({
+    example: 'c0ffee0000000000000000000000000000000000',
+    description: 'full object id of the commit',
+  })
+  commit_sha!: string;
+
+  @ApiProperty({ example: 'refs/heads/main' })
+  ref_name!: string;
+
+  @ApiProperty({ enum: STATES, example: 'active' })
+  state!: string;
+
+  @ApiProperty({ enum: ['push', 'config', 'rollback', 'scale'], description: 'what created it' })
+  reason!: string;
+
+  @ApiProperty({
+    ...FORMATION_SCHEMA,
+    description: 'instances per process type ({} = platform default: web 1)',
+  })
+  formation!: Record<string, number>;
+
+  @ApiProperty({ format: 'date-time', description: 'when it was queued' })
+  created_at!: string;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'when its build started' })
+  started_at!: string | null;
+
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'when it became active, failed or was cancelled',
+  })
+  finished_at!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, example: 'build failed: npm install exited with code 1' })
+  failure_reason!: string | null;
+}
+
+export class DeploymentDetailDto extends DeploymentDto {
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'build and release output (bounded: the middle of very long output is left out)',
+  })
+  build_output!: string | null;
+}
+
+export class DeploymentListDto {
+  @ApiProperty({ type: [DeploymentDto], description: 'newest first' })
+  deployments!: DeploymentDto[];
+}
+
+export class RollbackDto {
+  @ApiPropertyOptional({
+    example: 2,
+    description: 'deployment to go back to; default: the previous successful one',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(2_147_483_647)
+  number?: number;
+}
+
+export class FormationDto {
+  @ApiProperty({
+    ...FORMATION_SCHEMA,
+    description: 'instances per process type, 0..10 each, at most 20 in all',
+  })
+  @IsObject()
+  formation!: Record<string, unknown>;
+}
+
+export class RestartDto {
+  @ApiPropertyOptional({ example: 'web', description: 'process type to restart; default: every instance' })
+  @IsOptional()
+  @IsString()
+  process_type?: string;
+}
+
+export class InstanceDto {
+  @ApiProperty({ example: 'web.1' })
+  name!: string;
+
+  @ApiProperty({ example: 'web' })
+  process_type!: string;
+
+  @ApiProperty({ enum: ['starting', 'running', 'unhealthy', 'crashed', 'stopping', 'stopped', 'unknown'] })
+  state!: string;
+
+  @ApiProperty({ example: 3, description: 'deployment it runs' })
+  deployment!: number;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'seconds since its process started; null when not running',
+  })
+  uptime_seconds!: number | null;
+
+  @ApiProperty({ description: 'restarts after crashes' })
+  restarts!: number;
+
+  @ApiProperty({ description: 'exit code of its last exit; 0 when it never exited' })
+  last_exit_code!: number;
+
+  @ApiProperty()
+  memory_bytes!: number;
+
+  @ApiProperty()
+  memory_limit_bytes!: number;
+
+  @ApiProperty({ description: 'CPU over the last sampling interval, in thousandths of a core' })
+  cpu_millicores!: number;
+}
+
+export class ProjectStatusDto {
+  @ApiProperty({ type: Number, nullable: true, description: 'the number of the active deployment' })
+  active_deployment!: number | null;
+
+  @ApiProperty({ type: Number, nullable: true, description: 'a deployment queued, building or releasing' })
+  pending_deployment!: number | null;
+
+  @ApiProperty({ ...FORMATION_SCHEMA })
+  formation!: Record<string, number>;
+
+  @ApiProperty({ type: [InstanceDto] })
+  instances!: InstanceDto[];
+
+  @ApiProperty({ description: 'true while the project is stopped' })
+  stopped!: boolean;
+
+  @ApiProperty({ description: "disk used by the project's builds and logs, in bytes" })
+  disk_used_bytes!: number;
+}
+
+export class LogLineDto {
+  @ApiProperty({ format: 'date-time' })
+  time!: string;
+
+  @ApiProperty({
+    example: 'web.1',
+    description: 'build, release, <process type>.<index>, router or platform',
+  })
+  source!: string;
+
+  @ApiProperty()
+  text!: string;
+
+  @ApiProperty({ description: 'deployment the line belongs to; 0 for none' })
+  deployment!: number;
+}
+
+export class LogLinesDto {
+  @ApiProperty({ type: [LogLineDto], description: 'oldest first' })
+  lines!: LogLineDto[];
+}
+
+/** The response form of a deployment (never its config snapshot: that holds secrets). */
+export function mapDeployment(row: DeploymentRow): DeploymentDto {
+  return {
+    number: row.number,
+    commit_sha: row.commit_sha,
+    ref_name: row.ref_name,
+    state: row.state,
+    reason: row.reason,
+    formation: storedFormation(row.formation),
+    created_at: row.created_at,
+    started_at: row.started_at,
+    finished_at: row.finished_at,
+    failure_reason: row.failure_reason,
+  };
+}
+
+/** The response form of a deployment with its build output. */
+export function mapDeploymentDetail(row: DeploymentRow): DeploymentDetailDto {
+  return { ...mapDeployment(row), build_output: row.build_output };
+}
+
+/** The response form of one instance; uptime is measured against `now`. */
+export function mapInstance(i: deploy.Instance, now: number): InstanceDto {
+  const states = ['unknown', 'starting', 'running', 'unhealthy', 'crashed', 'stopping', 'stopped'];
+  return {
+    name: `${i.processType}.${i.index}`,
+    process_type: i.processType,
+    state: states[i.state] ?? 'unknown',
+    deployment: i.deploymentNumber,
+    uptime_seconds: i.startedAt ? Math.max(0, Math.floor((now - i.startedAt.getTime()) / 1000)) : null,
+    restarts: i.restartCount,
+    last_exit_code: i.lastExitCode,
+    memory_bytes: Number(i.memoryBytes),
+    memory_limit_bytes: Number(i.memoryLimitBytes),
+    cpu_millicores: i.cpuMillicores,
+  };
+}
+
+/** The response form of a project's running state. */
+export function mapStatus(s: deploy.GetProjectStatusResponse, now: number): ProjectStatusDto {
+  return {
+    active_deployment: s.activeDeployment?.number ?? null,
+    pending_deployment: s.pendingDeployment?.number ?? null,
+    formation: s.formation,
+    instances: s.instances.map((i) => mapInstance(i, now)),
+    stopped: s.stopped,
+    disk_used_bytes: Number(s.diskUsedBytes),
+  };
+}
+
+/** The response form of a log line. */
+export function mapLogLine(l: deploy.LogLine): LogLineDto {
+  return {
+    time: (l.time ?? new Date(0)).toISOString(),
+    source: l.source,
+    text: l.text,
+    deployment: l.deploymentNumber,
+  };
+}

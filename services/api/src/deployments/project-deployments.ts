@@ -1,0 +1,120 @@
+// The deployment routes' use cases: resolve `:name` with the projects module's ownership rule
+// (another Client's project is a 404, exactly like a missing one), then call the deployments domain
+// and map the results to response shapes.
+import { Injectable } from '@nestjs/common';
+import { ProjectsService } from '../projects/projects.service.js';
+import type { DeploymentEvent } from './deployment-events.js';
+import {
+  type DeploymentDetailDto,
+  type DeploymentDto,
+  type DeploymentListDto,
+  type LogLinesDto,
+  mapDeployment,
+  mapDeploymentDetail,
+  mapLogLine,
+  mapStatus,
+  type ProjectStatusDto,
+} from './deployments.dto.js';
+import { DeploymentsService } from './deployments.service.js';
+import { type Formation, parseFormation } from './formation.js';
+import { type LogsQuery } from './logs-query.js';
+import type { SseEvent } from './sse.js';
+
+/** Largest deployment number a path may name (beyond it: 404, like any missing deployment). */
+const NUMBER_MAX = 2_147_483_647;
+
+/** Parses `:number` (`3` or `v3`); anything else is a number no deployment has. */
+export function parseDeploymentNumber(text: string): number {
+  const m = /^v?([1-9][0-9]{0,9})$/.exec(text);
+  const n = m ? Number(m[1]) : 0;
+  return n <= NUMBER_MAX ? n : 0;
+}
+
+/** A deployment event as a server-sent event. */
+function toSse(e: DeploymentEvent): SseEvent {
+  const { type, ...data } = e;
+  return { event: type, data };
+}
+
+@Injectable()
+export class ProjectDeployments {
+  constructor(
+    private readonly projects: ProjectsService,
+    private readonly deployments: DeploymentsService,
+  ) {}
+
+  async list(clientId: string, name: string): Promise<DeploymentListDto> {
+    const project = await this.projects.requireOwned(clientId, name);
+    return { deployments: (await this.deployments.repo.list(project.id)).map(mapDeployment) };
+  }
+
+  async get(clientId: string, name: string, number: string): Promise<DeploymentDetailDto> {
+    const project = await this.projects.requireOwned(clientId, name);
+    return mapDeploymentDetail(await this.deployments.require(project, parseDeploymentNumber(number)));
+  }
+
+  /** Checks access now; the returned stream follows the deployment until it ends. */
+  async events(
+    clientId: string,
+    name: string,
+    number: string,
+  ): Promise<(signal: AbortSignal) => AsyncIterable<SseEvent>> {
+    const project = await this.projects.requireOwned(clientId, name);
+    const row = await this.deployments.require(project, parseDeploymentNumber(number));
+    const deployments = this.deployments;
+    return async function* (signal) {
+      for await (const e of deployments.follow(project, row.number, signal)) yield toSse(e);
+    };
+  }
+
+  async rollback(clientId: string, name: string, number: number | undefined): Promise<DeploymentDto> {
+    const project = await this.projects.requireOwned(clientId, name);
+    return mapDeployment(await this.deployments.rollback(project, clientId, number));
+  }
+
+  async formation(clientId: string, name: string): Promise<{ formation: Formation }> {
+    const project = await this.projects.requireOwned(clientId, name);
+    return { formation: await this.deployments.desiredFormation(project.id) };
+  }
+
+  async scale(clientId: string, name: string, raw: unknown): Promise<{ formation: Formation }> {
+    const formation = parseFormation(raw);
+    const project = await this.projects.requireOwned(clientId, name);
+    return { formation: await this.deployments.scale(project, formation) };
+  }
+
+  async restart(clientId: string, name: string, processType: string | undefined): Promise<void> {
+    const project = await this.projects.requireOwned(clientId, name);
+    if (processType !== undefined) parseFormation({ [processType]: 0 });
+    await this.deployments.pomegrenade.restartProject(project.id, processType ?? '');
+  }
+
+  async status(clientId: string, name: string): Promise<ProjectStatusDto> {
+    const project = await this.projects.requireOwned(clientId, name);
+    return mapStatus(await this.deployments.pomegrenade.getProjectStatus(project.id), Date.now());
+  }
+
+  /** Past log lines (not following). */
+  async logs(clientId: string, name: string, query: LogsQuery): Promise<LogLinesDto> {
+    const project = await this.projects.requireOwned(clientId, name);
+    const lines = [];
+    const request = { projectId: project.id, follow: false, sources: query.sources, tailLines: query.lines };
+    for await (const line of this.deployments.pomegrenade.streamLogs(request)) lines.push(mapLogLine(line));
+    return { lines };
+  }
+
+  /** Checks access now; the returned stream sends past lines, then new ones as they are written. */
+  async followLogs(
+    clientId: string,
+    name: string,
+    query: LogsQuery,
+  ): Promise<(signal: AbortSignal) => AsyncIterable<SseEvent>> {
+    const project = await this.projects.requireOwned(clientId, name);
+    const pomegrenade = this.deployments.pomegrenade;
+    const request = { projectId: project.id, follow: true, sources: query.sources, tailLines: query.lines };
+    return async function* (signal) {
+      for await (const line of pomegrenade.streamLogs(request, signal))
+        yield { event: 'log', data: mapLogLine(line) };
+    };
+  }
+}
