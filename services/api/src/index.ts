@@ -18,6 +18,7 @@ import { control, SERVICE_NAMES } from '@paastech/proto';
 import { AppModule } from './app.module.js';
 import { type ResolvedApiConfig, resolveConfig } from './app-config.js';
 import { AuditService } from './audit/audit.service.js';
+import { SessionsService } from './auth/sessions.service.js';
 import type { ApiConfig } from './config.js';
 import { CoreModule } from './core.module.js';
 import { type Database, openDatabase } from './db/database.js';
@@ -54,13 +55,26 @@ async function createApp(
   return app;
 }
 
+/** Deletes expired sessions and device codes once an hour (a failure is logged and retried next hour). */
+function schedulePurge(sessions: SessionsService, logger: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    sessions
+      .purgeExpired()
+      .catch((err) => logger.warn({ err: String(err) }, 'purging expired sessions failed'));
+  }, 3_600_000);
+  timer.unref();
+  return timer;
+}
+
 /** Starts the REST server and the internal gRPC server. */
 export function startApi(config: ApiConfig, logger: Logger = createLogger('api', config.log)): ServiceHandle {
   let app: NestFastifyApplication | undefined;
   let grpc: GrpcEndpoint | undefined;
   let database: Database | undefined;
   let port = config.port;
+  let purge: NodeJS.Timeout | undefined;
   const stop = async () => {
+    clearInterval(purge);
     await grpc?.stop();
     await app?.close();
     await database?.close();
@@ -83,6 +97,7 @@ export function startApi(config: ApiConfig, logger: Logger = createLogger('api',
         services: [SERVICE_NAMES.control],
         register: (server) => server.addService(control.ControlServiceService, handlers.implementation()),
       });
+      purge = schedulePurge(app.get(SessionsService), logger);
       logger.info({ port, grpc: config.grpcAddress, database: database.dialect }, 'api listening');
     } catch (err) {
       await stop();

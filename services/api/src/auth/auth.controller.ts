@@ -10,7 +10,7 @@ import {
 import type { FastifyReply } from 'fastify';
 import type { ResolvedApiConfig } from '../app-config.js';
 import { AuditService } from '../audit/audit.service.js';
-import { clientIp } from '../http/request.js';
+import { clientIp, readCookie } from '../http/request.js';
 import { ApiProblems } from '../openapi/problem.dto.js';
 import { API_CONFIG } from '../providers.js';
 import { TokensService } from '../tokens/tokens.service.js';
@@ -72,7 +72,12 @@ export class AuthController {
       });
       return { account, token: created.token };
     }
-    setSessionCookie(reply, cookiePolicy(this.config.publicUrl), await this.sessions.create(account.id));
+    const policy = cookiePolicy(this.config.publicUrl);
+    // Rotation: the session this browser had before (if any) ends; the new id is unknown to anyone
+    // who may have planted or seen the old one.
+    const previous = readCookie(req, policy.name);
+    if (previous) await this.sessions.destroyById(previous);
+    setSessionCookie(reply, policy, await this.sessions.create(account.id));
     return { account };
   }
 

@@ -67,8 +67,19 @@ export class SessionsService {
     await this.database.db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
   }
 
-  /** Removes expired sessions. */
+  /** Destroys the session a cookie value names, if it exists. */
+  async destroyById(id: string): Promise<void> {
+    await this.destroy(sha256Hex(id));
+  }
+
+  /** Removes expired sessions and device authorizations that can no longer be used. */
   async purgeExpired(): Promise<void> {
-    await this.database.db.deleteFrom('sessions').where('expires_at', '<=', isoNow()).execute();
+    const now = isoNow();
+    await this.database.db.deleteFrom('sessions').where('expires_at', '<=', now).execute();
+    // Kept a day past expiry so that a late poll still gets expired_token rather than invalid_grant.
+    await this.database.db
+      .deleteFrom('device_authorizations')
+      .where('expires_at', '<=', isoNow(Date.now() - 86_400_000))
+      .execute();
   }
 }
