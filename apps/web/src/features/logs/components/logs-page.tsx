@@ -134,6 +134,7 @@ export function LogsPage({ name }: { name: string }) {
         <pre
           className="log"
           ref={view}
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard to scroll it.
           tabIndex={0}
           role="log"
           aria-live="off"
