@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { normaliseApiUrl, parseCommandLine, runCli } from '../src/cli.js';
 import { defineCommand } from '../src/command.js';
 import type { CliEnvironment } from '../src/config.js';
+import { Output } from '../src/output.js';
 import { commandNames } from '../src/registry.js';
 import { loadSettings, saveSettings } from '../src/settings.js';
 
@@ -111,5 +112,63 @@ describe('commands and the config file', () => {
     );
     expect(await runCli(['--help'], io)).toBe(0);
     expect(out).toContain('2  usage error');
+  });
+});
+
+describe('output', () => {
+  const stream = (isTTY: boolean) => {
+    const s = { text: '', isTTY, write: (t: string) => (s.text += t) };
+    return s;
+  };
+
+  it.each([
+    [true, false, true],
+    [true, true, false],
+    [false, false, false],
+  ])('stdout TTY %s, NO_COLOR %s → colours %s', (tty, noColor, coloured) => {
+    const out = stream(tty);
+    const err = stream(tty);
+    const o = new Output(out, err, { noColor });
+    o.line(o.style('bold', 'name'));
+    o.error('boom', 'try again');
+    expect(out.text.includes('\u001b[')).toBe(coloured);
+    expect(err.text.includes('\u001b[')).toBe(coloured);
+    expect(err.text.replace(/\u001b\[\d+m/g, '')).toBe('error: boom\nhint: try again\n');
+  });
+
+  it('spins only on a terminal, and prints plain progress lines otherwise', async () => {
+    const plain = stream(false);
+    const s = new Output(stream(false), plain, { noColor: false }).spinner('waiting');
+    s.update('still waiting');
+    s.stop('done');
+    expect(plain.text).toBe('waiting…\ndone\n');
+    const tty = stream(true);
+    const t = new Output(stream(true), tty, { noColor: false }).spinner('waiting');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.stop('done');
+    expect(tty.text).toMatch(/\r\u001b\[2K.*waiting/);
+    expect(tty.text.endsWith('\r\u001b[2Kdone\n')).toBe(true);
+  });
+
+  it('lists the topics when run without arguments', async () => {
+    const out = stream(false);
+    const env: CliEnvironment = {
+      configDir: '/nonexistent',
+      home: '/nonexistent',
+      noColor: true,
+      hasDisplay: false,
+      debug: false,
+    };
+    const code = await runCli([], {
+      stdout: out,
+      stderr: stream(false),
+      readStdin: async () => '',
+      env,
+      cwd: os.tmpdir(),
+    });
+    expect(code).toBe(0);
+    expect(out.text).toMatch(/^paastech: git push to deploy.*\n\nUsage: paastech COMMAND/);
+    expect(out.text).toMatch(/\nTopics:\n {2}auth +sign up, log in/);
+    expect(out.text).toContain('\n  config ');
   });
 });

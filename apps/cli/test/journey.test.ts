@@ -124,6 +124,12 @@ describe('paastech against a real server', () => {
     );
   });
 
+  it('prints the problem document with --debug', async () => {
+    const r = await ada.run(['tokens:revoke', 'no-such-token', '--debug']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: .+\n(hint: .+\n)?problem: \{"type":.*"status":404/);
+  });
+
   it('refuses bad command lines with exit code 2', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['tokns'], /^error: unknown command "tokns"\nhint: did you mean "paastech tokens"\?/],
