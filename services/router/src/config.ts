@@ -108,7 +108,7 @@ export function readRouterConfig(env: Env = processEnv()): RouterConfig {
     appsDomain: e.PAASTECH_APPS_DOMAIN,
     adminSocket: e.PAASTECH_ROUTER_ADMIN_SOCKET ?? path.join(common.dataDir, 'run', 'router-admin.sock'),
     pomegrenadeAddress: e.PAASTECH_POMEGRENADE_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'pomegrenade'),
-    dataplane: e.PAASTECH_ROUTER_DATAPLANE ?? 'node',
+    dataplane: e.PAASTECH_ROUTER_DATAPLANE ?? (haproxyAvailable(env) ? 'haproxy' : 'node'),
     maxBodyBytes: e.PAASTECH_ROUTER_MAX_BODY_BYTES,
     timeouts: {
       headersMs: e.PAASTECH_ROUTER_HEADERS_TIMEOUT_MS,

@@ -14,6 +14,7 @@ import {
 } from '@paastech/kit';
 import type { RouterConfig } from './config.js';
 import type { DataPlane, DataPlaneContext, Listening } from './dataplane.js';
+import { createHaproxyPlane } from './haproxy/plane.js';
 import { createNodePlane } from './node/plane.js';
 import { RouteTable } from './routes.js';
 import { TrafficStats } from './stats.js';
@@ -43,7 +44,7 @@ function adminServer(
 
 /** Creates the configured data plane. */
 function createPlane(ctx: DataPlaneContext): DataPlane {
-  return createNodePlane(ctx);
+  return ctx.config.dataplane === 'haproxy' ? createHaproxyPlane(ctx) : createNodePlane(ctx);
 }
 
 /** Starts the router: the data plane, the route watch, and the admin interface on a socket. */

@@ -18,7 +18,7 @@ export interface Echo {
 
 export class Backend {
   readonly server: http.Server;
-  readonly seen: Array<{ method: string; url: string }> = [];
+  readonly seen: Array<{ method: string; url: string; rawHeaders: string[] }> = [];
   address = '';
 
   constructor(readonly name: string) {
@@ -40,7 +40,7 @@ export class Backend {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    this.seen.push({ method: req.method ?? '', url: req.url ?? '' });
+    this.seen.push({ method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders });
     const url = new URL(req.url ?? '/', 'http://x');
     let bodyBytes = 0;
     req.on('data', (c: Buffer) => {
@@ -116,7 +116,8 @@ export class Backend {
 
   /** Accepts a WebSocket handshake on /ws (then echoes raw bytes); refuses it elsewhere. */
   private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
-    this.seen.push({ method: req.method ?? '', url: req.url ?? '' });
+    this.seen.push({ method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders });
+    socket.on('error', () => socket.destroy());
     if (!req.url?.startsWith('/ws')) {
       socket.end('HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 9\r\n\r\nforbidden');
       return;
@@ -128,7 +129,6 @@ export class Backend {
       `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nX-Instance: ${this.name}\r\n\r\n`,
     );
     if (head.length > 0) socket.write(head);
-    socket.on('error', () => socket.destroy());
     socket.pipe(socket);
   }
 }

@@ -1,0 +1,316 @@
+// Generates everything the haproxy data plane hands HAProxy: haproxy.cfg, the Lua hop-by-hop
+// filter, page templates (from pages.ts) and the map files that route hosts to backends.
+//
+// Invariant: the generated files describe the whole current state (slots, servers, maps), so an
+// HAProxy started or reloaded from them serves exactly what the runtime API had set.
+import path from 'node:path';
+import type { RouterConfig } from '../config.js';
+import { FORWARDING, HOP_BY_HOP } from '../headers.js';
+import {
+  badGatewayPage,
+  badRequestPage,
+  type ErrorPage,
+  gatewayTimeoutPage,
+  notFoundPage,
+  renderHtml,
+  renderJson,
+  tooLargePage,
+  unavailablePage,
+} from '../pages.js';
+import type { RouteEntry } from '../routes.js';
+
+/** Paths of the files under `<dataDir>/router/`. */
+export interface HaproxyPaths {
+  dir: string;
+  config: string;
+  socket: string;
+  pidFile: string;
+  lua: string;
+  maps: { hosts: string; html503: string; json503: string; p502: string; p504: string; redirect: string };
+  pages: string;
+}
+
+/** The layout of the haproxy data plane's directory. */
+export function haproxyPaths(dataDir: string): HaproxyPaths {
+  const dir = path.join(dataDir, 'router');
+  const map = (name: string) => path.join(dir, 'maps', `${name}.map`);
+  return {
+    dir,
+    config: path.join(dir, 'haproxy.cfg'),
+    socket: path.join(dir, 'haproxy.sock'),
+    pidFile: path.join(dir, 'haproxy.pid'),
+    lua: path.join(dir, 'hop-by-hop.lua'),
+    maps: {
+      hosts: map('hosts'),
+      html503: map('html503'),
+      json503: map('json503'),
+      p502: map('p502'),
+      p504: map('p504'),
+      redirect: map('redirect'),
+    },
+    pages: path.join(dir, 'pages'),
+  };
+}
+
+/** Backend of the hosts of projects with no healthy instance. */
+export const UNAVAILABLE_BACKEND = 'unavailable';
+
+/** Server name of an instance address (HAProxy names allow [A-Za-z0-9_.:-]). */
+export function serverName(address: string): string {
+  return `u_${address.replace(/[^A-Za-z0-9]/g, '_')}`;
+}
+
+/** A project name safe to print unescaped in HTML, JSON and log-format text. */
+export function safeName(name: string): string {
+  return /^[a-z0-9][a-z0-9-]{0,62}$/.test(name) ? name : 'this project';
+}
+
+/** One line of map content: the value is HTML/JSON on one line. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').trim();
+}
+
+/** The five maps' content for the current routes and slot assignment. */
+export function mapEntries(
+  routes: RouteEntry[],
+  slotOf: (projectId: string) => string | undefined,
+  tls: boolean,
+): Record<keyof HaproxyPaths['maps'], Array<[string, string]>> {
+  const out: Record<keyof HaproxyPaths['maps'], Array<[string, string]>> = {
+    hosts: [],
+    html503: [],
+    json503: [],
+    p502: [],
+    p504: [],
+    redirect: [],
+  };
+  for (const r of routes) {
+    const slot = slotOf(r.projectId);
+    const name = safeName(r.projectName);
+    for (const host of r.hostnames) {
+      if (!/^[a-z0-9.-]+$/.test(host)) continue;
+      if (tls && r.httpsRedirect) out.redirect.push([host, '1']);
+      if (slot && r.upstreams.length > 0) {
+        out.hosts.push([host, slot]);
+        // Keys "<host>|" (HTML) and "<host>|json" (Accept: application/json), see the slot backends.
+        for (const [map, page] of [
+          [out.p502, badGatewayPage(name)],
+          [out.p504, gatewayTimeoutPage(name)],
+        ] as const) {
+          map.push([`${host}|`, oneLine(renderHtml(page))], [`${host}|json`, oneLine(renderJson(page))]);
+        }
+        continue;
+      }
+      const page = unavailablePage({ ...r, projectName: name });
+      out.hosts.push([host, UNAVAILABLE_BACKEND]);
+      out.html503.push([host, oneLine(renderHtml(page))]);
+      out.json503.push([host, oneLine(renderJson(page))]);
+    }
+  }
+  return out;
+}
+
+/** Map file text for `entries`. */
+export function mapFile(entries: Array<[string, string]>): string {
+  return entries.map(([k, v]) => `${k} ${v}\n`).join('');
+}
+
+/** Escapes literal text for a log-format string (HAProxy expands `%`). */
+function lfEscape(text: string): string {
+  return text.replace(/%/g, '%%');
+}
+
+const HOST_MARK = 'HOSTNAMEMARK';
+
+/** Renders a page to a log-format template, with markers replaced by HAProxy expressions. */
+function template(render: (p: ErrorPage) => string, page: ErrorPage, subst: Record<string, string>): string {
+  let text = lfEscape(oneLine(render(page)));
+  for (const [mark, expr] of Object.entries(subst)) text = text.split(mark).join(expr);
+  return `${text}\n`;
+}
+
+/** Complete HTTP response for an errorfile (HAProxy sends it as is). */
+function errorfile(page: ErrorPage): string {
+  const body = renderHtml(page);
+  return `HTTP/1.1 ${page.status} ${page.title}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/** Files under pages/: log-format templates and errorfiles, by file name. */
+export function pageFiles(config: RouterConfig, paths: HaproxyPaths, port: number): Record<string, string> {
+  const byHost = (file: string) => `%[var(txn.host),concat(|,txn.fmt,),map(${file})]\n`;
+  const host = { [HOST_MARK]: '%[var(txn.shown)]' };
+  const nf = notFoundPage(HOST_MARK, config.appsDomain, port);
+  const files: Record<string, string> = {
+    '404.html.lf': template(renderHtml, nf, host),
+    '404.json.lf': template(renderJson, nf, host),
+    '502.lf': byHost(paths.maps.p502),
+    '504.lf': byHost(paths.maps.p504),
+    '400.http': errorfile(badRequestPage('The request is malformed or ambiguous (request smuggling).')),
+    '408.http': errorfile({
+      status: 408,
+      title: 'Request timeout',
+      detail: 'The request took too long to arrive.',
+      hint: 'Send the whole request promptly.',
+    }),
+    '413.http': errorfile(tooLargePage(config.maxBodyBytes)),
+  };
+  // HAProxy answers 422 to a Transfer-Encoding it does not accept: refuse it with 400 as the node
+  // plane does (errorfiles are sent as they are, status line included).
+  files['422.http'] = files['400.http'] as string;
+  return files;
+}
+
+/** The Lua action that removes headers named in Connection (never the protected ones). */
+export function luaScript(): string {
+  const keep = ['host', 'content-length', 'transfer-encoding', 'upgrade', 'connection', ...FORWARDING];
+  return `-- Generated by the PaaSTech router: hop-by-hop header rules HAProxy does not apply itself.
+local keep = { ${keep.map((h) => `["${h}"] = true`).join(', ')} }
+
+-- Deletes the headers a Connection header names, and the Connection header itself unless it
+-- carries an Upgrade (HAProxy manages keep-alive and close on each side on its own).
+local function strip(get, del, set)
+  local conn = get()["connection"]
+  if conn == nil then return end
+  local upgrade = false
+  for _, value in pairs(conn) do
+    for token in string.gmatch(value, "[^,%s]+") do
+      local name = string.lower(token)
+      if name == "upgrade" then
+        upgrade = true
+      elseif not keep[name] then
+        del(name)
+      end
+    end
+  end
+  if upgrade then set("connection", "upgrade") else del("connection") end
+end
+
+core.register_action("strip_req", { "http-req" }, function(txn)
+  local h = txn.http
+  strip(function() return h:req_get_headers() end, function(n) h:req_del_header(n) end,
+    function(n, v) h:req_set_header(n, v) end)
+end)
+
+core.register_action("strip_res", { "http-res" }, function(txn)
+  local h = txn.http
+  strip(function() return h:res_get_headers() end, function(n) h:res_del_header(n) end,
+    function(n, v) h:res_set_header(n, v) end)
+end)
+`;
+}
+
+/** Everything haproxy.cfg depends on. */
+export interface CfgInput {
+  config: RouterConfig;
+  paths: HaproxyPaths;
+  port: number;
+  tlsPort?: number;
+  /** Slot backends, each with its servers (addresses). */
+  slots: Array<{ name: string; servers: string[] }>;
+}
+
+/** Quotes a path for haproxy.cfg. */
+function q(text: string): string {
+  return `"${text.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+/** Generates haproxy.cfg. */
+export function haproxyCfg(input: CfgInput): string {
+  const { config, paths, port, tlsPort } = input;
+  const t = config.timeouts;
+  const page = (f: string) => q(path.join(paths.pages, f));
+  const hop = [...HOP_BY_HOP].filter((h) => !['connection', 'upgrade', 'transfer-encoding'].includes(h));
+  const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
+  const lines = [
+    '# Generated by the PaaSTech router (haproxy data plane); rewritten on every change — do not edit.',
+    'global',
+    `  stats socket ${paths.socket} mode 600 level admin expose-fd listeners`,
+    '  stats timeout 10s',
+    `  lua-load ${q(paths.lua)}`,
+    '  log stdout format raw local0 info',
+    `  hard-stop-after ${t.drainMs}ms`,
+    '  tune.bufsize 32768',
+    '',
+    'defaults',
+    '  mode http',
+    '  log global',
+    `  log-format '{"h":"%[var(txn.host),json(utf8s)]","b":"%b","s":%ST,"B":%B,"U":%U,"t":%Ta,"u":"%si:%sp","id":"%ID","m":"%HM","ts":"%tsc"}'`,
+    '  option dontlognull',
+    `  timeout connect ${t.connectMs}ms`,
+    `  timeout client ${t.idleMs}ms`,
+    `  timeout server ${t.upstreamMs}ms`,
+    `  timeout http-request ${t.headersMs}ms`,
+    `  timeout http-keep-alive ${t.idleMs}ms`,
+    `  timeout tunnel ${t.upstreamMs}ms`,
+    `  timeout client-fin 1s`,
+    `  errorfile 400 ${page('400.http')}`,
+    `  errorfile 408 ${page('408.http')}`,
+    `  errorfile 413 ${page('413.http')}`,
+    `  errorfile 422 ${page('422.http')}`,
+    '',
+    'frontend edge',
+    `  bind ${host}:${port}`,
+    ...(tlsPort !== undefined
+      ? [`  bind ${host}:${tlsPort} ssl crt ${q(config.certsDir)} alpn http/1.1`]
+      : []),
+    '  unique-id-format %{+X}o%pid-%Ts-%rt',
+    '  http-request set-var(txn.fmt) str(json) if { req.hdr(accept) -m sub application/json }',
+    // A refused Upgrade must not leave the connection open for more requests (CVE-2018-1002105).
+    '  http-request set-var(txn.upgrade) bool(true) if { req.hdr(upgrade) -m found }',
+    '  http-request deny deny_status 400 if { req.hdr_cnt(host) gt 1 }',
+    '  http-request deny deny_status 400 if { req.hdr_cnt(content-length) gt 1 }',
+    '  http-request deny deny_status 400 if { req.hdr_cnt(transfer-encoding) gt 0 } { req.hdr_cnt(content-length) gt 0 }',
+    `  http-request deny deny_status 413 if { req.hdr(content-length) -m int gt ${config.maxBodyBytes} }`,
+    '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
+    '  http-request set-var(txn.host) var(txn.host),regsub([.]$,) if { var(txn.host) -m end . }',
+    '  http-request lua.strip_req if { req.hdr(connection) -m found }',
+    ...hop.map((h) => `  http-request del-header ${h}`),
+    ...[...FORWARDING].map((h) => `  http-request del-header ${h}`),
+    '  http-request set-header X-Forwarded-For %[src]',
+    `  http-request set-header X-Forwarded-Proto ${tlsPort !== undefined ? '%[ssl_fc,iif(https,http)]' : 'http'}`,
+    '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
+    '  http-request set-header X-Forwarded-Port %[dst_port]',
+    '  http-request set-header X-Request-Id %[unique-id]',
+    `  http-request set-var(txn.be) var(txn.host),map(${paths.maps.hosts})`,
+    ...(tlsPort !== undefined
+      ? [
+          `  http-request redirect location https://%[var(txn.host)]${tlsPort === 443 ? '' : `:${tlsPort}`}%[capture.req.uri] code 308 if !{ ssl_fc } { var(txn.host),map(${paths.maps.redirect}) -m found }`,
+        ]
+      : []),
+    '  http-response lua.strip_res if { res.hdr(connection) -m found }',
+    '  http-response set-header connection close if { var(txn.upgrade) -m bool } !{ status 101 }',
+    ...hop.map((h) => `  http-response del-header ${h}`),
+    '  http-response del-header x-paastech-router-error',
+    '  use_backend %[var(txn.be)] if { var(txn.be) -m found }',
+    '  default_backend notfound',
+    '',
+    'backend notfound',
+    '  http-request set-var(txn.shown) var(txn.host) if { var(txn.host) -m reg ^[a-z0-9.-]{1,253}$ }',
+    `  http-request return status 404 content-type "application/json; charset=utf-8" lf-file ${page('404.json.lf')} hdr cache-control no-store if { req.hdr(accept) -m sub application/json }`,
+    `  http-request return status 404 content-type "text/html; charset=utf-8" lf-file ${page('404.html.lf')} hdr cache-control no-store`,
+    '',
+    `backend ${UNAVAILABLE_BACKEND}`,
+    `  http-request return status 503 content-type "application/json; charset=utf-8" lf-string "%[var(txn.host),map(${paths.maps.json503})]" hdr cache-control no-store if { req.hdr(accept) -m sub application/json }`,
+    `  http-request return status 503 content-type "text/html; charset=utf-8" lf-string "%[var(txn.host),map(${paths.maps.html503})]" hdr cache-control no-store`,
+  ];
+  for (const slot of input.slots) {
+    lines.push(
+      '',
+      `backend ${slot.name}`,
+      '  balance leastconn',
+      '  option redispatch 1',
+      '  retries 2',
+      '  retry-on conn-failure',
+      // HAProxy answers 503 when no connection could be made: shown as the 502 page, status 502.
+      // The marker header tells the after-response rules which responses HAProxy made itself.
+      `  http-error status 503 content-type "text/html; charset=utf-8" lf-file ${page('502.lf')} hdr x-paastech-router-error 503`,
+      `  http-error status 502 content-type "text/html; charset=utf-8" lf-file ${page('502.lf')} hdr x-paastech-router-error 502`,
+      `  http-error status 504 content-type "text/html; charset=utf-8" lf-file ${page('504.lf')} hdr x-paastech-router-error 504`,
+      '  http-after-response set-header content-type "application/json; charset=utf-8" if { res.hdr(x-paastech-router-error) -m found } { var(txn.fmt) -m str json }',
+      '  http-after-response set-status 502 if { res.hdr(x-paastech-router-error) -m str 503 }',
+      '  http-after-response del-header x-paastech-router-error',
+      ...slot.servers.map((a) => `  server ${serverName(a)} ${a}`),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

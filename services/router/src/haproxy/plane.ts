@@ -1,0 +1,396 @@
+// The `haproxy` data plane: the router writes haproxy.cfg, supervises one HAProxy process
+// (master-worker, in the foreground) and changes routes at runtime through the Runtime API.
+//
+// Invariants: routes change without a reload — hosts move through atomically committed map
+// versions, instances are added, readied and put in maintenance (draining: no new requests,
+// in-flight ones finish) with `add/set/del server`; a reload (SIGUSR2, seamless) happens only when
+// every slot backend is taken. The files on disk always describe the current state, so a crashed
+// HAProxy restarts into it. No HAProxy outlives the router: stop() ends it, and a stale one left
+// by a killed router (found through the pid file) is ended at start.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import type { DataPlane, DataPlaneContext, Listening } from '../dataplane.js';
+import type { RouteEntry, RouteTable } from '../routes.js';
+import {
+  type HaproxyPaths,
+  haproxyCfg,
+  haproxyPaths,
+  luaScript,
+  mapEntries,
+  mapFile,
+  pageFiles,
+  serverName,
+} from './config.js';
+import { RuntimeApi } from './runtime.js';
+
+/** Slot backends created at first; doubled (with a reload) when they run out. */
+const INITIAL_SLOTS = 16;
+/** Largest payload sent in one `add map` command (HAProxy's CLI buffer is tune.bufsize). */
+const MAP_CHUNK_BYTES = 16 * 1024;
+
+/** One slot backend: the project it serves (if any) and its servers by address. */
+interface Slot {
+  name: string;
+  projectId: string | undefined;
+  servers: Map<string, 'ready' | 'maint'>;
+}
+
+/** Asks the OS for a free TCP port on `host` (HAProxy cannot report a port it chose itself). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Writes a file atomically (temp file + rename), so HAProxy never reads half of it. */
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+/** True when `pid` is a live haproxy process started with our configuration file. */
+function isOurHaproxy(pid: number, configFile: string): boolean {
+  try {
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.some((a) => a.endsWith('haproxy')) && cmdline.includes(configFile);
+  } catch {
+    return false;
+  }
+}
+
+/** One line of HAProxy's access log (see the log-format in config.ts). */
+interface LogLine {
+  h: string;
+  b: string;
+  s: number;
+  B: number;
+  U: number;
+  t: number;
+  u: string;
+  id: string;
+  m: string;
+  ts: string;
+}
+
+/** Starts the haproxy data plane. */
+export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
+  const { config, logger } = ctx;
+  const paths: HaproxyPaths = haproxyPaths(config.dataDir);
+  const api = new RuntimeApi(paths.socket);
+  const slots: Slot[] = [];
+  let port = config.port;
+  let tlsPort = config.tlsPort;
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  /** True once HAProxy served once: only then is an exit a crash to recover from. */
+  let started = false;
+  let restartDelay = 200;
+  let syncing: Promise<void> | undefined;
+  let dirty = false;
+  let sweepTimer: NodeJS.Timeout | undefined;
+
+  /** Adds empty slots up to `count`. */
+  const growSlots = (count: number) => {
+    for (let i = slots.length; i < count; i++)
+      slots.push({ name: `s${i}`, projectId: undefined, servers: new Map() });
+  };
+
+  /** The slot serving `projectId`, if any. */
+  const slotOf = (projectId: string) => slots.find((s) => s.projectId === projectId)?.name;
+
+  /** Assigns slots to the projects with instances; false when the slots ran out. */
+  const assignSlots = (routes: RouteEntry[]): boolean => {
+    const live = new Set(routes.filter((r) => r.upstreams.length > 0).map((r) => r.projectId));
+    for (const s of slots) if (s.projectId && !live.has(s.projectId)) s.projectId = undefined;
+    for (const id of live) {
+      if (slotOf(id)) continue;
+      const free =
+        slots.find((s) => s.projectId === undefined && s.servers.size === 0) ??
+        slots.find((s) => s.projectId === undefined);
+      if (!free) return false;
+      free.projectId = id;
+    }
+    return true;
+  };
+
+  /** Writes haproxy.cfg, the Lua script, pages and maps for the current state. */
+  const writeFiles = (routes: RouteEntry[]) => {
+    fs.mkdirSync(path.join(paths.dir, 'maps'), { recursive: true, mode: 0o700 });
+    fs.mkdirSync(paths.pages, { recursive: true, mode: 0o700 });
+    for (const [name, text] of Object.entries(pageFiles(config, paths, port)))
+      writeAtomic(path.join(paths.pages, name), text);
+    writeAtomic(paths.lua, luaScript());
+    const maps = mapEntries(routes, slotOf, tlsPort !== undefined);
+    for (const [key, entries] of Object.entries(maps))
+      writeAtomic(paths.maps[key as keyof typeof maps], mapFile(entries));
+    writeAtomic(
+      paths.config,
+      haproxyCfg({
+        config,
+        paths,
+        port,
+        ...(tlsPort !== undefined ? { tlsPort } : {}),
+        slots: slots.map((s) => ({ name: s.name, servers: [...s.servers.keys()] })),
+      }),
+    );
+  };
+
+  /** Makes the slots' server lists exactly the routes' instances (used before a (re)start). */
+  const resetServers = (routes: RouteEntry[]) => {
+    const byId = new Map(routes.map((r) => [r.projectId, r]));
+    for (const s of slots) {
+      const r = s.projectId ? byId.get(s.projectId) : undefined;
+      s.servers = new Map((r?.upstreams ?? []).map((a) => [a, 'ready' as const]));
+    }
+  };
+
+  /** Ends a haproxy left running by a router that was killed. */
+  const killStale = () => {
+    try {
+      const pid = Number(fs.readFileSync(paths.pidFile, 'utf8').trim());
+      if (pid > 0 && isOurHaproxy(pid, paths.config)) {
+        logger.warn({ pid }, 'stopping an haproxy left running by a previous router');
+        process.kill(pid, 'SIGKILL');
+      }
+    } catch {
+      // No pid file: nothing was left running.
+    }
+  };
+
+  /** Feeds one access-log line to the counters. */
+  const onLogLine = (line: string) => {
+    if (!line.startsWith('{')) return;
+    let l: LogLine;
+    try {
+      l = JSON.parse(line) as LogLine;
+    } catch {
+      return;
+    }
+    const route = ctx.table.lookup(l.h);
+    const slot = /^s\d+$/.test(l.b);
+    ctx.stats.record({
+      projectId: route?.projectId ?? '',
+      projectName: route?.projectName ?? '',
+      method: l.m,
+      status: l.s,
+      bytesIn: l.U,
+      bytesOut: l.B,
+      durationMs: Math.max(l.t, 0),
+      upstream: l.u === '-:-' ? '' : l.u,
+      requestId: l.id,
+      byRouter: !slot || l.u === '-:-' || (l.s >= 500 && /^[sSP]/.test(l.ts)),
+    });
+  };
+
+  /** Resolves once HAProxy answers on its socket (rejects if it exits first). */
+  const waitReady = async (proc: ChildProcess, stderr: () => string, previousPid?: string) => {
+    const end = Date.now() + 15_000;
+    while (Date.now() < end) {
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`haproxy exited at start: ${stderr().trim().split('\n').slice(-5).join(' | ')}`);
+      const info = await api.send('show info').catch(() => '');
+      const pid = /^Pid: (\d+)/m.exec(info)?.[1];
+      if (pid && pid !== previousPid) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`haproxy did not become ready: ${stderr().trim().split('\n').slice(-5).join(' | ')}`);
+  };
+
+  /** Spawns HAProxy on the files written last, and waits until it serves. */
+  const launch = async () => {
+    const proc = spawn('haproxy', ['-W', '-db', '-f', paths.config, '-p', paths.pidFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    let stderr = '';
+    proc.stderr?.on('data', (b: Buffer) => {
+      stderr = (stderr + b.toString()).slice(-8192);
+    });
+    readline.createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', onLogLine);
+    proc.on('exit', (code, signal) => {
+      if (child !== proc) return;
+      child = undefined;
+      if (stopping || !started) return;
+      logger.error(
+        { code, signal, stderr: stderr.trim().split('\n').slice(-3) },
+        'haproxy exited; restarting it',
+      );
+      setTimeout(() => void relaunch(), restartDelay);
+      restartDelay = Math.min(restartDelay * 2, 5_000);
+    });
+    await waitReady(proc, () => stderr);
+    started = true;
+    restartDelay = 200;
+  };
+
+  /** Restarts HAProxy after a crash, from the current table. */
+  const relaunch = async () => {
+    if (stopping) return;
+    try {
+      const routes = ctx.table.routes();
+      assignSlots(routes) || growSlots(slots.length * 2);
+      assignSlots(routes);
+      resetServers(routes);
+      writeFiles(routes);
+      await launch();
+      logger.info('haproxy restarted');
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'haproxy restart failed');
+    }
+  };
+
+  /** Seamless reload (new worker on the new files; the old one finishes its requests). */
+  const reload = async () => {
+    const proc = child;
+    if (!proc?.pid) return relaunch();
+    const before = /^Pid: (\d+)/m.exec(await api.send('show info').catch(() => ''))?.[1];
+    process.kill(proc.pid, 'SIGUSR2');
+    await waitReady(proc, () => '', before);
+    logger.info({ slots: slots.length }, 'haproxy reloaded with more slot backends');
+  };
+
+  /** Replaces a map's content atomically (prepare, add in chunks, commit). */
+  const replaceMap = async (file: string, entries: Array<[string, string]>) => {
+    const answer = await api.must(`prepare map ${file}`);
+    const version = /New version created: (\d+)/.exec(answer)?.[1];
+    if (!version) throw new Error(`haproxy "prepare map": ${answer.trim()}`);
+    let chunk = '';
+    for (const [k, v] of entries) {
+      const line = `${k} ${v}\n`;
+      if (chunk.length + line.length > MAP_CHUNK_BYTES) {
+        await api.must(`add map @${version} ${file}`, chunk.trimEnd());
+        chunk = '';
+      }
+      chunk += line;
+    }
+    if (chunk) await api.must(`add map @${version} ${file}`, chunk.trimEnd());
+    await api.must(`commit map @${version} ${file}`);
+  };
+
+  /** Applies the table through the Runtime API: new servers, then maps, then draining. */
+  const applyRuntime = async (routes: RouteEntry[]) => {
+    const byId = new Map(routes.map((r) => [r.projectId, r]));
+    const drains: Array<[Slot, string]> = [];
+    for (const s of slots) {
+      const want = new Set((s.projectId ? byId.get(s.projectId)?.upstreams : undefined) ?? []);
+      for (const a of want) {
+        const state = s.servers.get(a);
+        const id = `${s.name}/${serverName(a)}`;
+        if (state === undefined) {
+          await api.must(`add server ${id} ${a}`);
+          await api.must(`enable server ${id}`);
+        } else if (state === 'maint') {
+          await api.must(`set server ${id} state ready`);
+        }
+        s.servers.set(a, 'ready');
+      }
+      for (const [a, state] of s.servers) if (!want.has(a) && state === 'ready') drains.push([s, a]);
+    }
+    const maps = mapEntries(routes, slotOf, tlsPort !== undefined);
+    for (const [key, entries] of Object.entries(maps)) {
+      // The redirect map is only loaded (referenced by haproxy.cfg) when there is a TLS listener.
+      if (key === 'redirect' && tlsPort === undefined) continue;
+      await replaceMap(paths.maps[key as keyof typeof maps], entries);
+    }
+    for (const [s, a] of drains) {
+      await api.must(`set server ${s.name}/${serverName(a)} state maint`);
+      s.servers.set(a, 'maint');
+    }
+  };
+
+  /** Deletes drained servers once their last connection has closed. */
+  const sweep = async () => {
+    for (const s of slots) {
+      for (const [a, state] of s.servers) {
+        if (state !== 'maint') continue;
+        const answer = await api.send(`del server ${s.name}/${serverName(a)}`).catch(() => '');
+        if (/Server deleted|No such server/i.test(answer)) s.servers.delete(a);
+      }
+    }
+  };
+
+  /** Brings HAProxy to the current table; reloads only when the slots ran out. */
+  const apply = async () => {
+    const routes = ctx.table.routes();
+    if (!assignSlots(routes)) {
+      growSlots(Math.max(INITIAL_SLOTS, slots.length * 2));
+      assignSlots(routes);
+      resetServers(routes);
+      writeFiles(routes);
+      await reload();
+      return;
+    }
+    try {
+      await applyRuntime(routes);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'runtime update failed; reloading haproxy');
+      resetServers(routes);
+      writeFiles(routes);
+      await reload();
+      return;
+    }
+    writeFiles(routes);
+  };
+
+  /** Runs apply() for the latest table, coalescing bursts of changes. */
+  const schedule = () => {
+    if (stopping || !child) return;
+    if (syncing) {
+      dirty = true;
+      return;
+    }
+    syncing = (async () => {
+      do {
+        dirty = false;
+        await apply().catch((err: Error) => logger.error({ err: err.message }, 'haproxy update failed'));
+      } while (dirty && !stopping);
+      syncing = undefined;
+    })();
+  };
+
+  return {
+    kind: 'haproxy',
+    async start(): Promise<Listening> {
+      fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+      killStale();
+      if (port === 0) port = await freePort(config.listenHost);
+      if (tlsPort === 0) tlsPort = await freePort(config.listenHost);
+      growSlots(INITIAL_SLOTS);
+      const routes = ctx.table.routes();
+      assignSlots(routes);
+      resetServers(routes);
+      writeFiles(routes);
+      await launch();
+      sweepTimer = setInterval(() => void sweep(), 1_000);
+      sweepTimer.unref();
+      return tlsPort === undefined ? { port } : { port, tlsPort };
+    },
+    sync(_table: RouteTable): void {
+      schedule();
+    },
+    async stop(): Promise<void> {
+      stopping = true;
+      clearInterval(sweepTimer);
+      await syncing;
+      const proc = child;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      // SIGUSR1: soft stop — stop listening, let requests in flight finish (hard-stop-after caps it).
+      proc.kill('SIGUSR1');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), config.timeouts.drainMs + 2_000);
+      await exited;
+      clearTimeout(timer);
+      child = undefined;
+      fs.rmSync(paths.pidFile, { force: true });
+    },
+  };
+}
