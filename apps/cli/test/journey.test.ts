@@ -387,8 +387,11 @@ describe('paastech against a real server', () => {
   });
 
   it('logs out', async () => {
+    const token = (await ada.run(['auth:token'])).stdout.trim();
     const out = await ada.run(['logout']);
-    expect(out).toMatchObject({ code: 0, stdout: `logged out of ${apiUrl}\n` });
+    expect(out).toMatchObject({ code: 0, stdout: `logged out of ${apiUrl} (token revoked)\n` });
+    const reuse = await cliUser(apiUrl).run(['whoami'], { env: { PAASTECH_TOKEN: token } });
+    expect(reuse.code).toBe(1);
     expect((await ada.run(['whoami'])).stderr).toMatch(/^error: not logged in\n/);
   });
 });
