@@ -196,6 +196,18 @@ describe.each(DIALECTS)('HTTP conventions on %s', (dialect) => {
   });
 
   it.each([
+    ['path traversal', '..%2F..%2Fetc%2Fpasswd', 404],
+    ['SQL injection', "1'%20OR%20'1'%3D'1", 404],
+    ['unicode look-alike', '%D0%B0bc', 404],
+    ['over-long id', 'x'.repeat(65), 400],
+  ])('revoking a token by a hostile id (%s) → %i', async (_name, id, status) => {
+    const res = await call(api, 'DELETE', `/api/v1/tokens/${id}`, { as: { token: c.token } });
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toMatch(PROBLEM);
+    expect((await call(api, 'GET', '/api/v1/account', { as: { token: c.token } })).status).toBe(200);
+  });
+
+  it.each([
     ['no header', undefined],
     ['malformed header', 'Token abc'],
     ['unknown token', 'Bearer pt_000000000000000000000000000000000000000'],
