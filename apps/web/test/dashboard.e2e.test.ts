@@ -215,6 +215,32 @@ describe('dashboard in a real browser', () => {
     expect(d.pageErrors).toEqual([]);
   }, 120_000);
 
+  it('works with the keyboard alone: skip link, labelled fields, Enter submits, focus lands on the heading', async () => {
+    const { page, origin } = d;
+    await page.goto(`${origin}/signup`);
+    await page.evaluate(() => fetch('/api/v1/auth/logout', { method: 'POST' }));
+    await page.goto(`${origin}/signup`);
+    await page.getByRole('heading', { name: 'Create your account', level: 1 }).waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    const focused: string[] = [];
+    for (let i = 0; i < 8 && !focused.includes('Password'); i++) {
+      await page.keyboard.press('Tab');
+      focused.push(
+        await page.evaluate(
+          () => (document.activeElement as HTMLInputElement).labels?.[0]?.textContent ?? '',
+        ),
+      );
+      if (focused.at(-1) === 'E-mail') await page.keyboard.type('kay@example.com');
+      if (focused.at(-1) === 'Password') await page.keyboard.type(PASSWORD);
+    }
+    expect(focused.filter(Boolean)).toEqual(['E-mail', 'Password']);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
+    expect(d.pageErrors).toEqual([]);
+  }, 60_000);
+
   it('renders hostile text as text: markup in a token name never runs', async () => {
     const { page, origin } = d;
     await signUp(page, origin, 'mallory@example.com');

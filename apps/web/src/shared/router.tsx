@@ -3,19 +3,30 @@
 import { type AnchorHTMLAttributes, type MouseEvent, useSyncExternalStore } from 'react';
 
 const listeners = new Set<() => void>();
+let navigated = false;
 
 /** Tells every subscriber that the location changed. */
 function notify(): void {
+  navigated = true;
   for (const listener of listeners) listener();
+}
+
+/** True once the person moved within the app (not on the page the browser first loaded). */
+export function hasNavigated(): boolean {
+  return navigated;
 }
 
 /** Subscribes to location changes (pushState through navigate, and back/forward). */
 function subscribe(listener: () => void): () => void {
+  const onPop = () => {
+    navigated = true;
+    listener();
+  };
   listeners.add(listener);
-  window.addEventListener('popstate', listener);
+  window.addEventListener('popstate', onPop);
   return () => {
     listeners.delete(listener);
-    window.removeEventListener('popstate', listener);
+    window.removeEventListener('popstate', onPop);
   };
 }
 

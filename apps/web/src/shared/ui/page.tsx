@@ -1,6 +1,8 @@
 // The frame of every page: sets the document title and moves keyboard focus to the heading after
-// each navigation, so screen-reader and keyboard users land on the new content.
+// each in-app navigation, so screen-reader and keyboard users land on the new content. The page the
+// browser loaded keeps the browser's own focus start (top of the document, skip link first).
 import { type ReactNode, useEffect, useRef } from 'react';
+import { hasNavigated } from '../router.js';
 
 interface PageProps {
   title: string;
@@ -13,7 +15,7 @@ export function Page({ title, actions, children }: PageProps) {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${title} · PaaSTech`;
-    heading.current?.focus({ preventScroll: true });
+    if (hasNavigated()) heading.current?.focus({ preventScroll: true });
   }, [title]);
   return (
     <section className="page" aria-labelledby="page-title">
