@@ -34,7 +34,7 @@ describe('deploying fixture apps', () => {
     const repo = h.repo('dep');
     const c1 = await repo.commitFixture(fixture('node-dep'));
     const first = await h.deploy('dep', 1, c1);
-    expect(first.deployment.failure?.message).toBeUndefined();
+    expect(first.deployment.failure?.message, first.lines.join('\n')).toBeUndefined();
     expect(first.lines).toContain('-----> Installing dependencies (npm ci)');
     expect((await httpGet(h.routes.upstreams('dep')[0] as string)).body).toBe('two days is 172800000 ms\n');
     const c2 = await repo.commitFixture(fixture('node-dep'), { 'README.md': 'changed\n' });
@@ -145,3 +145,44 @@ async function readLogs(projectId: string, sources: string[], tail: number): Pro
     void deploy;
   });
 }
+
+describe('custom buildpack', () => {
+  it('builds with bin/detect, bin/compile (cache and env dir) and bin/release; runs .profile.d', async () => {
+    const repo = h.repo('bp');
+    const build = { builder: '', timeoutSeconds: 0, buildpackUrl: fixture('custom-buildpack') };
+    const first = await h.deploy('bp', 1, await repo.commitFixture(fixture('buildpack-app')), {
+      build,
+      configVars: { SECRET: 'bp-secret-value' },
+    });
+    expect(first.deployment.failure?.message, first.lines.join('\n')).toBeUndefined();
+    expect(first.deployment.builder).toBe('buildpack');
+    expect(first.lines).toContain('-----> Building with buildpack greeting');
+    expect(first.lines).toContain('build: -----> compiling with the test buildpack');
+    expect(first.lines).toContain('build:        secret is [hidden]');
+    expect((await httpGet(h.routes.upstreams('bp')[0] as string)).body).toBe(
+      'hello from the buildpack profile-ok build 1\n',
+    );
+    const second = await h.deploy('bp', 2, await repo.commit('again'), { build });
+    expect(second.deployment.failure?.message).toBeUndefined();
+    expect((await httpGet(h.routes.upstreams('bp')[0] as string)).body).toBe(
+      'hello from the buildpack profile-ok build 2\n',
+    );
+  });
+
+  it.each([
+    ['relative path', 'buildpacks/x', 'must be an absolute directory or an https:// git URL'],
+    ['option-like', '--upload-pack=touch /tmp/x', 'must be an absolute directory or an https:// git URL'],
+    ['ssh URL', 'ssh://example.com/bp.git', 'must be an absolute directory or an https:// git URL'],
+    ['option-like ref', 'https://example.com/bp.git#--upload-pack=x', 'must be a branch or tag name'],
+    ['missing dir', '/nonexistent/buildpack', 'has no bin/compile'],
+  ])('refuses a %s buildpack', async (_name, url, message) => {
+    const repo = h.repo('bpbad');
+    const commit = await repo.commitFixture(fixture('buildpack-app'));
+    const n = Number(Date.now() % 1_000_000);
+    const { deployment } = await h.deploy('bpbad', n, commit, {
+      build: { builder: '', timeoutSeconds: 0, buildpackUrl: url },
+    });
+    expect(deployment.failure?.reason).toBe(2); // NO_BUILDER
+    expect(deployment.failure?.message).toContain(message);
+  });
+});

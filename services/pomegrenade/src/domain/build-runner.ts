@@ -4,9 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ExecError, run } from '@paastech/kit';
+import { BuildpackBuilder } from '../build/buildpack.js';
 import { readAppFile } from '../build/files.js';
-import type { BuildInfo, Failure, Limits } from './model.js';
-import type { BuildContext, Builder, ProcessSpec, Runtime } from './ports.js';
+import { type BuildInfo, DeploymentFailedError, type Failure, type Limits } from './model.js';
+import type { BuildContext, Builder, ExecOptions, Runtime } from './ports.js';
 import { parseProcfile } from './procfile.js';
 
 /** Fetches the tar archive of a commit into a file. */
@@ -17,12 +18,7 @@ export interface SourceFetcher {
   ): Promise<void>;
 }
 
-/** A failure with its class, thrown through the pipeline and recorded on the deployment. */
-export class DeploymentFailedError extends Error {
-  constructor(readonly failure: Failure) {
-    super(failure.message);
-  }
-}
+export { DeploymentFailedError };
 
 export interface BuildJob {
   projectId: string;
@@ -30,6 +26,7 @@ export interface BuildJob {
   commitSha: string;
   quarantine?: unknown;
   builder: string;
+  buildpackUrl: string;
   timeoutSeconds: number;
   configVars: Record<string, string>;
   limits: Limits;
@@ -73,11 +70,8 @@ export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInf
   fs.chownSync(job.cacheDir, job.uid, job.uid);
   const mask = masker(job.configVars);
   const deadline = Date.now() + job.timeoutSeconds * 1000;
-  const exec = (
-    argv: string[],
-    o: { env?: Record<string, string>; cwd?: string } = {},
-    binds: ProcessSpec['extraBinds'] = [],
-  ) => sandboxExec(job, deps.runtime, appDir, argv, o, binds, deadline, (t) => job.line(mask(t)));
+  const exec = (argv: string[], o: ExecOptions = {}) =>
+    sandboxExec(job, deps.runtime, appDir, argv, o, deadline, o.capture ?? ((t) => job.line(mask(t))));
 
   job.step('Fetching source');
   const tarFile = path.join(tmp, 'source.tar');
@@ -93,17 +87,19 @@ export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInf
     });
   }
   fs.chmodSync(tarFile, 0o644);
-  await exec(['tar', '-x', '--no-same-owner', '-f', '/tmp/source.tar', '-C', '/app'], {}, [
-    { host: tarFile, sandbox: '/tmp/source.tar', writable: false },
-  ]);
+  await exec(['tar', '-x', '--no-same-owner', '-f', '/tmp/source.tar', '-C', '/app'], {
+    binds: [{ host: tarFile, sandbox: '/tmp/source.tar', writable: false }],
+  });
   fs.rmSync(tarFile);
 
-  const builder = await pickBuilder(deps.builders, job.builder, appDir);
+  const builder = job.buildpackUrl
+    ? new BuildpackBuilder(job.buildpackUrl, tmp)
+    : await pickBuilder(deps.builders, job.builder, appDir);
   const ctx: BuildContext = {
     appDir,
     cacheDir: job.cacheDir,
     configVars: job.configVars,
-    exec: (argv, o) => exec(argv, o),
+    exec,
     step: (t) => job.step(mask(t)),
     info: (t) => job.line(`       ${mask(t)}`),
   };
@@ -126,6 +122,7 @@ export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInf
     processes,
     ...(procfile.release ? { release: procfile.release } : {}),
     env: output.env,
+    ...(output.profileD ? { profileD: true } : {}),
     sizeBytes,
   };
 }
@@ -167,8 +164,7 @@ async function sandboxExec(
   runtime: Runtime,
   appDir: string,
   argv: string[],
-  o: { env?: Record<string, string>; cwd?: string },
-  binds: ProcessSpec['extraBinds'],
+  o: ExecOptions,
   deadline: number,
   line: (t: string) => void,
 ): Promise<void> {
@@ -188,7 +184,7 @@ async function sandboxExec(
       source: 'build',
       appDir,
       appWritable: true,
-      extraBinds: [{ host: job.cacheDir, sandbox: '/cache', writable: true }, ...binds],
+      extraBinds: [{ host: job.cacheDir, sandbox: '/cache', writable: true }, ...(o.binds ?? [])],
       argv: cwdArgv,
       env,
       limits: {

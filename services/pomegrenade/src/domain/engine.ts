@@ -66,6 +66,7 @@ export interface NewDeployment {
   domains: string[];
   httpsRedirect: boolean;
   builder: string;
+  buildpackUrl: string;
   buildTimeoutSeconds: number;
   healthCheckPath: string;
   healthTimeoutSeconds: number;
@@ -178,6 +179,7 @@ export class Engine {
       source: req.source.kind === 'git' ? { kind: 'git', refName: req.source.refName } : req.source,
       configVars: req.configVars,
       builder: req.builder,
+      ...(req.buildpackUrl ? { buildpackUrl: req.buildpackUrl } : {}),
       buildTimeoutSeconds: req.buildTimeoutSeconds || this.deps.settings.buildTimeoutSeconds,
       healthCheckPath: req.healthCheckPath,
       healthTimeoutSeconds: req.healthTimeoutSeconds || this.deps.settings.healthTimeoutSeconds,
@@ -298,6 +300,7 @@ export class Engine {
           commitSha: d.commitSha,
           quarantine,
           builder: d.builder,
+          buildpackUrl: d.buildpackUrl ?? '',
           timeoutSeconds: d.buildTimeoutSeconds,
           configVars: d.configVars,
           limits: d.limits,
@@ -409,7 +412,7 @@ export class Engine {
         deploymentNumber: d.number,
         processType: type,
         index,
-        command: build.processes[type] ?? '',
+        command: withProfile(build, build.processes[type] ?? ''),
         appDir: path.join(this.artifactDir(p, this.buildOwner(d)), 'app'),
         env: this.instanceEnv(d, `${type}.${index}`),
         limits: d.limits,
@@ -454,7 +457,7 @@ export class Engine {
         appDir: path.join(this.artifactDir(p, this.buildOwner(d)), 'app'),
         appWritable: false,
         extraBinds: [],
-        argv: ['/bin/sh', '-c', command],
+        argv: ['/bin/sh', '-c', withProfile(d.build as NonNullable<DeploymentRecord['build']>, command)],
         env: this.instanceEnv(d, 'release'),
         limits: d.limits,
         uid: p.record.uid,
@@ -932,6 +935,12 @@ export class Engine {
       return { reason: 'unhealthy', message: 'web instances fail their health check' };
     return { reason: 'starting', message: 'web instances are starting' };
   }
+}
+
+/** Prefixes a command with sourcing .profile.d scripts when the build asked for it (buildpacks). */
+function withProfile(build: NonNullable<DeploymentRecord['build']>, command: string): string {
+  if (!build.profileD) return command;
+  return `for f in /app/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done; ${command}`;
 }
 
 /** "exited with code 1", "was killed by SIGKILL" or "ran out of memory". */

@@ -32,6 +32,13 @@ export interface Failure {
   message: string;
 }
 
+/** A failure with its class, thrown through the pipeline and recorded on the deployment. */
+export class DeploymentFailedError extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+  }
+}
+
 /** Limits of each instance (and of builds), already resolved to concrete values. */
 export interface Limits {
   memoryBytes: number;
@@ -55,6 +62,8 @@ export interface BuildInfo {
   release?: string;
   /** Environment the builder adds for instances (e.g. PATH with a venv). */
   env: Record<string, string>;
+  /** Source /app/.profile.d/*.sh before each command (custom buildpacks). */
+  profileD?: boolean;
   sizeBytes: number;
 }
 
@@ -70,6 +79,8 @@ export interface DeploymentRecord {
   source: { kind: 'git'; refName: string } | { kind: 'build_of'; number: number };
   configVars: Record<string, string>;
   builder: string;
+  /** Custom buildpack (directory or https git URL); empty for the built-in builders. */
+  buildpackUrl?: string;
   buildTimeoutSeconds: number;
   healthCheckPath: string;
   healthTimeoutSeconds: number;

@@ -71,6 +71,16 @@ export interface Runtime {
   forgetProject(projectId: string): Promise<void>;
 }
 
+/** Options of one build command. */
+export interface ExecOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** More host directories to show inside the sandbox. */
+  binds?: Bind[];
+  /** Receives the output lines instead of the build log (e.g. bin/release's YAML). */
+  capture?: (line: string) => void;
+}
+
 /** What a builder may do while building. */
 export interface BuildContext {
   /** Host directory holding the source tree; the builder turns it into the artifact in place. */
@@ -79,7 +89,7 @@ export interface BuildContext {
   cacheDir: string;
   configVars: Record<string, string>;
   /** Runs argv in the build sandbox (cwd /app, cache at /cache); rejects on non-zero exit. */
-  exec(argv: string[], options?: { env?: Record<string, string>; cwd?: string }): Promise<void>;
+  exec(argv: string[], options?: ExecOptions): Promise<void>;
   /** Prints a step header `-----> title`. */
   step(title: string): void;
   /** Prints an indented line of builder output. */
@@ -92,6 +102,8 @@ export interface BuildOutput {
   defaultProcesses: Record<string, string>;
   /** Environment for instances (e.g. PATH including a venv). */
   env: Record<string, string>;
+  /** Source /app/.profile.d/*.sh before every process command (Heroku buildpack convention). */
+  profileD?: boolean;
 }
 
 /** Turns a source tree into something runnable. */

@@ -47,6 +47,7 @@ function toNewDeployment(r: deploy.CreateDeploymentRequest): NewDeployment {
     domains: r.domains.map((d) => d.toLowerCase()),
     httpsRedirect: r.httpsRedirect,
     builder: r.build?.builder ?? '',
+    buildpackUrl: r.build?.buildpackUrl ?? '',
     buildTimeoutSeconds: r.build?.timeoutSeconds ?? 0,
     healthCheckPath: r.healthCheck?.path ?? '',
     healthTimeoutSeconds: r.healthCheck?.timeoutSeconds ?? 0,

@@ -106,6 +106,7 @@ export function request(
     domains: [`${projectId}.localhost`],
     httpsRedirect: false,
     builder: '',
+    buildpackUrl: '',
     buildTimeoutSeconds: 0,
     healthCheckPath: '/',
     healthTimeoutSeconds: 0,

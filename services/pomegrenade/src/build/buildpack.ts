@@ -1,0 +1,142 @@
+// Custom buildpacks implementing the Heroku buildpack API: bin/detect BUILD_DIR, bin/compile
+// BUILD_DIR CACHE_DIR ENV_DIR, bin/release BUILD_DIR (YAML with default_process_types). The buildpack
+// comes from an absolute directory on the host or an https git URL (cloned inside the build
+// sandbox); it runs in the build sandbox like every other build command, as the project's uid.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DeploymentFailedError } from '../domain/model.js';
+import type { Bind, BuildContext, Builder, BuildOutput } from '../domain/ports.js';
+
+const GIT_URL = /^https:\/\/[A-Za-z0-9.-]+(:\d+)?\/[A-Za-z0-9._~/%+-]*$/;
+const GIT_REF = /^[A-Za-z0-9._/-]{1,200}$/;
+
+/** Where a buildpack URL points: a local directory, or a git repository (and optional ref). */
+export type BuildpackSource = { kind: 'dir'; dir: string } | { kind: 'git'; url: string; ref?: string };
+
+/** Parses a buildpack URL; throws a no_builder failure naming the rule it broke. */
+export function parseBuildpackUrl(value: string): BuildpackSource {
+  if (value.startsWith('/')) {
+    const dir = value.length > 1 ? value.replace(/\/+$/, '') : value;
+    if (value.includes('\0') || path.normalize(dir) !== dir) {
+      throw noBuilder(`buildpack "${value.slice(0, 100)}": must be a normalized absolute directory`);
+    }
+    return { kind: 'dir', dir };
+  }
+  const [url = '', ref, ...rest] = value.split('#');
+  if (!GIT_URL.test(url) || rest.length > 0) {
+    throw noBuilder(
+      `buildpack "${value.slice(0, 100)}": must be an absolute directory or an https:// git URL`,
+    );
+  }
+  if (ref !== undefined && (!GIT_REF.test(ref) || ref.startsWith('-') || ref.includes('..'))) {
+    throw noBuilder(`buildpack ref "${ref.slice(0, 100)}": must be a branch or tag name`);
+  }
+  return ref ? { kind: 'git', url, ref } : { kind: 'git', url };
+}
+
+/** A no_builder failure. */
+function noBuilder(message: string): DeploymentFailedError {
+  return new DeploymentFailedError({ reason: 'no_builder', message });
+}
+
+/** Extracts default_process_types from bin/release output (the simple YAML buildpacks print). */
+export function parseReleaseYaml(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let inTypes = false;
+  for (const line of text.split('\n')) {
+    if (/^\S/.test(line)) {
+      inTypes = /^default_process_types:\s*$/.test(line);
+      continue;
+    }
+    const m = /^\s+([A-Za-z0-9_-]+):\s*(.+?)\s*$/.exec(line);
+    if (inTypes && m?.[1] && m[2]) out[m[1].toLowerCase()] = m[2].replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return out;
+}
+
+/** Builds with a custom buildpack. */
+export class BuildpackBuilder implements Builder {
+  readonly name = 'buildpack';
+  private readonly source: BuildpackSource;
+
+  constructor(
+    url: string,
+    private readonly workDir: string,
+  ) {
+    this.source = parseBuildpackUrl(url);
+  }
+
+  async detect(): Promise<boolean> {
+    return true;
+  }
+
+  async build(ctx: BuildContext): Promise<BuildOutput> {
+    const bp = await this.fetch(ctx);
+    const binds: Bind[] = [
+      { host: bp, sandbox: '/buildpack', writable: false },
+      { host: this.envDir(ctx), sandbox: '/env', writable: false },
+    ];
+    const detected: string[] = [];
+    try {
+      await ctx.exec(['/buildpack/bin/detect', '/app'], { binds, capture: (l) => detected.push(l) });
+    } catch {
+      throw noBuilder("the buildpack's bin/detect refused this app");
+    }
+    ctx.step(`Building with buildpack ${detected[0] ?? ''}`.trim());
+    const cache = path.join(ctx.cacheDir, 'buildpack');
+    fs.mkdirSync(cache, { recursive: true });
+    const uid = fs.statSync(ctx.appDir).uid;
+    fs.chownSync(cache, uid, uid);
+    await ctx.exec(['/buildpack/bin/compile', '/app', '/cache/buildpack', '/env'], { binds });
+    const release: string[] = [];
+    if (fs.existsSync(path.join(bp, 'bin', 'release'))) {
+      await ctx.exec(['/buildpack/bin/release', '/app'], { binds, capture: (l) => release.push(l) });
+    }
+    return { defaultProcesses: parseReleaseYaml(release.join('\n')), env: {}, profileD: true };
+  }
+
+  /** The buildpack directory on the host: the given one, or a fresh clone in the project cache. */
+  private async fetch(ctx: BuildContext): Promise<string> {
+    if (this.source.kind === 'dir') {
+      if (!fs.existsSync(path.join(this.source.dir, 'bin', 'compile'))) {
+        throw noBuilder(`buildpack "${this.source.dir}" has no bin/compile`);
+      }
+      return this.source.dir;
+    }
+    const name = createHash('sha256')
+      .update(`${this.source.url}#${this.source.ref ?? ''}`)
+      .digest('hex')
+      .slice(0, 16);
+    const dir = path.join(ctx.cacheDir, 'buildpacks', name);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    const uid = fs.statSync(ctx.appDir).uid;
+    fs.chownSync(path.dirname(dir), uid, uid);
+    ctx.step(`Fetching buildpack ${this.source.url}${this.source.ref ? `#${this.source.ref}` : ''}`);
+    const branch = this.source.ref ? [`--branch=${this.source.ref}`] : [];
+    await ctx.exec([
+      'git',
+      'clone',
+      '-q',
+      '--depth=1',
+      ...branch,
+      '--',
+      this.source.url,
+      `/cache/buildpacks/${name}`,
+    ]);
+    return dir;
+  }
+
+  /** ENV_DIR: one file per config var, readable by the build only. */
+  private envDir(ctx: BuildContext): string {
+    const dir = path.join(this.workDir, 'env');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const [k, v] of Object.entries(ctx.configVars))
+      fs.writeFileSync(path.join(dir, k), v, { mode: 0o400 });
+    const uid = fs.statSync(ctx.appDir).uid;
+    fs.chownSync(dir, uid, uid);
+    for (const k of Object.keys(ctx.configVars)) fs.chownSync(path.join(dir, k), uid, uid);
+    return dir;
+  }
+}

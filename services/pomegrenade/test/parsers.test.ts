@@ -1,0 +1,175 @@
+// Pure helpers: release YAML of buildpacks, buildpack URLs, /proc/net/tcp addresses, diagnoses,
+// config var masking, and the cgroup v1/v2 adapters on fake hierarchies.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseBuildpackUrl, parseReleaseYaml } from '../src/build/buildpack.js';
+import { masker } from '../src/domain/build-runner.js';
+import { diagnose } from '../src/domain/health.js';
+import { detectCgroups } from '../src/runtime/cgroups.js';
+import { decodeProcAddress } from '../src/runtime/net.js';
+
+describe('parseReleaseYaml', () => {
+  it.each([
+    [
+      'typical',
+      '---\naddons: []\ndefault_process_types:\n  web: node server.js\n',
+      { web: 'node server.js' },
+    ],
+    [
+      'quoted',
+      'default_process_types:\n  web: "bin/start -p $PORT"\n  worker: \'bin/w\'\n',
+      { web: 'bin/start -p $PORT', worker: 'bin/w' },
+    ],
+    ['other keys after', 'default_process_types:\n  web: a\nconfig_vars:\n  X: y\n', { web: 'a' }],
+    ['none', '---\naddons: []\n', {}],
+    ['empty', '', {}],
+    ['junk', '::::\n  -- : x\n', {}],
+  ])('%s', (_n, text, expected) => {
+    expect(parseReleaseYaml(text)).toEqual(expected);
+  });
+});
+
+describe('parseBuildpackUrl', () => {
+  it.each([
+    ['/opt/buildpacks/node', { kind: 'dir', dir: '/opt/buildpacks/node' }],
+    ['/opt/bp/', { kind: 'dir', dir: '/opt/bp' }],
+    [
+      'https://github.com/heroku/heroku-buildpack-nodejs',
+      { kind: 'git', url: 'https://github.com/heroku/heroku-buildpack-nodejs' },
+    ],
+    ['https://example.com/bp.git#v1.2', { kind: 'git', url: 'https://example.com/bp.git', ref: 'v1.2' }],
+  ])('accepts %s', (url, expected) => {
+    expect(parseBuildpackUrl(url)).toEqual(expected);
+  });
+
+  it.each([
+    ['/opt/../etc', 'must be a normalized absolute directory'],
+    ['http://example.com/bp', 'must be an absolute directory or an https:// git URL'],
+    ['https://example.com/bp;rm -rf /', 'must be an absolute directory or an https:// git URL'],
+    ['https://ex.com/a#b#c', 'must be an absolute directory or an https:// git URL'],
+    ['https://ex.com/a#-b', 'must be a branch or tag name'],
+    ['https://ex.com/a#a..b', 'must be a branch or tag name'],
+    ['file:///etc', 'must be an absolute directory or an https:// git URL'],
+  ])('refuses %s', (url, message) => {
+    expect(() => parseBuildpackUrl(url)).toThrow(message);
+  });
+});
+
+describe('decodeProcAddress', () => {
+  it.each([
+    ['0100007F:0BB8', { address: '127.0.0.1', port: 3000 }],
+    ['00000000:1F90', { address: '0.0.0.0', port: 8080 }],
+    ['00000000000000000000000000000000:0050', { address: '::', port: 80 }],
+    ['00000000000000000000000001000000:0050', { address: '::1', port: 80 }],
+  ])('%s', (hex, expected) => {
+    expect(decodeProcAddress(hex)).toEqual(expected);
+  });
+});
+
+describe('diagnose', () => {
+  const base = {
+    instance: 'web.1',
+    port: 40000,
+    memoryLimitBytes: 256 * 1024 * 1024,
+    listening: [],
+    timeoutSeconds: 60,
+  };
+  it.each([
+    [
+      'out of memory',
+      { exit: { code: null, signal: 'SIGKILL', oomKilled: true } },
+      'web.1 ran out of memory (limit 256 MiB) while starting',
+    ],
+    [
+      'exit code',
+      { exit: { code: 1, signal: null, oomKilled: false } },
+      'web.1 crashed on start: exited with code 1',
+    ],
+    [
+      'signal',
+      { exit: { code: null, signal: 'SIGSEGV', oomKilled: false } },
+      'web.1 crashed on start: was killed by SIGSEGV',
+    ],
+    [
+      'wrong port',
+      { listening: [{ address: '127.0.0.1', port: 3000 }] },
+      'web.1 listens on 127.0.0.1:3000, not on the port in $PORT (40000): read the port from the PORT environment variable',
+    ],
+    [
+      'unreachable address',
+      { listening: [{ address: '10.1.2.3', port: 40000 }] },
+      'web.1 listens on 10.1.2.3:40000, which the router cannot reach: listen on 0.0.0.0 (all interfaces) and the port in $PORT',
+    ],
+    ['not listening', {}, 'web.1 did not listen on the port in $PORT (40000) within 60s'],
+    [
+      'answers 500',
+      { listening: [{ address: '0.0.0.0', port: 40000 }], lastProbe: 'GET / answered 500' },
+      'health check on web.1 failed for 60s: GET / answered 500',
+    ],
+  ])('%s', (_n, extra, message) => {
+    expect(diagnose({ ...base, ...extra }).message).toBe(message);
+  });
+});
+
+describe('masker', () => {
+  it('hides every config value of 4+ characters, longest first', () => {
+    const mask = masker({ A: 'secret', B: 'secret-longer', C: 'abc' });
+    expect(mask('x secret-longer y secret z abc')).toBe('x [hidden] y [hidden] z abc');
+  });
+});
+
+describe('cgroups on fake hierarchies', () => {
+  const limits = { memoryBytes: 1 << 26, cpuMillicores: 500, maxProcesses: 64, diskBytes: 0 };
+
+  it('v1: one directory per controller, limits written, destroy removes the groups', async () => {
+    const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'cg1-'));
+    for (const c of ['memory', 'pids', 'cpu', 'cpuacct']) {
+      fs.mkdirSync(path.join(mount, c));
+      fs.writeFileSync(path.join(mount, c, 'cgroup.procs'), '');
+    }
+    const cg = detectCgroups('paastech-x', mount);
+    expect(cg?.version).toBe(1);
+    const files = cg?.create('proj/web', limits) ?? [];
+    expect(files).toHaveLength(4);
+    expect(
+      fs.readFileSync(path.join(mount, 'memory/paastech-x/proj/web/memory.limit_in_bytes'), 'utf8'),
+    ).toBe(String(1 << 26));
+    expect(fs.readFileSync(path.join(mount, 'pids/paastech-x/proj/web/pids.max'), 'utf8')).toBe('64');
+    expect(fs.readFileSync(path.join(mount, 'cpu/paastech-x/proj/web/cpu.cfs_quota_us'), 'utf8')).toBe(
+      '50000',
+    );
+    expect(cg?.list()).toEqual(['proj/web', 'proj']);
+    // A real cgroupfs has no files to remove; on the fake tree only the emptied dirs can go.
+    for (const c of ['memory', 'pids', 'cpu', 'cpuacct']) {
+      for (const f of fs.readdirSync(path.join(mount, c, 'paastech-x/proj/web')))
+        fs.rmSync(path.join(mount, c, 'paastech-x/proj/web', f));
+    }
+    await cg?.destroy('proj/web');
+    expect(fs.existsSync(path.join(mount, 'memory/paastech-x/proj'))).toBe(false);
+  });
+
+  it('v2: one unified tree, controllers delegated, memory.max/pids.max/cpu.max written, oom from memory.events', () => {
+    const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'cg2-'));
+    fs.writeFileSync(path.join(mount, 'cgroup.controllers'), 'cpu memory pids');
+    const cg = detectCgroups('paastech-y', mount);
+    expect(cg?.version).toBe(2);
+    expect(cg?.create('proj/web', limits)).toEqual([path.join(mount, 'paastech-y/proj/web/cgroup.procs')]);
+    const group = path.join(mount, 'paastech-y/proj/web');
+    expect(fs.readFileSync(path.join(group, 'memory.max'), 'utf8')).toBe(String(1 << 26));
+    expect(fs.readFileSync(path.join(group, 'pids.max'), 'utf8')).toBe('64');
+    expect(fs.readFileSync(path.join(group, 'cpu.max'), 'utf8')).toBe('50000 100000');
+    expect(fs.readFileSync(path.join(mount, 'paastech-y/proj/cgroup.subtree_control'), 'utf8')).toBe('+cpu');
+    expect(cg?.oomKilled('proj/web')).toBe(false);
+    fs.writeFileSync(path.join(group, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');
+    expect(cg?.oomKilled('proj/web')).toBe(true);
+    fs.writeFileSync(path.join(group, 'memory.current'), '12345');
+    fs.writeFileSync(path.join(group, 'cpu.stat'), 'usage_usec 777\nuser_usec 700\n');
+    expect(cg?.usage('proj/web')).toEqual({ memoryBytes: 12345, cpuMicros: 777 });
+  });
+
+  it('neither: null', () => {
+    expect(detectCgroups('x', fs.mkdtempSync(path.join(os.tmpdir(), 'cg0-')))).toBeNull();
+  });
+});
