@@ -278,8 +278,7 @@ describe.each(DIALECTS)('deployments on %s', (dialect) => {
     await w.configVars.change(alice, 'roll', { set: { MODE: 'old' } }, null);
     await collect(push(p, { 'refs/heads/main': sha(10) }));
     await w.configVars.change(alice, 'roll', { set: { MODE: 'new' } }, null);
-    const config = await w.deployments.onConfigChanged(p, alice);
-    await w.deployments.settled(p.id, config!.number);
+    await w.deployments.settled(p.id, 2);
     await collect(push(p, { 'refs/heads/main': sha(11) }));
     expect((await rowsOf(p.id)).map((r) => [r.number, r.reason, r.state])).toEqual([
       [1, 'push', 'superseded'],
@@ -329,12 +328,11 @@ describe.each(DIALECTS)('deployments on %s', (dialect) => {
 
   it('creates exactly one deployment per config change, and none before anything is active', async () => {
     const p = await newProject('cfgdep');
-    expect(await w.deployments.onConfigChanged(p, alice)).toBeUndefined();
+    await w.configVars.change(alice, 'cfgdep', { set: { EARLY: '1' } }, null);
     expect(await rowsOf(p.id)).toEqual([]);
     await collect(push(p, { 'refs/heads/main': sha(30) }));
-    await w.configVars.change(alice, 'cfgdep', { set: { A: '1' } }, null);
-    const d = await w.deployments.onConfigChanged(p, alice);
-    await w.deployments.settled(p.id, d!.number);
+    await w.configVars.change(alice, 'cfgdep', { set: { A: '1' }, unset: ['EARLY'] }, null);
+    await w.deployments.settled(p.id, 2);
     const rows = await rowsOf(p.id);
     expect(rows.map((r) => [r.number, r.reason, r.state, r.commit_sha])).toEqual([
       [1, 'push', 'superseded', sha(30)],
@@ -434,6 +432,30 @@ describe.each(DIALECTS)('deployments on %s', (dialect) => {
       'result PUSH_OUTCOME_NOT_DEPLOYED stored, not deployed (only main deploys)',
     );
     expect((await rowsOf(p.id)).length).toBe(1);
+  });
+
+  it('removes the application from Pomegrenade when its project is deleted, and only then', async () => {
+    const never = await newProject('never-deployed');
+    await w.projects.delete(alice, 'never-deployed', null);
+    expect(w.pom.calls).not.toContain(`delete:${never.id}`);
+    const p = await newProject('doomed');
+    await collect(push(p, { 'refs/heads/main': sha(90) }));
+    await w.pom.stop();
+    // Pomegrenade down: the delete fails with 503 and nothing is removed (it can be retried).
+    await expect(w.projects.delete(alice, 'doomed', null)).rejects.toThrow(UNREACHABLE);
+    expect(await w.deployments.repo.findProject(p.id)).toBeDefined();
+    await w.pom.start();
+    await expect
+      .poll(() =>
+        w.projects.delete(alice, 'doomed', null).then(
+          () => true,
+          () => false,
+        ),
+      )
+      .toBe(true);
+    expect(w.pom.calls).toContain(`delete:${p.id}`);
+    expect(await w.deployments.repo.findProject(p.id)).toBeUndefined();
+    expect(await rowsOf(p.id)).toEqual([]);
   });
 
   it("refuses a push recorded for another Client's project as not found", async () => {

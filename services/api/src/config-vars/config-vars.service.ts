@@ -2,11 +2,12 @@
 // name) before they reach the database and are never logged or audited (audit events hold names
 // only); a change (`set` + `unset`) is applied as ONE transaction, so it is one new version of the
 // config — the unit a config deployment will later be made of.
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InvalidArgumentError } from '@paastech/kit';
 import { AuditService } from '../audit/audit.service.js';
 import { SECRET_BOX } from '../crypto/crypto.module.js';
 import { configVarAad, type Sealed, type SecretBox } from '../crypto/secret-box.js';
+import { DeploymentsService } from '../deployments/deployments.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { CONFIG_VARS_MAX_PER_PROJECT, parseConfigChange } from './config-var.js';
 import type { ConfigChangeDto, ConfigVarsDto } from './config-vars.dto.js';
@@ -19,6 +20,7 @@ export class ConfigVarsService {
     private readonly projects: ProjectsService,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
     private readonly audit: AuditService,
+    @Optional() private readonly deployments?: DeploymentsService,
   ) {}
 
   /** Every var of the Client's project, decrypted. */
@@ -63,6 +65,7 @@ export class ConfigVarsService {
       set: [...change.set.keys()],
       unset: change.unset,
     });
+    await this.deployments?.onConfigChanged(project, clientId);
     return { vars: await this.decrypted(project.id) };
   }
 }

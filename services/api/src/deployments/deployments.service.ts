@@ -323,8 +323,16 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
     }
   }
 
-  /** Removes the project's application, builds and logs from Pomegrenade (before the project goes). */
+  /**
+   * Before a project is deleted: stops its application and removes its builds, logs and routes on
+   * Pomegrenade. A project that never had a deployment has nothing there (and needs no Pomegrenade).
+   * Stops following its deployments first, so none is recorded after the rows are gone.
+   */
   async projectDeleted(projectId: string): Promise<void> {
+    if ((await this.repo.list(projectId, 1)).length === 0) return;
+    for (const row of await this.repo.list(projectId)) {
+      if (UNFINISHED.includes(row.state)) await this.cancel(projectId, row.number);
+    }
     await this.pomegrenade.deleteProject(projectId);
   }
 

@@ -3,11 +3,12 @@
 // claim the name (the unique index settles races), then asks the git controller for the
 // repository, and deletes the row again if that fails; deletion removes the repository first, so a
 // failure leaves a project that can simply be deleted again (DeleteRepository is idempotent).
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DomainError, type Logger, NotFoundError, UnavailableError } from '@paastech/kit';
 import { AuditService } from '../audit/audit.service.js';
 import type { ApiConfig } from '../config.js';
 import { isoNow, newId } from '../db/ids.js';
+import { DeploymentsService } from '../deployments/deployments.service.js';
 import { GIT_REPOSITORIES } from '../git/git.module.js';
 import type { GitRepositories } from '../git/git-client.js';
 import { API_CONFIG, LOGGER } from '../providers.js';
@@ -23,6 +24,7 @@ export class ProjectsService {
     private readonly audit: AuditService,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Optional() private readonly deployments?: DeploymentsService,
   ) {}
 
   /** The project `name` of `clientId`, or NotFoundError — the same for a missing and another Client's project. */
@@ -79,6 +81,7 @@ export class ProjectsService {
   /** Deletes the repository, then the project with its config vars and domains; frees the name. */
   async delete(clientId: string, name: string, ip: string | null): Promise<void> {
     const row = await this.requireOwned(clientId, name);
+    await this.deployments?.projectDeleted(row.id);
     try {
       await this.git.deleteRepository(row.id);
     } catch (err) {

@@ -1,14 +1,20 @@
 // The deployments domain wired by hand on the resource services (real database, real git contract
-// server) and a real Pomegrenade contract server, for tests below the HTTP layer.
+// server) and a real Pomegrenade contract server, for tests below the HTTP layer; projects and
+// config vars are wired with it, as in the app.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { AuditService } from '../../src/audit/audit.service.js';
 import type { ApiConfig } from '../../src/config.js';
+import { ConfigVarsRepository } from '../../src/config-vars/config-vars.repository.js';
+import { ConfigVarsService } from '../../src/config-vars/config-vars.service.js';
 import type { Branches } from '../../src/deployments/branches.js';
 import { DeploymentsRepository } from '../../src/deployments/deployments.repository.js';
 import { DeploymentsService } from '../../src/deployments/deployments.service.js';
 import { PomegrenadeClient } from '../../src/deployments/pomegrenade-client.js';
 import { PushRecorder } from '../../src/deployments/push.js';
+import { ProjectsRepository } from '../../src/projects/projects.repository.js';
+import { ProjectsService } from '../../src/projects/projects.service.js';
 import type { TestDialect } from './databases.js';
 import {
   type PomegrenadeContractServer,
@@ -62,9 +68,28 @@ export async function startDeploymentsWorld(dialect: TestDialect): Promise<Deplo
     TEST_TIMING,
   );
   const pushes = new PushRecorder(deployments, repoBranches(r.git.reposDir));
+  // Projects and config vars as the app wires them: deletes and config changes reach deployments.
+  const audit = new AuditService(r.database);
+  const projects = new ProjectsService(
+    new ProjectsRepository(r.database),
+    r.gitClient,
+    audit,
+    config,
+    r.logger,
+    deployments,
+  );
+  const configVars = new ConfigVarsService(
+    new ConfigVarsRepository(r.database),
+    projects,
+    r.box,
+    audit,
+    deployments,
+  );
   const close = r.close;
   return {
     ...r,
+    projects,
+    configVars,
     pom,
     pomClient,
     deployments,
