@@ -27,6 +27,8 @@ export async function handlePreReceive(deps: PushDeps, req: HookRequest, reply: 
     reply.line('!     push rejected: unknown push');
     return reply.finish(1);
   }
+  // Stop when the hook goes away, and also when receive-pack does (its hook may linger).
+  const stop = AbortSignal.any([reply.signal, session.ended.signal]);
   const reject = (reason: string) => {
     reply.line(`!     push rejected: ${reason}`);
     reply.finish(1);
@@ -36,14 +38,15 @@ export async function handlePreReceive(deps: PushDeps, req: HookRequest, reply: 
   try {
     updates = parseRefUpdates(req.updates);
     quarantineEnv = await deps.repos.quarantineEnv(session.projectId, quarantineOf(req));
+    session.quarantineDir = quarantineEnv.GIT_OBJECT_DIRECTORY;
   } catch (err) {
     return reject((err as Error).message);
   }
-  if (!(await lockProject(deps, session, reply))) return;
+  if (!(await lockProject(deps, session, reply, stop))) return;
   const stale = await staleRef(deps, session.projectId, updates);
   if (stale) return reject(`ref "${stale}" moved while this push waited; fetch and push again`);
   const refUpdates = await describeUpdates(deps, session.projectId, updates, quarantineEnv);
-  const exit = await forwardToApi(deps, session, req, refUpdates, reply);
+  const exit = await forwardToApi(deps, session, req, refUpdates, reply, stop);
   session.accepted = exit === 0;
   reply.finish(exit);
 }
@@ -57,11 +60,16 @@ function quarantineOf(req: HookRequest) {
 }
 
 /** Takes the project's push lock for this session; prints why it waits, and refuses after the bound. */
-async function lockProject(deps: PushDeps, session: PushSession, reply: HookReply): Promise<boolean> {
+async function lockProject(
+  deps: PushDeps,
+  session: PushSession,
+  reply: HookReply,
+  stop: AbortSignal,
+): Promise<boolean> {
   const seconds = Math.round(deps.lockTimeoutMs / 1000);
   try {
     session.release = await deps.pushes.locks.acquire(session.projectId, deps.lockTimeoutMs, {
-      abort: reply.signal,
+      abort: stop,
       onWait: () => reply.line('-----> waiting for the previous push to this project to finish'),
     });
     return true;
@@ -128,6 +136,7 @@ function forwardToApi(
   req: HookRequest,
   refUpdates: control.RefUpdate[],
   reply: HookReply,
+  stop: AbortSignal,
 ): Promise<0 | 1> {
   return new Promise((resolve) => {
     const call = deps.control.recordPush({
@@ -139,19 +148,20 @@ function forwardToApi(
     });
     let result: control.PushResult | undefined;
     const onAbort = () => call.cancel();
-    reply.signal.addEventListener('abort', onAbort, { once: true });
+    if (stop.aborted) onAbort();
+    stop.addEventListener('abort', onAbort, { once: true });
     call.on('data', (event: control.RecordPushResponse) => {
       if (event.event?.$case === 'result') result = event.event.value;
       for (const line of eventLines(event)) reply.line(line);
     });
     call.on('error', (err: Error & { details?: string }) => {
-      reply.signal.removeEventListener('abort', onAbort);
-      if (reply.signal.aborted) return resolve(1);
+      stop.removeEventListener('abort', onAbort);
+      if (stop.aborted) return resolve(1);
       reply.line(`!     push rejected: the api failed: ${safeText(err.details || err.message)}`);
       resolve(1);
     });
     call.on('end', () => {
-      reply.signal.removeEventListener('abort', onAbort);
+      stop.removeEventListener('abort', onAbort);
       if (!result) reply.line('!     push rejected: the api ended the push without a result');
       resolve(result && accepts(result.outcome) ? 0 : 1);
     });

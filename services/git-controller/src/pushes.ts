@@ -13,6 +13,10 @@ export interface PushSession {
   release?: () => void;
   /** True once the hook accepted the push. */
   accepted: boolean;
+  /** The push's quarantine (checked to be in the repository), removed if git leaves it behind. */
+  quarantineDir?: string;
+  /** Aborted when receive-pack has exited: whatever the hook started for it must stop. */
+  readonly ended: AbortController;
 }
 
 interface Waiter {
@@ -89,6 +93,7 @@ export class Pushes {
       projectId,
       clientId,
       accepted: false,
+      ended: new AbortController(),
     };
     this.sessions.set(session.id, session);
     return session;
@@ -108,6 +113,7 @@ export class Pushes {
   end(id: string): void {
     const s = this.sessions.get(id);
     this.sessions.delete(id);
+    s?.ended.abort();
     s?.release?.();
   }
 }

@@ -2,6 +2,8 @@
 // `git upload-pack|receive-pack` on the project's repository, with a push session for receive-pack
 // so the hook can find the pusher again.
 import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { type GitRuntime, spawnGit } from './git.js';
 import type { GitServiceName } from './parse.js';
 import type { Pushes } from './pushes.js';
@@ -53,11 +55,18 @@ export function startGitService(deps: GitServeDeps, r: GitServiceRun): ChildProc
   const session = pushing ? deps.pushes.begin(r.projectId, r.clientId) : undefined;
   if (session) env.PAASTECH_PUSH_ID = session.id;
   const child = spawnGit(deps.runtime, args, { cwd: repo, env });
+  // git may exit before reading its input (an advertisement, a refused push): not our error.
+  child.stdin?.on('error', () => {});
   if (session) {
     child.on('close', (code) => {
       const accepted = session.accepted && code === 0;
       deps.pushes.end(session.id);
+      // The timestamp is informational: a repository deleted meanwhile is not an error of the push.
       if (accepted) deps.repos.markPushed(r.projectId).catch(() => {});
+      // A receive-pack killed while its hook ran can leave its quarantine behind; nothing of it stays.
+      const q = session.quarantineDir;
+      if (q && path.basename(q).startsWith('tmp_objdir-incoming-'))
+        fs.rmSync(q, { recursive: true, force: true });
     });
   }
   return child;

@@ -158,6 +158,7 @@ export function gitCli(
         partial = parts.pop() ?? '';
         for (const line of parts) if (line !== '') timedLines.push({ at: Date.now() - start, line });
       });
+      child.stdin.on('error', () => {});
       child.stdin.end(input ?? '');
       child.on('close', (code) => resolve({ code, stdout, stderr, timedLines }));
     });
