@@ -1,0 +1,227 @@
+// A network namespace per project: `ip netns add`, a veth pair (host end "pt-…", namespace end
+// eth0), a /30 of the instance range, a default route via the host end, and the project's firewall
+// table. Invariant: a /30 belongs to at most one project on this host at a time — slots are
+// reserved by creating a file exclusively under a host-wide directory (several installations, e.g.
+// parallel test daemons, share the range), and a project's namespace, veth, table and reservation
+// are created and removed together.
+import fs from 'node:fs';
+import path from 'node:path';
+import { run } from '@paastech/kit';
+import {
+  formatNet,
+  type Ipv4Net,
+  type ProjectAddresses,
+  type ProjectNames,
+  parseIpv4Net,
+  projectNames,
+  slotAddresses,
+  slotCount,
+} from './addresses.js';
+import { applyRuleset, removeRuleset } from './firewall.js';
+
+export interface NetworkOptions {
+  /** Tells this installation's projects apart from another's on the same host. */
+  tag: string;
+  /** The instance range, e.g. "10.213.0.0/16". */
+  range: string;
+  /** Default for projects without an override: NAT to the outside world. */
+  egress: boolean;
+  /** Host-wide directory of slot reservations. */
+  reservationsDir?: string;
+}
+
+/** A project's network, ready for instances. */
+export interface ProjectNetwork {
+  projectId: string;
+  names: ProjectNames;
+  addresses: ProjectAddresses;
+  /** Path nsenter --net= takes. */
+  nsPath: string;
+  egress: boolean;
+}
+
+interface Reservation {
+  tag: string;
+  projectId: string;
+  netns: string;
+}
+
+const NETNS_DIR = '/run/netns';
+const DEFAULT_RESERVATIONS = '/run/paastech/net-slots';
+/** A reservation whose namespace never appeared for this long is a leftover of a crash. */
+const STALE_MS = 60_000;
+
+/** Runs `ip …`, ignoring failure (for removing what may not exist). */
+async function ipQuiet(args: string[]): Promise<void> {
+  try {
+    await run('ip', args);
+  } catch {
+    // already gone
+  }
+}
+
+/** Reads a reservation file, or null. */
+function readReservation(file: string): Reservation | null {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Reservation;
+  } catch {
+    return null;
+  }
+}
+
+/** Creates, finds and removes the network namespaces of one installation's projects. */
+export class ProjectNetworks {
+  private readonly net: Ipv4Net;
+  private readonly dir: string;
+  private readonly ready = new Map<string, Promise<ProjectNetwork>>();
+  private readonly egressOverride = new Map<string, boolean>();
+
+  constructor(private readonly options: NetworkOptions) {
+    this.net = parseIpv4Net(options.range);
+    this.dir = options.reservationsDir ?? DEFAULT_RESERVATIONS;
+  }
+
+  /** The project's network, created on first use (concurrent callers share one creation). */
+  ensure(projectId: string): Promise<ProjectNetwork> {
+    let p = this.ready.get(projectId);
+    if (!p) {
+      p = this.create(projectId);
+      this.ready.set(projectId, p);
+      p.catch(() => this.ready.delete(projectId));
+    }
+    return p;
+  }
+
+  /** Turns the project's outside-world access on or off (applies at once when it exists). */
+  async setEgress(projectId: string, on: boolean): Promise<void> {
+    this.egressOverride.set(projectId, on);
+    if (!this.ready.has(projectId)) return;
+    const n = await this.ensure(projectId);
+    n.egress = on;
+    await this.firewall(n);
+  }
+
+  /** Removes the project's namespace, veth, firewall table and reservation. */
+  async destroy(projectId: string): Promise<void> {
+    const pending = this.ready.get(projectId);
+    this.ready.delete(projectId);
+    await pending?.catch(() => undefined);
+    await this.release(projectNames(this.options.tag, projectId));
+  }
+
+  /** Tears the network down and gives its slot back. */
+  private async release(names: ProjectNames): Promise<void> {
+    await this.teardown(names);
+    for (const [file, r] of this.reservations())
+      if (r.netns === names.netns) fs.rmSync(file, { force: true });
+  }
+
+  /** Removes every network of this installation (leftovers of a previous run); returns how many. */
+  async destroyAll(): Promise<number> {
+    const mine = [...this.reservations()].filter(([, r]) => r.tag === this.options.tag);
+    for (const [, r] of mine) await this.destroy(r.projectId);
+    return mine.length;
+  }
+
+  /** Project ids holding a reservation of this installation. */
+  projects(): string[] {
+    return [...this.reservations()].filter(([, r]) => r.tag === this.options.tag).map(([, r]) => r.projectId);
+  }
+
+  /** Builds the network from scratch (whatever half of it a crash left is removed first). */
+  private async create(projectId: string): Promise<ProjectNetwork> {
+    const names = projectNames(this.options.tag, projectId);
+    const slot = this.reserve({ tag: this.options.tag, projectId, netns: names.netns });
+    const addresses = slotAddresses(this.net, slot);
+    const egress = this.egressOverride.get(projectId) ?? this.options.egress;
+    const n: ProjectNetwork = {
+      projectId,
+      names,
+      addresses,
+      nsPath: path.join(NETNS_DIR, names.netns),
+      egress,
+    };
+    const ns = names.netns;
+    try {
+      await this.teardown(names);
+      await run('ip', ['netns', 'add', ns]);
+      await run('ip', ['link', 'add', names.hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      await run('ip', ['-n', ns, 'addr', 'add', `${addresses.nsAddress}/30`, 'dev', 'eth0']);
+      await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+      await run('ip', ['addr', 'add', `${addresses.hostAddress}/30`, 'dev', names.hostIf]);
+      await run('ip', ['link', 'set', names.hostIf, 'up']);
+      await run('ip', ['-n', ns, 'route', 'add', 'default', 'via', addresses.hostAddress]);
+      await this.firewall(n);
+    } catch (err) {
+      await this.release(names);
+      throw err;
+    }
+    return n;
+  }
+
+  /** Installs the project's firewall table; forwarding is switched on for NAT. */
+  private async firewall(n: ProjectNetwork): Promise<void> {
+    if (n.egress) fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+    await applyRuleset({
+      table: n.names.table,
+      hostIf: n.names.hostIf,
+      subnet: n.addresses.subnet,
+      range: formatNet(this.net),
+      egress: n.egress,
+    });
+  }
+
+  /** Removes the namespace, the veth pair and the table (each may already be gone). */
+  private async teardown(names: ProjectNames): Promise<void> {
+    await removeRuleset(names.table);
+    await ipQuiet(['link', 'del', names.hostIf]);
+    await ipQuiet(['netns', 'del', names.netns]);
+  }
+
+  /** Reservation files and their contents. */
+  private *reservations(): Generator<[string, Reservation]> {
+    let entries: string[] = [];
+    try {
+      entries = fs.readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const file = path.join(this.dir, e);
+      const r = readReservation(file);
+      if (r) yield [file, r];
+    }
+  }
+
+  /** The project's slot: its existing reservation, else the lowest free (or stale) one. */
+  private reserve(r: Reservation): number {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    for (const [file, existing] of this.reservations()) {
+      if (existing.tag === r.tag && existing.projectId === r.projectId) return Number(path.basename(file));
+    }
+    for (let slot = 0; slot < slotCount(this.net); slot++) {
+      const file = path.join(this.dir, String(slot));
+      if (this.isStale(file)) fs.rmSync(file, { force: true });
+      try {
+        fs.writeFileSync(file, JSON.stringify(r), { flag: 'wx' });
+        return slot;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
+    throw new Error(`instance network ${formatNet(this.net)} is full (${slotCount(this.net)} projects)`);
+  }
+
+  /** True for a reservation older than STALE_MS whose namespace does not exist. */
+  private isStale(file: string): boolean {
+    const r = readReservation(file);
+    if (!r) return false;
+    try {
+      const age = Date.now() - fs.statSync(file).mtimeMs;
+      return age > STALE_MS && !fs.existsSync(path.join(NETNS_DIR, r.netns));
+    } catch {
+      return false;
+    }
+  }
+}
