@@ -9,6 +9,7 @@ declare -A NEEDED=(
   [git]=git
   [bwrap]=bubblewrap
   [ip]=iproute2
+  [nft]=nftables
   [setpriv]=util-linux
   [haproxy]=haproxy
 )
