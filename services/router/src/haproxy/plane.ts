@@ -153,17 +153,22 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     }
   };
 
-  /** Ends a haproxy left running by a router that was killed. */
-  const killStale = () => {
-    try {
-      const pid = Number(fs.readFileSync(paths.pidFile, 'utf8').trim());
-      if (pid > 0 && isOurHaproxy(pid, paths.config)) {
-        logger.warn({ pid }, 'stopping an haproxy left running by a previous router');
-        process.kill(pid, 'SIGKILL');
-      }
-    } catch {
-      // No pid file: nothing was left running.
-    }
+  /** Ends every HAProxy (master and workers) left running on our configuration by a killed router. */
+  const killStale = async () => {
+    const stale = () =>
+      fs
+        .readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .map(Number)
+        .filter((pid) => pid !== child?.pid && isOurHaproxy(pid, paths.config));
+    const found = stale();
+    if (found.length === 0) return;
+    logger.warn({ pids: found }, 'stopping haproxy processes left running by a previous router');
+    for (const pid of found) process.kill(pid, 'SIGTERM');
+    const end = Date.now() + 3_000;
+    while (stale().length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    for (const pid of stale()) process.kill(pid, 'SIGKILL');
+    while (stale().length > 0) await new Promise((r) => setTimeout(r, 50));
   };
 
   /** Feeds one access-log line to the counters. */
@@ -237,8 +242,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     if (stopping) return;
     try {
       const routes = ctx.table.routes();
-      assignSlots(routes) || growSlots(slots.length * 2);
-      assignSlots(routes);
+      while (!assignSlots(routes)) growSlots(slots.length * 2);
       resetServers(routes);
       writeFiles(routes);
       await launch();
@@ -322,8 +326,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   const apply = async () => {
     const routes = ctx.table.routes();
     if (!assignSlots(routes)) {
-      growSlots(Math.max(INITIAL_SLOTS, slots.length * 2));
-      assignSlots(routes);
+      while (!assignSlots(routes)) growSlots(slots.length * 2);
       resetServers(routes);
       writeFiles(routes);
       await reload();
@@ -361,12 +364,12 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     kind: 'haproxy',
     async start(): Promise<Listening> {
       fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-      killStale();
+      await killStale();
       if (port === 0) port = await freePort(config.listenHost);
       if (tlsPort === 0) tlsPort = await freePort(config.listenHost);
       growSlots(INITIAL_SLOTS);
       const routes = ctx.table.routes();
-      assignSlots(routes);
+      while (!assignSlots(routes)) growSlots(slots.length * 2);
       resetServers(routes);
       writeFiles(routes);
       await launch();

@@ -1,0 +1,81 @@
+// What only the haproxy data plane has: a supervised HAProxy process, slot backends that grow with a
+// reload, and no HAProxy left behind.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haproxyAvailable } from '../src/index.js';
+import { Backend, type Echo } from './support/backend.js';
+import { type Harness, request, startHarness, waitFor } from './support/harness.js';
+import { route } from './support/routing-server.js';
+
+/** Pids of haproxy processes whose command line mentions `dir`. */
+function haproxiesIn(dir: string): number[] {
+  return execFileSync('ps', ['-eo', 'pid=,args='])
+    .toString()
+    .split('\n')
+    .filter((l) => l.includes('haproxy') && l.includes(dir))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
+  let h: Harness;
+  let a: Backend;
+  const instanceAt = async (host: string) => {
+    const r = await request(h.port, host, '/echo');
+    return r.status === 200 ? (JSON.parse(r.body) as Echo).instance : `status ${r.status}`;
+  };
+
+  beforeAll(async () => {
+    a = await new Backend('a').start();
+    h = await startHarness('haproxy');
+    h.routes.setRoutes([
+      route({ projectId: 'p1', hostnames: ['one.apps.test'], upstreamAddresses: [a.address] }),
+    ]);
+    await waitFor(async () => (await instanceAt('one.apps.test')) === 'a', 10_000, 'route');
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await a?.stop();
+  });
+
+  it('writes its configuration under <dataDir>/router/', () => {
+    const cfg = fs.readFileSync(`${h.dataDir}/router/haproxy.cfg`, 'utf8');
+    expect(cfg).toContain(`bind 127.0.0.1:${h.port}`);
+    expect(cfg).toMatch(/stats socket .*haproxy\.sock mode 600 level admin/);
+  });
+
+  it('restarts HAProxy when it crashes, with the current routes', async () => {
+    const [before] = haproxiesIn(h.dataDir);
+    expect(before).toBeGreaterThan(0);
+    process.kill(before as number, 'SIGKILL');
+    await waitFor(async () => (await instanceAt('one.apps.test').catch(() => '')) === 'a', 15_000, 'restart');
+    expect(haproxiesIn(h.dataDir)).not.toContain(before);
+  });
+
+  it('grows its slot backends (one reload) when more projects than slots have instances', async () => {
+    const routes = Array.from({ length: 40 }, (_, i) =>
+      route({ projectId: `many${i}`, hostnames: [`many${i}.apps.test`], upstreamAddresses: [a.address] }),
+    );
+    h.routes.setRoutes(routes);
+    await waitFor(async () => (await instanceAt('many39.apps.test')) === 'a', 15_000, 'slots');
+    for (const i of [0, 17, 33]) expect(await instanceAt(`many${i}.apps.test`)).toBe('a');
+    expect(fs.readFileSync(`${h.dataDir}/router/haproxy.cfg`, 'utf8')).toContain('backend s63');
+  });
+
+  it('leaves no HAProxy running once stopped, and ends one a killed router left behind', async () => {
+    await h.router.stop();
+    expect(haproxiesIn(h.dataDir)).toEqual([]);
+    // What a router killed with SIGKILL leaves: HAProxy still running on its configuration.
+    const cfg = `${h.dataDir}/router/haproxy.cfg`;
+    const orphan = spawn('haproxy', ['-W', '-db', '-f', cfg, '-p', `${h.dataDir}/router/haproxy.pid`], {
+      stdio: 'ignore',
+      detached: true,
+    });
+    await waitFor(() => haproxiesIn(h.dataDir).length >= 2, 5_000, 'orphan haproxy');
+    const orphans = haproxiesIn(h.dataDir);
+    await h.restart();
+    expect(haproxiesIn(h.dataDir).filter((p) => orphans.includes(p))).toEqual([]);
+    expect(orphan.pid).toBeDefined();
+    await waitFor(async () => (await instanceAt('one.apps.test').catch(() => '')) !== '', 10_000, 'serving');
+  });
+});

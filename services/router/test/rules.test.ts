@@ -1,0 +1,229 @@
+// Pure rules of the router, table-tested with malformed and hostile input.
+import { routing } from '@paastech/proto';
+import { describe, expect, it } from 'vitest';
+import { readRouterConfig } from '../src/config.js';
+import { mapEntries, safeName, serverName } from '../src/haproxy/config.js';
+import { connectionTokens, filterHeaders, smugglingProblem } from '../src/headers.js';
+import { escapeHtml, unavailablePage } from '../src/pages.js';
+import { isUpstreamAddress, normaliseHost, RouteTable, toEntry } from '../src/routes.js';
+import { bucketOf, TrafficStats } from '../src/stats.js';
+import { route } from './support/routing-server.js';
+
+describe('normaliseHost', () => {
+  it.each([
+    ['Shop.Apps.Test', 'shop.apps.test'],
+    ['shop.apps.test:8080', 'shop.apps.test'],
+    ['shop.apps.test.', 'shop.apps.test'],
+    [' shop.apps.test ', 'shop.apps.test'],
+    ['[::1]:8080', '[::1]'],
+    ['[::1', ''],
+    ['', ''],
+    [undefined, ''],
+  ])('%j → %j', (raw, want) => {
+    expect(normaliseHost(raw)).toBe(want);
+  });
+});
+
+describe('isUpstreamAddress', () => {
+  it.each([
+    ['127.0.0.1:8080', true],
+    ['[::1]:8080', true],
+    ['web-1.internal:80', true],
+    ['127.0.0.1', false],
+    ['127.0.0.1:8080 check', false],
+    ['127.0.0.1:80\nserver x 1.2.3.4:80', false],
+    ['a;b:80', false],
+  ])('%j → %s', (address, ok) => {
+    expect(isUpstreamAddress(address)).toBe(ok);
+  });
+});
+
+describe('smugglingProblem', () => {
+  it.each([
+    [['Host', 'a'], undefined],
+    [['Host', 'a', 'Content-Length', '3'], undefined],
+    [['Host', 'a', 'Transfer-Encoding', 'chunked'], undefined],
+    [['Host', 'a', 'host', 'b'], 'more than one Host'],
+    [['Host', 'a', 'Content-Length', '3', 'content-length', '3'], 'more than one Content-Length'],
+    [
+      ['Host', 'a', 'Content-Length', '3', 'Transfer-Encoding', 'chunked'],
+      'both Transfer-Encoding and Content-Length',
+    ],
+    [['Host', 'a', 'Transfer-Encoding', 'gzip'], 'single "chunked"'],
+    [['Host', 'a', 'Transfer-Encoding', 'chunked', 'Transfer-Encoding', 'chunked'], 'single "chunked"'],
+  ])('%j → %j', (raw, want) => {
+    const got = smugglingProblem(raw);
+    if (want === undefined) expect(got).toBeUndefined();
+    else expect(got).toContain(want);
+  });
+});
+
+describe('filterHeaders', () => {
+  it('drops hop-by-hop, Connection-named and (when asked) forwarding headers', () => {
+    const raw = [
+      'Host',
+      'a',
+      'Connection',
+      'close, X-Secret',
+      'X-Secret',
+      '1',
+      'Keep-Alive',
+      '5',
+      'X-Forwarded-For',
+      '6.6.6.6',
+      'X-Ok',
+      '1',
+    ];
+    expect(filterHeaders(raw, true)).toEqual(['Host', 'a', 'X-Ok', '1']);
+    expect(filterHeaders(raw, false)).toEqual(['Host', 'a', 'X-Forwarded-For', '6.6.6.6', 'X-Ok', '1']);
+  });
+
+  it.each([['host'], ['content-length'], ['x-forwarded-for'], ['x-request-id'], ['X-Forwarded-Host']])(
+    'never lets Connection name %j',
+    (name) => {
+      expect(connectionTokens([`keep-alive, ${name}`]).has(name.toLowerCase())).toBe(false);
+    },
+  );
+
+  it('keeps Upgrade and Connection for a WebSocket handshake only', () => {
+    const raw = ['Host', 'a', 'Connection', 'Upgrade', 'Upgrade', 'websocket'];
+    expect(filterHeaders(raw, true, true)).toEqual(raw);
+    expect(filterHeaders(raw, true)).toEqual(['Host', 'a']);
+  });
+});
+
+describe('RouteTable', () => {
+  it('replaces on snapshot, upserts and removes on change, first route wins a hostname', () => {
+    const t = new RouteTable();
+    let calls = 0;
+    t.onChange(() => calls++);
+    t.replace([
+      route({ projectId: 'a', hostnames: ['A.test'] }),
+      route({ projectId: 'b', hostnames: ['a.test', 'b.test'] }),
+    ]);
+    expect(t.lookup('a.test')?.projectId).toBe('a');
+    expect(t.lookup('b.test')?.projectId).toBe('b');
+    t.apply({ upsertedRoutes: [route({ projectId: 'c', hostnames: ['c.test'] })], removedProjectIds: ['a'] });
+    expect(t.lookup('a.test')?.projectId).toBe('b');
+    expect(t.lookup('c.test')?.projectId).toBe('c');
+    t.update({ update: { $case: 'snapshot', value: { routes: [] } } });
+    expect(t.routes()).toEqual([]);
+    expect(calls).toBe(3);
+  });
+
+  it('ignores malformed upstream addresses and empty hostnames', () => {
+    const e = toEntry(
+      route({
+        projectId: 'x',
+        hostnames: ['', 'X.test:80'],
+        upstreamAddresses: ['1.2.3.4:80', 'bad', '1.2.3.4:80'],
+      }),
+    );
+    expect(e.hostnames).toEqual(['x.test']);
+    expect(e.upstreams).toEqual(['1.2.3.4:80']);
+  });
+});
+
+describe('pages', () => {
+  it('escapes what Pomegrenade says in the 503 page', () => {
+    const page = unavailablePage(
+      toEntry(
+        route({
+          projectId: 'x',
+          projectName: 'x',
+          unavailableReason: routing.RouteUnavailableReason.ROUTE_UNAVAILABLE_REASON_CRASHED,
+          unavailableMessage: '<img src=x onerror=alert(1)>',
+        }),
+      ),
+    );
+    expect(page.detail).toContain('crashed');
+    expect(escapeHtml(page.detail)).not.toContain('<img');
+  });
+});
+
+describe('haproxy configuration helpers', () => {
+  it.each([
+    ['shop', 'shop'],
+    ['Shop', 'this project'],
+    ['a b', 'this project'],
+    ['x%[src]', 'this project'],
+  ])('safeName(%j) → %j', (name, want) => {
+    expect(safeName(name)).toBe(want);
+  });
+
+  it('names servers with safe characters only', () => {
+    expect(serverName('[::1]:8080')).toMatch(/^[A-Za-z0-9_]+$/);
+  });
+
+  it('keeps hostile hostnames out of the maps and puts each page on one line', () => {
+    const routes = [
+      toEntry(
+        route({
+          projectId: 'x',
+          projectName: 'x',
+          hostnames: ['ok.test', 'bad host', 'evil\n.test'],
+          unavailableMessage: 'line1\nline2',
+        }),
+      ),
+    ];
+    const maps = mapEntries(routes, () => undefined, false);
+    expect(maps.hosts.map(([h]) => h)).toEqual(['ok.test']);
+    for (const [, v] of maps.html503) expect(v).not.toContain('\n');
+  });
+});
+
+describe('stats', () => {
+  it.each([
+    [0, 0],
+    [1, 0],
+    [1.5, 1],
+    [10_000, 12],
+    [99_999, 13],
+  ])('latency %s ms goes to bucket %s', (ms, bucket) => {
+    expect(bucketOf(ms)).toBe(bucket);
+  });
+
+  it('reports deltas since the previous report and keeps totals', () => {
+    const s = new TrafficStats(undefined);
+    const rec = {
+      projectId: 'p',
+      projectName: 'p',
+      method: 'GET',
+      bytesIn: 1,
+      bytesOut: 2,
+      durationMs: 3,
+      upstream: '',
+      requestId: 'r',
+    };
+    s.record({ ...rec, status: 200, byRouter: false });
+    s.record({ ...rec, status: 503, byRouter: true });
+    const first = s.takeReport('r1');
+    expect(first.projects).toEqual([
+      { projectId: 'p', requestCount: 1, serverErrorCount: 0, unavailableCount: 1, bytesIn: 2, bytesOut: 4 },
+    ]);
+    expect(s.takeReport('r1').projects).toEqual([]);
+    expect(s.snapshot().projects.p?.requests).toBe(2);
+  });
+});
+
+describe('config', () => {
+  it('reports every bad router variable together', () => {
+    expect(() =>
+      readRouterConfig({
+        PAASTECH_ROUTER_DATAPLANE: 'nginx',
+        PAASTECH_ROUTER_MAX_BODY_BYTES: '-1',
+        PAASTECH_ROUTER_TLS_PORT: 'x',
+      }),
+    ).toThrow(
+      /PAASTECH_ROUTER_DATAPLANE[\s\S]*PAASTECH_ROUTER_MAX_BODY_BYTES|PAASTECH_ROUTER_MAX_BODY_BYTES[\s\S]*PAASTECH_ROUTER_DATAPLANE/,
+    );
+  });
+
+  it('defaults the Pomegrenade address and the certificates directory under the data dir', () => {
+    const c = readRouterConfig({ PAASTECH_DATA_DIR: '/srv/pt', PAASTECH_ROUTER_DATAPLANE: 'node' });
+    expect(c.pomegrenadeAddress).toBe('unix:/srv/pt/run/pomegrenade.sock');
+    expect(c.certsDir).toBe('/srv/pt/certs');
+    expect(c.tlsPort).toBeUndefined();
+    expect(c.dataplane).toBe('node');
+  });
+});
