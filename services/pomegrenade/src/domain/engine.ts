@@ -723,6 +723,12 @@ export class Engine {
     return this.deps.logs(projectId);
   }
 
+  /** Writes a `router` log line for a project the router reported traffic for. */
+  routerLog(projectId: string, text: string): void {
+    const p = this.projects.get(projectId);
+    if (p) this.log(p, 'router', text, p.record.activeNumber);
+  }
+
   /** True when the project is known. */
   hasProject(projectId: string): boolean {
     return this.projects.has(projectId);

@@ -190,6 +190,16 @@ export function routingService(engine: Engine, logger: Logger): routing.RoutingS
       call.on('close', stop);
     },
     reportRouterStats: unary((r: routing.ReportRouterStatsRequest) => {
+      const seconds =
+        r.windowStart && r.windowEnd
+          ? Math.round((r.windowEnd.getTime() - r.windowStart.getTime()) / 1000)
+          : 0;
+      for (const s of r.projects) {
+        engine.routerLog(
+          s.projectId,
+          `${s.requestCount} requests in ${seconds}s: ${s.serverErrorCount} answered 5xx by the app, ${s.unavailableCount} answered 502/503/504 by the router`,
+        );
+      }
       logger.debug({ projects: r.projects.length }, 'router stats');
       return {};
     }),
