@@ -16,6 +16,7 @@ declare -A NEEDED=(
 # Needed by the test suite only (browser tests, PostgreSQL client).
 declare -A NEEDED_FOR_TESTS=(
   [psql]=postgresql-client
+  [ssh]=openssh-client
   [chromium]=chromium
 )
 
