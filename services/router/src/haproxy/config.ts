@@ -26,6 +26,8 @@ export interface HaproxyPaths {
   socket: string;
   pidFile: string;
   lua: string;
+  /** Self-signed certificate served to clients naming no host we have a certificate for. */
+  fallbackCert: string;
   maps: { hosts: string; html503: string; json503: string; p502: string; p504: string; redirect: string };
   pages: string;
 }
@@ -40,6 +42,7 @@ export function haproxyPaths(dataDir: string): HaproxyPaths {
     socket: path.join(dir, 'haproxy.sock'),
     pidFile: path.join(dir, 'haproxy.pid'),
     lua: path.join(dir, 'hop-by-hop.lua'),
+    fallbackCert: path.join(dir, 'fallback.pem'),
     maps: {
       hosts: map('hosts'),
       html503: map('html503'),
@@ -230,6 +233,8 @@ export function haproxyCfg(input: CfgInput): string {
     '  log stdout format raw local0 info',
     `  hard-stop-after ${t.drainMs}ms`,
     '  tune.bufsize 32768',
+    // Certificates are <host>.crt with the key in <host>.key (not <host>.crt.key).
+    '  ssl-load-extra-del-ext',
     '',
     'defaults',
     '  mode http',
@@ -251,7 +256,7 @@ export function haproxyCfg(input: CfgInput): string {
     'frontend edge',
     `  bind ${host}:${port}`,
     ...(tlsPort !== undefined
-      ? [`  bind ${host}:${tlsPort} ssl crt ${q(config.certsDir)} alpn http/1.1`]
+      ? [`  bind ${host}:${tlsPort} ssl crt ${q(paths.fallbackCert)} crt ${q(config.certsDir)} alpn http/1.1`]
       : []),
     '  unique-id-format %{+X}o%pid-%Ts-%rt',
     '  http-request set-var(txn.fmt) str(json) if { req.hdr(accept) -m sub application/json }',

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
+import { run } from '@paastech/kit';
 import type { DataPlane, DataPlaneContext, Listening } from '../dataplane.js';
 import type { RouteEntry, RouteTable } from '../routes.js';
 import {
@@ -67,6 +68,33 @@ function isOurHaproxy(pid: number, configFile: string): boolean {
   }
 }
 
+/** Makes the self-signed fallback certificate HAProxy needs before any host has one. */
+async function ensureFallbackCert(file: string): Promise<void> {
+  if (fs.existsSync(file)) return;
+  const key = `${file}.key.tmp`;
+  const crt = `${file}.crt.tmp`;
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    crt,
+    '-subj',
+    '/CN=paastech-router',
+    '-days',
+    '3650',
+  ]);
+  writeAtomic(file, fs.readFileSync(crt, 'utf8') + fs.readFileSync(key, 'utf8'));
+  fs.rmSync(key, { force: true });
+  fs.rmSync(crt, { force: true });
+}
+
 /** One line of HAProxy's access log (see the log-format in config.ts). */
 interface LogLine {
   h: string;
@@ -97,6 +125,8 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   let syncing: Promise<void> | undefined;
   let dirty = false;
   let sweepTimer: NodeJS.Timeout | undefined;
+  let certsWatcher: fs.FSWatcher | undefined;
+  let certsTimer: NodeJS.Timeout | undefined;
 
   /** Adds empty slots up to `count`. */
   const growSlots = (count: number) => {
@@ -360,6 +390,26 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     })();
   };
 
+  /** HAProxy loads certificates at start: a changed certificates directory is worth a reload. */
+  const watchCerts = () => {
+    try {
+      certsWatcher = fs.watch(config.certsDir, () => {
+        clearTimeout(certsTimer);
+        certsTimer = setTimeout(() => {
+          if (stopping || !child) return;
+          logger.info('certificates changed; reloading haproxy');
+          writeFiles(ctx.table.routes());
+          reload().catch((err: Error) => logger.error({ err: err.message }, 'haproxy reload failed'));
+        }, 500);
+      });
+    } catch (err) {
+      logger.warn(
+        { err: (err as Error).message, dir: config.certsDir },
+        'cannot watch the certificates directory',
+      );
+    }
+  };
+
   return {
     kind: 'haproxy',
     async start(): Promise<Listening> {
@@ -367,6 +417,10 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       await killStale();
       if (port === 0) port = await freePort(config.listenHost);
       if (tlsPort === 0) tlsPort = await freePort(config.listenHost);
+      if (tlsPort !== undefined) {
+        fs.mkdirSync(config.certsDir, { recursive: true, mode: 0o700 });
+        await ensureFallbackCert(paths.fallbackCert);
+      }
       growSlots(INITIAL_SLOTS);
       const routes = ctx.table.routes();
       while (!assignSlots(routes)) growSlots(slots.length * 2);
@@ -375,6 +429,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       await launch();
       sweepTimer = setInterval(() => void sweep(), 1_000);
       sweepTimer.unref();
+      if (tlsPort !== undefined) watchCerts();
       return tlsPort === undefined ? { port } : { port, tlsPort };
     },
     sync(_table: RouteTable): void {
@@ -383,6 +438,8 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     async stop(): Promise<void> {
       stopping = true;
       clearInterval(sweepTimer);
+      clearTimeout(certsTimer);
+      certsWatcher?.close();
       await syncing;
       const proc = child;
       if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;

@@ -82,13 +82,18 @@ export function createNodePlane(ctx: DataPlaneContext): DataPlane {
   };
   attach(http.createServer(serverOptions(ctx)), proxyContext('http'));
   if (ctx.config.tlsPort !== undefined) {
-    const contexts = new Map<string, tls.SecureContext | undefined>();
+    // Found certificates are cached; a missing one is looked for again at the next handshake, so
+    // a certificate dropped into the directory is used without a restart.
+    const contexts = new Map<string, tls.SecureContext>();
     const server = https.createServer({
       ...serverOptions(ctx),
       SNICallback: (servername, cb) => {
         const host = servername.toLowerCase();
-        if (!contexts.has(host)) contexts.set(host, loadContext(ctx.config.certsDir, host));
-        const found = contexts.get(host);
+        let found = contexts.get(host);
+        if (!found) {
+          found = loadContext(ctx.config.certsDir, host);
+          if (found) contexts.set(host, found);
+        }
         cb(found ? null : new Error(`no certificate for "${host}"`), found);
       },
     });
