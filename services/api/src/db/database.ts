@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
 import { type Migration, runMigrations } from './migrator.js';
@@ -49,7 +49,31 @@ function openSqlite(dataDir: string): Kysely<DB> {
   file.pragma('foreign_keys = ON');
   file.pragma('busy_timeout = 5000');
   file.pragma('synchronous = NORMAL');
-  return new Kysely<DB>({ dialect: new SqliteDialect({ database: file }) });
+  return new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(file) }) });
+}
+
+/** Most distinct SQL texts kept prepared; Kysely builds a bounded set, `in (…)` lists add a few. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Reuses prepared statements by SQL text (Kysely prepares one per query; preparing costs more than
+ * running a small indexed query). Safe because better-sqlite3 runs a statement to completion
+ * synchronously, so two uses of one statement never interleave.
+ */
+function withStatementCache(file: BetterSqlite3.Database): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => file.close(),
+    prepare(sqlText: string) {
+      let stmt = cache.get(sqlText);
+      if (!stmt) {
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
+        stmt = file.prepare(sqlText);
+        cache.set(sqlText, stmt);
+      }
+      return stmt;
+    },
+  };
 }
 
 /** Opens a PostgreSQL pool that fails fast when the server is down and recovers when it returns. */
