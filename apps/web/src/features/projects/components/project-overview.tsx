@@ -8,7 +8,7 @@ export function ProjectOverview({ project }: { project: Project }) {
   return (
     <>
       <section className="card" aria-labelledby="facts-title">
-        <h2 id="facts-title">Overview</h2>
+        <h2 id="facts-title">Details</h2>
         <dl className="facts">
           <dt>URL</dt>
           <dd>
