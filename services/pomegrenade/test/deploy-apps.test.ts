@@ -26,7 +26,7 @@ describe('deploying fixture apps', () => {
     expect(lines).toContain('-----> Fetching source');
     expect(lines.some((l) => l.startsWith('-----> Building with node v'))).toBe(true);
     const [up] = h.routes.upstreams('hello');
-    expect(up).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(up).toMatch(/^\d+\.\d+\.\d+\.\d+:\d+$/);
     expect((await httpGet(up as string)).body).toBe('bonjour-secret-x from v1 (web.1)\n');
   });
 
@@ -103,6 +103,30 @@ describe('deploying fixture apps', () => {
     expect(deployment.failure?.message).toBe('build command "npm run build" exited with code 2');
     expect(lines).toContain('build: compile error: missing semicolon');
     expect(h.routes.upstreams('bf')).toEqual([]);
+  });
+
+  it('a build past its time limit fails as timed out', async () => {
+    const commit = await h.repo('slow').commitFixture(fixture('node-hello'), {
+      'package.json': JSON.stringify({
+        name: 'slow',
+        scripts: { build: 'sleep 60', start: 'node server.js' },
+      }),
+    });
+    const started = Date.now();
+    const { deployment } = await h.deploy('slow', 1, commit, { build: { builder: '', timeoutSeconds: 2 } });
+    expect(deployment.failure?.message).toBe('the build ran past its time limit of 2s');
+    expect(deployment.failure?.reason).toBe(4); // BUILD_TIMED_OUT
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('a forced builder that does not exist fails with the known ones', async () => {
+    const commit = await h.repo('forced').commitFixture(fixture('node-hello'));
+    const { deployment } = await h.deploy('forced', 1, commit, {
+      build: { builder: 'dockerfile', timeoutSeconds: 0 },
+    });
+    expect(deployment.failure?.message).toBe(
+      'builder "dockerfile" does not exist (known: node, static, python, procfile)',
+    );
   });
 
   it('crash-on-start: fails with the exit code and the last lines of the app; the previous deployment keeps serving', async () => {

@@ -217,6 +217,13 @@ describe('Engine with FakeRuntime', () => {
     await eventually(() => second.runtime.running('web.1').length === 1, 5000, 'web.1 back');
     expect(second.runtime.running('web.1')[0]?.spec.env.K).toBe('secret-value');
     expect(second.engine.routes.get('rc')?.upstreams).toHaveLength(1);
+    // Log lines written before the restart are read back from disk.
+    const old = second.engine
+      .logsOf('rc')
+      .read({ sources: ['platform'], tail: 100 })
+      .map((l) => l.text);
+    expect(old).toContain('v1 active');
+    expect(old).toContain('v2 failed: interrupted by a platform restart');
   });
 
   it('stores config vars encrypted', async () => {
@@ -257,5 +264,55 @@ describe('Engine with FakeRuntime', () => {
     expect(fs.readdirSync(`${dataDir}/pomegrenade/projects/kb/builds`).sort()).toEqual(['v3', 'v4']);
     expect(engine.listDeployments('kb', 0).map((d) => d.buildRetained)).toEqual([true, true, false, false]);
     expect(() => engine.activateEarlier('kb', 1)).toThrow('deployment v1: its build is no longer kept');
+  });
+
+  it('fails the deployment when the release command fails, keeping the previous one', async () => {
+    const { engine, runtime, builder } = await fakeEngine();
+    engine.create(request('rel', 1));
+    await waitFor(engine, 'rel', 1, ['active']);
+    builder.procfiles.set('', 'web: serve\nrelease: migrate\n');
+    runtime.behaviour = (spec) =>
+      spec.source === 'build'
+        ? { exitCode: 0 }
+        : spec.source === 'release'
+          ? { exitCode: 4, lines: ['migration 7 failed'] }
+          : {};
+    const lines: string[] = [];
+    engine.create(request('rel', 2));
+    engine.events.watch('rel', 2, false, (e) => {
+      if (e?.kind === 'line') lines.push(`${e.source}: ${e.text}`);
+    });
+    const d = await waitFor(engine, 'rel', 2, ['failed']);
+    expect(d.failure).toEqual({ reason: 'build_failed', message: 'release command exited with code 4' });
+    expect(lines).toContain('release: migration 7 failed');
+    expect(engine.getDeployment('rel', 1).state).toBe('active');
+    expect(runtime.running('web.1').map((p) => p.spec.env.PAASTECH_DEPLOYMENT)).toEqual(['v1']);
+  });
+
+  it('cancels a building deployment on request; the active one stays', async () => {
+    const { engine, builder } = await fakeEngine();
+    engine.create(request('can', 1));
+    await waitFor(engine, 'can', 1, ['active']);
+    builder.delayMs = 500;
+    engine.create(request('can', 2));
+    await waitFor(engine, 'can', 2, ['building']);
+    engine.cancel('can', 2);
+    await waitFor(engine, 'can', 2, ['cancelled']);
+    expect(engine.getDeployment('can', 1).state).toBe('active');
+    expect(() => engine.cancel('can', 2)).toThrow('deployment v2 has already ended (cancelled)');
+  });
+
+  it("reports the router's traffic as router log lines", async () => {
+    const { engine } = await fakeEngine();
+    engine.create(request('rt', 1));
+    await waitFor(engine, 'rt', 1, ['active']);
+    engine.routerLog('rt', '12 requests in 10s');
+    engine.routerLog('unknown-project', 'ignored');
+    expect(
+      engine
+        .logsOf('rt')
+        .read({ sources: ['router'], tail: 10 })
+        .map((l) => l.text),
+    ).toEqual(['12 requests in 10s']);
   });
 });

@@ -83,6 +83,9 @@ describe('operations', () => {
     expect(s.instances[0]?.state).toBe(2); // RUNNING
     expect(s.instances[0]?.memoryBytes).toBeGreaterThan(1024 * 1024);
     expect(s.instances[0]?.memoryLimitBytes).toBe(512 * 1024 * 1024);
+    expect(s.diskUsedBytes).toBeGreaterThan(0);
+    expect(s.activeDeployment?.number).toBe(1);
+    expect(s.formation).toEqual({ web: 1 });
     expect(await logs('ops', ['platform'], 100)).toContain(
       'platform: web.1 was killed by SIGKILL; restarting in 1s',
     );
