@@ -11,6 +11,7 @@ declare -A NEEDED=(
   [ip]=iproute2
   [nft]=nftables
   [setpriv]=util-linux
+  [python3]=python3-venv
   [haproxy]=haproxy
 )
 # Needed by the test suite only (browser tests, PostgreSQL client).
