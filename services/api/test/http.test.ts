@@ -284,6 +284,9 @@ describe.each(DIALECTS)('HTTP conventions on %s', (dialect) => {
     const signup = doc.body.paths['/api/v1/auth/signup'].post;
     expect(Object.keys(signup.responses)).toEqual(expect.arrayContaining(['201', '400', '409', '429']));
     expect(signup.responses['400'].content['application/problem+json']).toBeDefined();
+    expect(signup.security).toEqual([{}]);
+    expect(doc.body.paths['/api/v1/account'].get.security).toBeUndefined();
+    expect(doc.body.security).toEqual([{ bearer: [] }, { session: [] }]);
     const docs = await call(api, 'GET', '/api/docs');
     expect(docs.status).toBe(200);
     expect(docs.text).toMatch(/swagger-ui/i);

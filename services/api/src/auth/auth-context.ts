@@ -1,5 +1,6 @@
 // Who is calling: set on the request by AuthGuard, read by controllers through @Auth().
-import { createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
+import { ApiSecurity } from '@nestjs/swagger';
 import { UnauthenticatedError } from '@paastech/kit';
 import type { FastifyRequest } from 'fastify';
 
@@ -20,8 +21,11 @@ export interface AuthedRequest extends FastifyRequest {
 
 export const IS_PUBLIC = 'paastech:public';
 
-/** Marks a route (or controller) as reachable without authentication. */
-export const Public = () => SetMetadata(IS_PUBLIC, true);
+/**
+ * Marks a route (or controller) as reachable without authentication; its OpenAPI operation gets the
+ * empty security requirement (anonymous allowed) instead of the document's default.
+ */
+export const Public = () => applyDecorators(SetMetadata(IS_PUBLIC, true), ApiSecurity({}));
 
 /** Injects the AuthContext of the request (`@Auth() auth: AuthContext`). */
 export const Auth = createParamDecorator((_data: unknown, ctx: ExecutionContext): AuthContext => {
