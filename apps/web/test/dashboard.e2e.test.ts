@@ -284,7 +284,7 @@ describe('dashboard in a real browser', () => {
         .getByTestId('user-code')
         .waitFor({ timeout: 5000 })
         .catch(async () => {
-          throw new Error(`no code on the page: ${await page.locator('main').innerText()}`);
+          throw new Error(`no code on the page: ${await page.locator('main').textContent()}`);
         });
       expect(await page.getByTestId('user-code').textContent()).toBe(code);
       await screenshots(page, 'device');

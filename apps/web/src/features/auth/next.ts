@@ -3,7 +3,7 @@
 
 /** `next` when it is a local path ("/…" but not "//…" or "/\…"), else "/". */
 export function safeNext(next: string | null | undefined): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
+  if (!next?.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
   if ([...next].some((c) => c.charCodeAt(0) < 0x20)) return '/';
   return next;
 }
