@@ -56,16 +56,17 @@ describe('paastechd all', () => {
     const d = await startPaastechd();
     try {
       const ep = d.endpoints;
-      expect([...ep.keys()].sort()).toEqual(
-        [
-          'api gRPC',
-          'apps',
+      expect([...ep.keys()]).toEqual(
+        expect.arrayContaining([
           'dashboard and API',
-          'git gRPC',
+          'api gRPC',
           'git over HTTP',
+          'git over SSH',
+          'git gRPC',
           'pomegrenade gRPC',
+          'apps',
           'router admin',
-        ].sort(),
+        ]),
       );
       expect(d.stdout()).toMatch(/^paastechd: ready \(role all, data in /m);
 
@@ -94,7 +95,12 @@ describe('paastechd all', () => {
       }
 
       const pid = d.child.pid!;
-      const ports = [portOf(ep.get('dashboard and API')!), portOf(gitUrl), appsPort];
+      const ports = [
+        portOf(ep.get('dashboard and API')!),
+        portOf(gitUrl),
+        portOf(ep.get('git over SSH')!),
+        appsPort,
+      ];
       expect(await d.stop('SIGTERM')).toBe(0);
       expect(d.stdout()).toMatch(/paastechd: stopped/);
       expect(descendantsOf(pid)).toEqual([]);
