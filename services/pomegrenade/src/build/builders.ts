@@ -22,7 +22,7 @@ export class NodeBuilder implements Builder {
 
   async build(ctx: BuildContext): Promise<BuildOutput> {
     const pkg = parsePackageJson(readAppFile(ctx.appDir, 'package.json'));
-    const version = (await run('node', ['--version'])).stdout.trim();
+    const version = await nodeVersion();
     ctx.step(`Building with node ${version}`);
     const env = { npm_config_cache: '/cache/npm', npm_config_update_notifier: 'false' };
     const lock = ['package-lock.json', 'npm-shrinkwrap.json']
@@ -76,6 +76,14 @@ export class NodeBuilder implements Builder {
     fs.mkdirSync(keep, { recursive: true });
     await run('cp', ['-al', '--', built, path.join(keep, 'node_modules')]);
   }
+}
+
+let cachedNodeVersion: Promise<string> | undefined;
+
+/** The version of the host's node (the one builds and apps run), asked once. */
+function nodeVersion(): Promise<string> {
+  cachedNodeVersion ??= run('node', ['--version']).then((r) => r.stdout.trim());
+  return cachedNodeVersion;
 }
 
 /** The fields of package.json the builder uses, tolerating junk. */

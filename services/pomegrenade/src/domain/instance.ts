@@ -152,7 +152,8 @@ export class Instance {
   private async waitHealthy(seq: number, proc: RunningProcess): Promise<void> {
     const deadline = Date.now() + this.spec.healthTimeoutSeconds * 1000;
     let last: string | undefined;
-    let delay = 50;
+    // Short polls: the switch happens as soon as the app answers (a deploy's critical path).
+    let delay = 20;
     while (seq === this.seq && this.state === 'starting') {
       const r = await probe(this.address, this.spec.healthPath || '/');
       if (seq !== this.seq || this.state !== 'starting') return;
@@ -160,7 +161,7 @@ export class Instance {
       last = r.detail;
       if (Date.now() >= deadline) break;
       await new Promise((res) => setTimeout(res, delay));
-      delay = Math.min(delay * 2, 500);
+      delay = Math.min(delay * 2, 250);
     }
     if (seq !== this.seq || this.state !== 'starting') return;
     const listening = await proc.listening();
