@@ -53,7 +53,8 @@ export function startRouter(
   logger: Logger = createLogger('router', config.log),
 ): ServiceHandle {
   const table = new RouteTable();
-  const stats = new TrafficStats(logger.child({ component: 'access' }));
+  // Access-log lines carry no secrets (no headers, no query strings): skip the redaction pass.
+  const stats = new TrafficStats(logger.child({ component: 'access' }, { redact: [] }));
   const plane = createPlane({ config, table, stats, logger });
   let watcher: RouteWatcher | undefined;
   let listening: Listening = { port: config.port };

@@ -330,10 +330,12 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       for (const [a, state] of s.servers) if (!want.has(a) && state === 'ready') drains.push([s, a]);
     }
     const maps = mapEntries(routes, slotOf, tlsPort !== undefined);
-    for (const [key, entries] of Object.entries(maps)) {
+    // Pages and redirects first, the host map last: a host never points at a page not there yet.
+    const order = ['html503', 'json503', 'p502', 'p504', 'redirect', 'hosts'] as const;
+    for (const key of order) {
       // The redirect map is only loaded (referenced by haproxy.cfg) when there is a TLS listener.
       if (key === 'redirect' && tlsPort === undefined) continue;
-      await replaceMap(paths.maps[key as keyof typeof maps], entries);
+      await replaceMap(paths.maps[key], maps[key]);
     }
     for (const [s, a] of drains) {
       await api.must(`set server ${s.name}/${serverName(a)} state maint`);

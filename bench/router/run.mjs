@@ -1,0 +1,444 @@
+#!/usr/bin/env node
+// Router benchmark (not a test). One fixed backend (nginx answering a small body), reached
+//   direct · through nginx (keep-alive upstream, Host routing) · through HAProxy configured by hand
+//   · through our `haproxy` data plane · through our `node` data plane
+// in one run, alternating, `wrk -t1 -c50 -d10s` per target and round (≥ 3 rounds): throughput,
+// p50 and p99 as ratios to direct and to nginx, and each proxy's RSS idle and under load. Then,
+// for both data planes, 0 failed requests while the instance set is switched 20 times under an
+// open-loop 500 req/s. Needs `npm run build` and Debian's wrk, nginx and haproxy.
+//
+//   node bench/router/run.mjs [--rounds 3] [--duration 10] [--out services/router/docs/benchmarks.md]
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const ROUNDS = Number(opt('rounds', 3));
+const DURATION = Number(opt('duration', 10));
+const OUT = opt('out', '');
+const HOST = 'bench.apps.test';
+const here = import.meta.dirname;
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rb-'));
+const children = [];
+
+for (const bin of ['wrk', 'nginx', 'haproxy']) {
+  if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) {
+    console.error(`bench/router: ${bin} is missing (apt-get install -y wrk nginx haproxy)`);
+    process.exit(1);
+  }
+}
+
+/** A free loopback port. */
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a long-running child, remembered for cleanup. */
+function start(cmd, argv, options = {}) {
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'], ...options });
+  children.push(child);
+  return child;
+}
+
+/** Resolves once `port` answers HTTP for Host `host` with `status`. */
+async function waitHttp(port, host, status = 200, timeoutMs = 15_000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const got = await new Promise((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('error', () => resolve(0));
+    });
+    if (got === status) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`port ${port} did not answer ${status} for ${host}`);
+}
+
+/** Pid → parent pid, for every process. */
+function parents() {
+  const map = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      map.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {}
+  }
+  return map;
+}
+
+/** `pid` and all its descendants, optionally only those whose command matches `name`. */
+function tree(pid, name) {
+  const pp = parents();
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) for (const [c, p] of pp) if (p === out[i]) out.push(c);
+  return name ? out.filter((p) => readComm(p) === name) : out;
+}
+
+function readComm(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Resident memory (MiB) of `pids` together. */
+function rssMiB(pids) {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {}
+  }
+  return kb / 1024;
+}
+
+/** wrk latency value ("1.23ms", "850.00us", "1.02s") in ms. */
+function ms(text) {
+  const m = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!m) return Number.NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+/** Runs wrk against `port`; samples `rssPids()` halfway. */
+async function wrk(port, rssPids) {
+  let loadRss = 0;
+  const timer = setTimeout(
+    () => {
+      loadRss = rssMiB(rssPids());
+    },
+    (DURATION * 1000) / 2,
+  );
+  const out = await new Promise((resolve) => {
+    const child = spawn('wrk', [
+      '-t1',
+      '-c50',
+      `-d${DURATION}s`,
+      '--latency',
+      '-H',
+      `Host: ${HOST}`,
+      `http://127.0.0.1:${port}/`,
+    ]);
+    let text = '';
+    child.stdout.on('data', (b) => {
+      text += b;
+    });
+    child.on('close', () => resolve(text));
+  });
+  clearTimeout(timer);
+  const num = (re) => Number(re.exec(out)?.[1] ?? 0);
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    p50: ms(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    p99: ms(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    errors:
+      num(/Non-2xx or 3xx responses:\s+(\d+)/) +
+      (/Socket errors: (.*)/.exec(out)?.[1] ?? '')
+        .split(',')
+        .reduce((n, p) => n + Number(/\d+/.exec(p)?.[0] ?? 0), 0),
+    loadRss,
+  };
+}
+
+// --- the backend: nginx, one worker, a fixed small body, on two ports (two "instances") --------
+const [b1, b2] = [await freePort(), await freePort()];
+const backendDir = path.join(work, 'backend');
+fs.mkdirSync(path.join(backendDir, 'logs'), { recursive: true });
+fs.writeFileSync(
+  path.join(backendDir, 'nginx.conf'),
+  `worker_processes 1;
+daemon off;
+pid ${backendDir}/nginx.pid;
+error_log ${backendDir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:${b1}; location / { return 200 "hello from the backend\\n"; } }
+  server { listen 127.0.0.1:${b2}; location / { return 200 "hello from the backend\\n"; } }
+}
+`,
+);
+start('nginx', ['-p', backendDir, '-c', path.join(backendDir, 'nginx.conf')]);
+await waitHttp(b1, HOST);
+
+// --- nginx as the proxy ---------------------------------------------------------------------------
+const nginxPort = await freePort();
+const nginxDir = path.join(work, 'nginx');
+fs.mkdirSync(path.join(nginxDir, 'logs'), { recursive: true });
+fs.writeFileSync(
+  path.join(nginxDir, 'nginx.conf'),
+  `worker_processes auto;
+daemon off;
+pid ${nginxDir}/nginx.pid;
+error_log ${nginxDir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log ${nginxDir}/access.log combined buffer=64k flush=1s;
+  keepalive_requests 1000000;
+  upstream bench { server 127.0.0.1:${b1}; keepalive 64; }
+  server { listen 127.0.0.1:${nginxPort} default_server; return 404; }
+  server {
+    listen 127.0.0.1:${nginxPort};
+    server_name ${HOST};
+    location / {
+      proxy_pass http://bench;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Port $server_port;
+      proxy_set_header X-Request-Id $request_id;
+      proxy_buffering off;
+    }
+  }
+}
+`,
+);
+const nginx = start('nginx', ['-p', nginxDir, '-c', path.join(nginxDir, 'nginx.conf')]);
+await waitHttp(nginxPort, HOST);
+
+// --- HAProxy configured by hand -------------------------------------------------------------------
+const hapPort = await freePort();
+const hapDir = path.join(work, 'haproxy');
+fs.mkdirSync(hapDir, { recursive: true });
+fs.writeFileSync(path.join(hapDir, 'hosts.map'), `${HOST} bench\n`);
+fs.writeFileSync(
+  path.join(hapDir, 'haproxy.cfg'),
+  `global
+  log stdout format raw local0 info
+defaults
+  mode http
+  log global
+  option httplog
+  timeout connect 5s
+  timeout client 30s
+  timeout server 60s
+  timeout http-request 10s
+  timeout http-keep-alive 30s
+frontend edge
+  bind 127.0.0.1:${hapPort}
+  unique-id-format %{+X}o%pid-%Ts-%rt
+  http-request set-header X-Forwarded-For %[src]
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  http-request set-header X-Forwarded-Port %[dst_port]
+  http-request set-header X-Request-Id %[unique-id]
+  use_backend %[req.hdr(host),field(1,:),lower,map(${hapDir}/hosts.map)]
+backend bench
+  balance leastconn
+  server b1 127.0.0.1:${b1}
+`,
+);
+const hap = start('haproxy', ['-db', '-f', path.join(hapDir, 'haproxy.cfg')], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+await waitHttp(hapPort, HOST);
+
+// --- our router, both data planes -----------------------------------------------------------------
+/** Starts router-proc.mjs with `dataplane`; resolves with its port, process and a switch function. */
+async function startOurs(dataplane) {
+  const dataDir = path.join(work, `ours-${dataplane}`);
+  fs.mkdirSync(dataDir, { recursive: true });
+  const child = spawn(process.execPath, [path.join(here, 'router-proc.mjs')], {
+    env: {
+      ...process.env,
+      PAASTECH_DATA_DIR: dataDir,
+      PAASTECH_ROUTER_PORT: '0',
+      PAASTECH_ROUTER_DATAPLANE: dataplane,
+      PAASTECH_APPS_DOMAIN: 'apps.test',
+      BENCH_UPSTREAMS: JSON.stringify([`127.0.0.1:${b1}`]),
+    },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  children.push(child);
+  const port = await new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (b) => {
+      text += b;
+      const m = /ready (\d+)/.exec(text);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`router (${dataplane}) exited with ${code}`)));
+  });
+  await waitHttp(port, HOST);
+  const setUpstreams = (upstreams) =>
+    new Promise((resolve) => {
+      child.once('message', resolve);
+      child.send({ upstreams });
+    });
+  const rssPids = () => (dataplane === 'haproxy' ? tree(child.pid, 'haproxy') : [child.pid]);
+  return { port, child, setUpstreams, rssPids };
+}
+const oursNode = await startOurs('node');
+const oursHap = await startOurs('haproxy');
+
+const targets = [
+  { name: 'direct', port: b1, rssPids: () => [] },
+  { name: 'nginx', port: nginxPort, rssPids: () => tree(nginx.pid) },
+  { name: 'haproxy (by hand)', port: hapPort, rssPids: () => tree(hap.pid) },
+  { name: 'ours: haproxy plane', port: oursHap.port, rssPids: oursHap.rssPids },
+  { name: 'ours: node plane', port: oursNode.port, rssPids: oursNode.rssPids },
+];
+for (const t of targets) {
+  t.runs = [];
+  t.idleRss = rssMiB(t.rssPids());
+}
+console.log(
+  `bench/router: ${ROUNDS} rounds × ${targets.length} targets × wrk -t1 -c50 -d${DURATION}s, ${os.cpus().length} CPUs`,
+);
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const t of targets) {
+    const r = await wrk(t.port, t.rssPids);
+    t.runs.push(r);
+    console.log(
+      `  round ${round} ${t.name.padEnd(20)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}`,
+    );
+  }
+}
+
+/** Median of numbers. */
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+for (const t of targets) {
+  t.rps = median(t.runs.map((r) => r.rps));
+  t.p50 = median(t.runs.map((r) => r.p50));
+  t.p99 = median(t.runs.map((r) => r.p99));
+  t.loadRss = Math.max(...t.runs.map((r) => r.loadRss));
+  t.errors = t.runs.reduce((n, r) => n + r.errors, 0);
+}
+const direct = targets[0];
+const ngx = targets[1];
+
+// --- switching under load -------------------------------------------------------------------------
+/** Sends `rate` req/s (open loop) while switching upstreams `switches` times; counts failures. */
+async function switchTest(ours, rate = 500, switches = 20, everyMs = 250) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  let sent = 0;
+  let failed = 0;
+  let done = 0;
+  const fire = () => {
+    sent++;
+    const req = http.get(
+      { host: '127.0.0.1', port: ours.port, path: '/', headers: { host: HOST }, agent },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          done++;
+          if (res.statusCode !== 200) failed++;
+        });
+      },
+    );
+    req.on('error', () => {
+      done++;
+      failed++;
+    });
+  };
+  const interval = 1000 / rate;
+  const t0 = performance.now();
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      const due = Math.floor((performance.now() - t0) / interval);
+      while (sent < due) fire();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 500));
+  for (let i = 0; i < switches; i++) {
+    await ours.setUpstreams([`127.0.0.1:${i % 2 === 0 ? b2 : b1}`]);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  stop = true;
+  await loop;
+  while (done < sent) await new Promise((r) => setTimeout(r, 20));
+  agent.destroy();
+  const seconds = (performance.now() - t0) / 1000;
+  return { sent, failed, rate: sent / seconds };
+}
+const switching = [
+  ['ours: haproxy plane', await switchTest(oursHap)],
+  ['ours: node plane', await switchTest(oursNode)],
+];
+
+// --- report ---------------------------------------------------------------------------------------
+const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+const rows = targets.map(
+  (t) =>
+    `| ${t.name} | ${f(t.rps, 0)} | ${f(t.rps / direct.rps)}× | ${f(t.rps / ngx.rps)}× | ${f(t.p50)} | ${f(t.p99)} | ${f(t.p99 / ngx.p99)}× | ${t.name === 'direct' ? '–' : f(t.idleRss, 1)} | ${t.name === 'direct' ? '–' : f(t.loadRss, 1)} | ${t.errors} |`,
+);
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const table = [
+  '| target | req/s (median) | vs direct | vs nginx | p50 ms | p99 ms | p99 vs nginx | RSS idle MiB | RSS load MiB | errors |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+  ...rows,
+].join('\n');
+const switchTable = [
+  '| data plane | requests | failed | offered rate |',
+  '|---|---|---|---|',
+  ...switching.map(([n, s]) => `| ${n} | ${s.sent} | ${s.failed} | ${f(s.rate, 0)} req/s |`),
+].join('\n');
+console.log(`\n${table}\n\nswitching the instance set 20 times under load:\n\n${switchTable}\n`);
+const verdict = [
+  `haproxy plane throughput ${f(targets[3].rps / ngx.rps)}× nginx (target ≥ 1.0), p99 ${f(targets[3].p99)} ms vs nginx ${f(ngx.p99)} ms (target ≤)`,
+  `node plane throughput ${f(targets[4].rps / ngx.rps)}× nginx (target ≥ 0.5)`,
+];
+console.log(verdict.join('\n'));
+if (OUT) {
+  const md = `# Router benchmarks
+
+Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} × ${cpu}, load generator,
+proxy and backend sharing the cores. Command:
+
+\`\`\`sh
+npm run build && node bench/router/run.mjs --rounds ${ROUNDS} --duration ${DURATION}
+\`\`\`
+
+Each target gets \`wrk -t1 -c50 -d${DURATION}s --latency -H 'Host: ${HOST}'\`, targets alternating, ${ROUNDS} rounds;
+the table shows medians. The backend is the same nginx (one worker, \`return 200\` of a 23-byte body)
+for every target. nginx runs \`worker_processes auto\` with a keep-alive upstream and Host routing;
+HAProxy (by hand) runs its defaults (one thread per CPU) with a host map; "ours" is the PaaSTech
+router fed by a paastech.routing.v1 contract server, writing its access log (nginx writes its
+access log too, buffered; HAProxy by hand logs to stdout). RSS is of the proxy processes (for our
+haproxy plane: the HAProxy processes; the router's own Node process is not included), idle and
+sampled mid-run.
+
+${table}
+
+Switching the instance set (a new snapshot from the contract server, alternating between two
+backend ports) 20 times, every 250 ms, under an open-loop load of about 500 req/s:
+
+${switchTable}
+
+${verdict.map((v) => `- ${v}`).join('\n')}
+`;
+  fs.writeFileSync(OUT, md);
+  console.log(`wrote ${OUT}`);
+}
+
+for (const c of children.reverse()) c.kill('SIGTERM');
+await new Promise((r) => setTimeout(r, 1500));
+fs.rmSync(work, { recursive: true, force: true });
+process.exit(0);
