@@ -148,4 +148,25 @@ describe.runIf(POSTGRES_URL)('PostgreSQL going away and coming back', () => {
     expect(status).toBe(200);
     expect((await call(api, 'GET', '/api/v1/account', { as: { token: c.token } })).status).toBe(200);
   });
+
+  it('a server that hangs gives 503s within seconds, not hung requests, and recovers', async () => {
+    proxy.freeze();
+    try {
+      let t0 = Date.now();
+      expect((await call(api, 'GET', '/readyz')).status).toBe(503);
+      expect(Date.now() - t0).toBeLessThan(2500);
+      t0 = Date.now();
+      const account = await call(api, 'GET', '/api/v1/account', { as: { token: c.token } });
+      expect(account.status).toBe(503);
+      expect(Date.now() - t0).toBeLessThan(8000);
+    } finally {
+      proxy.thaw();
+    }
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      status = (await call(api, 'GET', '/api/v1/account', { as: { token: c.token } })).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(status).toBe(200);
+  });
 });
