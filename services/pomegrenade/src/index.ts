@@ -20,6 +20,7 @@ import type { Builder, Runtime } from './domain/ports.js';
 import { GitArchiveSource } from './grpc/git-source.js';
 import { deploymentService, routingService } from './grpc/services.js';
 import { LocalRuntime, sandboxUnavailableReason } from './runtime/local-runtime.js';
+import { UnconfinedRuntime } from './runtime/unconfined-runtime.js';
 import { LogBook } from './store/log-book.js';
 import { StateStore } from './store/state.js';
 
@@ -59,7 +60,11 @@ export function startPomegrenade(
     logs = new LogBook(store.projectsDir());
     const book = logs;
     source = new GitArchiveSource(config.gitGrpcAddress, secret);
-    const runtime = overrides.runtime ?? new LocalRuntime({ sandbox: config.sandbox, stateDir, logger });
+    const runtime =
+      overrides.runtime ??
+      (config.sandbox === 'none'
+        ? new UnconfinedRuntime()
+        : new LocalRuntime({ sandbox: config.sandbox, stateDir, logger }));
     engine = new Engine({
       runtime,
       builders: overrides.builders ?? defaultBuilders(),

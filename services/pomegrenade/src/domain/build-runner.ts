@@ -66,8 +66,12 @@ export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInf
   // it stays 0700, so no other host user reaches it.
   fs.chmodSync(appDir, 0o755);
   fs.mkdirSync(job.cacheDir, { recursive: true, mode: 0o750 });
-  fs.chownSync(appDir, job.uid, job.uid);
-  fs.chownSync(job.cacheDir, job.uid, job.uid);
+  // Only root can hand directories to the project's uid; without root the sandbox is "none" and
+  // everything runs as the platform's uid anyway.
+  if (process.getuid?.() === 0) {
+    fs.chownSync(appDir, job.uid, job.uid);
+    fs.chownSync(job.cacheDir, job.uid, job.uid);
+  }
   const mask = masker(job.configVars);
   const deadline = Date.now() + job.timeoutSeconds * 1000;
   const exec = (argv: string[], o: ExecOptions = {}) =>
