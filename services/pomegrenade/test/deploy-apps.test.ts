@@ -1,5 +1,8 @@
 // Each fixture app deployed for real: GetArchive from a real repository, the real builders in the
 // bubblewrap build sandbox, instances under LocalRuntime, health-gated routes.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from './support/git-server.js';
 import { type Harness, httpGet, startHarness } from './support/pomegrenade.js';
@@ -208,5 +211,32 @@ describe('custom buildpack', () => {
     });
     expect(deployment.failure?.reason).toBe(2); // NO_BUILDER
     expect(deployment.failure?.message).toContain(message);
+  });
+});
+
+describe('hostile source trees', () => {
+  it('a .paastech symlink in a static site does not make the platform write outside the tree', async () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'outside-'));
+    const repo = h.repo('evilsite');
+    await repo.commitFixture(fixture('static-site'));
+    fs.symlinkSync(outside, path.join(repo.work, '.paastech'));
+    const { deployment } = await h.deploy('evilsite', 1, await repo.commit('symlink'));
+    expect(deployment.failure?.message).toBeUndefined();
+    expect(fs.readdirSync(outside)).toEqual([]);
+    expect((await httpGet(h.routes.upstreams('evilsite')[0] as string)).body).toContain(
+      'Hello from a static site',
+    );
+  });
+
+  it('a node_modules symlink does not receive the cached modules', async () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'outside-'));
+    const repo = h.repo('evilnode');
+    await h.deploy('evilnode', 1, await repo.commitFixture(fixture('node-dep')));
+    await repo.commitFixture(fixture('node-dep'));
+    fs.symlinkSync(outside, path.join(repo.work, 'node_modules'));
+    const { deployment, lines } = await h.deploy('evilnode', 2, await repo.commit('symlink'));
+    expect(deployment.failure?.message).toBeUndefined();
+    expect(lines).toContain('-----> Reusing node_modules (lockfile unchanged)');
+    expect(fs.readdirSync(outside)).toEqual([]);
   });
 });

@@ -64,6 +64,8 @@ export class NodeBuilder implements Builder {
     const keep = path.join(ctx.cacheDir, 'node_modules', hash);
     if (fs.existsSync(path.join(keep, 'node_modules'))) {
       ctx.step('Reusing node_modules (lockfile unchanged)');
+      // A node_modules of the app's own (possibly a symlink out of the tree) must not be written into.
+      fs.rmSync(path.join(ctx.appDir, 'node_modules'), { recursive: true, force: true });
       await run('cp', ['-al', '--', path.join(keep, 'node_modules'), path.join(ctx.appDir, 'node_modules')]);
       return;
     }
@@ -121,9 +123,11 @@ export class StaticBuilder implements Builder {
   async build(ctx: BuildContext): Promise<BuildOutput> {
     const root = STATIC_ROOTS.find((r) => hasAppFile(ctx.appDir, path.join(r, 'index.html'))) ?? '';
     ctx.step(`Static site from /${root}`);
+    // The tree is the app's: whatever .paastech is (a symlink to /etc?) goes before we write as root.
     const dir = path.join(ctx.appDir, '.paastech');
-    fs.mkdirSync(dir, { recursive: true });
-    fs.copyFileSync(STATIC_SERVER_FILE, path.join(dir, 'serve.mjs'));
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir);
+    fs.copyFileSync(STATIC_SERVER_FILE, path.join(dir, 'serve.mjs'), fs.constants.COPYFILE_EXCL);
     ctx.info('serving with the built-in static server (ETag, gzip/br, 404 page)');
     return {
       defaultProcesses: { web: `exec node .paastech/serve.mjs --port "$PORT" --root ./${root}` },
