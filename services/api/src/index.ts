@@ -22,6 +22,7 @@ import { SessionsService } from './auth/sessions.service.js';
 import type { ApiConfig } from './config.js';
 import { CoreModule } from './core.module.js';
 import { type Database, openDatabase } from './db/database.js';
+import { PushRecorder } from './deployments/push.js';
 import { ControlHandlers } from './grpc/control.js';
 import { BODY_LIMIT_BYTES } from './http/problem.js';
 import { configureHttp } from './http/setup.js';
@@ -90,7 +91,13 @@ export function startApi(config: ApiConfig, logger: Logger = createLogger('api',
       const address = app.getHttpServer().address();
       port = typeof address === 'object' && address ? address.port : config.port;
       if (!config.publicUrl) resolved.publicUrl = `http://${urlHost(config.listenHost)}:${port}`;
-      const handlers = new ControlHandlers(database, app.get(TokensService), app.get(AuditService), logger);
+      const handlers = new ControlHandlers(
+        database,
+        app.get(TokensService),
+        app.get(AuditService),
+        logger,
+        app.get(PushRecorder),
+      );
       grpc = await serveGrpc({
         address: config.grpcAddress,
         secret: resolveInternalSecret(config),

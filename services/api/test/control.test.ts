@@ -4,7 +4,6 @@ import { control } from '@paastech/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../src/db/database.js';
 import { isoNow, newId } from '../src/db/ids.js';
-import { NOT_DEPLOYED_REASON } from '../src/grpc/control.js';
 import { call, signUp, startTestApi, type TestApi, type TestClient } from './support/api.js';
 import { DIALECTS } from './support/databases.js';
 
@@ -161,24 +160,31 @@ describe.each(DIALECTS)('ControlService on %s', (dialect) => {
     });
   }
 
-  it('RecordPush answers "recorded, nothing deployed" and audits the push', async () => {
+  it('RecordPush deploys a push of main (rejected here: no Pomegrenade runs) and audits the push', async () => {
     const sha = 'a'.repeat(40);
     const events = await recordPush({
       projectId,
       pusherClientId: owner.id,
       refUpdates: [{ oldSha: '0'.repeat(40), newSha: sha, refName: 'refs/heads/main' }],
     });
+    const failed = 'deployment v1 failed: the deployment service is not reachable';
     expect(events).toEqual([
-      { event: { $case: 'progress', value: { text: NOT_DEPLOYED_REASON } } },
+      {
+        event: {
+          $case: 'deploymentCreated',
+          value: { deploymentNumber: 1, commitSha: sha, refName: 'refs/heads/main' },
+        },
+      },
+      {
+        event: {
+          $case: 'progress',
+          value: { text: 'Deployment v1 failed: the deployment service is not reachable' },
+        },
+      },
       {
         event: {
           $case: 'result',
-          value: {
-            outcome: PushOutcome.PUSH_OUTCOME_NOT_DEPLOYED,
-            reason: NOT_DEPLOYED_REASON,
-            deploymentNumber: 0,
-            url: '',
-          },
+          value: { outcome: PushOutcome.PUSH_OUTCOME_FAILED, reason: failed, deploymentNumber: 1, url: '' },
         },
       },
     ]);

@@ -7,6 +7,7 @@ import { control } from '@paastech/proto';
 import type { AuditService } from '../audit/audit.service.js';
 import type { Database } from '../db/database.js';
 import { isoNow } from '../db/ids.js';
+import { type PushRecorder, serveRecordPush } from '../deployments/push.js';
 import type { TokensService } from '../tokens/tokens.service.js';
 
 const { GitAccess, GitAccessDenialReason: Denial, PushOutcome } = control;
@@ -24,6 +25,7 @@ export class ControlHandlers {
     private readonly tokens: TokensService,
     private readonly audit: AuditService,
     private readonly logger: Logger,
+    private readonly pushes?: PushRecorder,
   ) {}
 
   /** The handler object grpc-js serves. */
@@ -110,6 +112,7 @@ export class ControlHandlers {
     if (!project) throw new NotFoundError(`project "${req.projectId.slice(0, MAX_ECHO)}" not found`);
     const refs = req.refUpdates.map((u) => ({ ref: u.refName, old: u.oldSha, new: u.newSha }));
     await this.audit.record(req.pusherClientId, 'git.push', `project:${project.name}`, null, { refs });
+    if (this.pushes) return serveRecordPush(this.pushes, call);
     call.write({ event: { $case: 'progress', value: { text: NOT_DEPLOYED_REASON } } });
     call.write({
       event: {

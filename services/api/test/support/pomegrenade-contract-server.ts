@@ -44,7 +44,12 @@ export interface ContractDeployment {
   state: deploy.DeploymentState;
   history: deploy.WatchDeploymentResponse[];
   failure?: string;
+  /** Lets the script pass its next `wait` step (also when called before the script reaches it). */
   release: () => void;
+  /** Releases given before the script reached a `wait` step. */
+  releases: number;
+  /** Resolves the `wait` step the script is paused at. */
+  resume?: () => void;
   wake: Set<() => void>;
 }
 
@@ -115,11 +120,13 @@ function unary<Req, Res>(fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<R
   };
 }
 
-/** Starts the contract server on a fresh Unix socket. */
-export async function startPomegrenadeContractServer(): Promise<PomegrenadeContractServer> {
+/** Starts the contract server on `address` (default: a fresh Unix socket), requiring `secret`. */
+export async function startPomegrenadeContractServer(
+  options: { address?: string; secret?: string } = {},
+): Promise<PomegrenadeContractServer> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'paastech-pom-contract-'));
-  const address = `unix:${path.join(root, 'pomegrenade.sock')}`;
-  const secret = 'contract-server-secret-0123456789';
+  const address = options.address ?? `unix:${path.join(root, 'pomegrenade.sock')}`;
+  const secret = options.secret ?? 'contract-server-secret-0123456789';
   let endpoint: GrpcEndpoint | undefined;
   const logFollowers = new Set<(line: deploy.LogLine) => void>();
   const state: PomegrenadeContractServer = {
@@ -174,9 +181,11 @@ export async function startPomegrenadeContractServer(): Promise<PomegrenadeContr
       if (FINAL.has(d.state)) return;
       await new Promise((r) => setTimeout(r, state.stepMs));
       if ('wait' in s) {
-        await new Promise<void>((resolve) => {
-          d.release = resolve;
-        });
+        if (d.releases > 0) d.releases--;
+        else
+          await new Promise<void>((resolve) => {
+            d.resume = resolve;
+          });
       } else if ('state' in s) {
         const failure = s.failure
           ? {
@@ -215,7 +224,13 @@ export async function startPomegrenadeContractServer(): Promise<PomegrenadeContr
         request: req,
         state: S.DEPLOYMENT_STATE_QUEUED,
         history: [],
-        release: () => {},
+        releases: 0,
+        release: () => {
+          if (!d.resume) return void d.releases++;
+          const resume = d.resume;
+          d.resume = undefined;
+          resume();
+        },
         wake: new Set(),
       };
       d.history.push({
