@@ -55,6 +55,20 @@ export function parseReleaseYaml(text: string): Record<string, string> {
   return out;
 }
 
+/**
+ * Makes `dir` (inside the project cache, which earlier builds could write) a real directory owned
+ * by `uid`: a symlink planted there is removed, never followed by a chown as root.
+ */
+function ownedDir(dir: string, uid: number): void {
+  try {
+    if (!fs.lstatSync(dir).isDirectory()) fs.rmSync(dir, { force: true });
+  } catch {
+    // absent
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  fs.lchownSync(dir, uid, uid);
+}
+
 /** Builds with a custom buildpack. */
 export class BuildpackBuilder implements Builder {
   readonly name = 'buildpack';
@@ -84,10 +98,7 @@ export class BuildpackBuilder implements Builder {
       throw noBuilder("the buildpack's bin/detect refused this app");
     }
     ctx.step(`Building with buildpack ${detected[0] ?? ''}`.trim());
-    const cache = path.join(ctx.cacheDir, 'buildpack');
-    fs.mkdirSync(cache, { recursive: true });
-    const uid = fs.statSync(ctx.appDir).uid;
-    fs.chownSync(cache, uid, uid);
+    ownedDir(path.join(ctx.cacheDir, 'buildpack'), fs.statSync(ctx.appDir).uid);
     await ctx.exec(['/buildpack/bin/compile', '/app', '/cache/buildpack', '/env'], { binds });
     const release: string[] = [];
     if (fs.existsSync(path.join(bp, 'bin', 'release'))) {
@@ -109,10 +120,8 @@ export class BuildpackBuilder implements Builder {
       .digest('hex')
       .slice(0, 16);
     const dir = path.join(ctx.cacheDir, 'buildpacks', name);
+    ownedDir(path.dirname(dir), fs.statSync(ctx.appDir).uid);
     fs.rmSync(dir, { recursive: true, force: true });
-    fs.mkdirSync(path.dirname(dir), { recursive: true });
-    const uid = fs.statSync(ctx.appDir).uid;
-    fs.chownSync(path.dirname(dir), uid, uid);
     ctx.step(`Fetching buildpack ${this.source.url}${this.source.ref ? `#${this.source.ref}` : ''}`);
     const branch = this.source.ref ? [`--branch=${this.source.ref}`] : [];
     await ctx.exec([
