@@ -203,6 +203,12 @@ describe('dashboard in a real browser', () => {
     const gone = await page.evaluate(async (n) => (await fetch(`/api/v1/projects/${n}`)).status, name);
     expect(gone).toBe(404);
 
+    // A missing project: the API's message and what to do, not a blank page.
+    await page.goto(`${origin}/projects/no-such-project`);
+    const missing = page.getByRole('alert');
+    await expect.poll(() => missing.textContent()).toContain('no-such-project');
+    expect(await missing.textContent()).toContain('Go back to the list');
+
     // Log out, then back in.
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor();
@@ -292,6 +298,41 @@ describe('dashboard in a real browser', () => {
       await page.getByText('CLI signed in').waitFor();
       expect(await exited).toBe(0);
       expect(output).toContain('logged in as grace@example.com');
+    } finally {
+      cli.kill();
+    }
+    expect(d.pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('denies a `paastech login` on /device: the CLI says so and fails', async () => {
+    const { page, origin } = d;
+    if (!fs.existsSync(CLI)) throw new Error('apps/cli is not built (npm run build)');
+    await signUp(page, origin, 'eve@example.com');
+    const home = tempDir('pt-cli-');
+    const cli = spawn(process.execPath, [CLI, 'login', '--api', origin], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, XDG_CONFIG_HOME: home, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    cli.stdout.on('data', (b: Buffer) => {
+      output += b.toString();
+    });
+    cli.stderr.on('data', (b: Buffer) => {
+      output += b.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => cli.once('exit', resolve));
+    try {
+      await expect.poll(() => /user_code=([A-Z0-9-]+)/.exec(output)?.[1], { timeout: 15_000 }).toBeTruthy();
+      const code = /user_code=([A-Z0-9-]+)/.exec(output)![1]!;
+      // Typed by hand, lower case and without the dash.
+      await page.goto(`${origin}/device`);
+      await page.getByLabel('Code').fill(code.replace('-', '').toLowerCase());
+      await page.getByRole('button', { name: 'Continue' }).click();
+      expect(await page.getByTestId('user-code').textContent()).toBe(code);
+      await page.getByRole('button', { name: 'Deny' }).click();
+      await page.getByText('Sign-in denied.').waitFor();
+      expect(await exited).toBe(1);
+      expect(output).toContain('denied');
     } finally {
       cli.kill();
     }
