@@ -91,11 +91,11 @@ export class Output {
     for (const r of rows) this.line(fmt(r));
   }
 
-  /** Shows `text` while something waits: an animated spinner on a TTY, one plain line otherwise. */
+  /** Shows `text` while something waits: an animated spinner on a TTY, plain progress lines otherwise. */
   spinner(text: string): Spinner {
     if (this.stderr.isTTY !== true) {
       this.info(`${text}…`);
-      return { update: () => {}, stop: (final) => (final ? this.info(final) : undefined) };
+      return { update: (t) => this.info(`${t}…`), stop: (final) => (final ? this.info(final) : undefined) };
     }
     let current = text;
     let frame = 0;

@@ -13,6 +13,9 @@ export const TOPICS: Record<string, string> = {
   auth: 'sign up, log in and out, print the token in use',
   projects: 'create, list, inspect and delete projects',
   git: 'connect a local git repository to a project',
+  deployments: 'list deployments, see their build output, roll back',
+  ps: 'see, scale and restart a project’s instances',
+  logs: 'build, app, router and platform output',
   config: 'read and change a project’s config vars',
   domains: 'route hostnames to a project',
   keys: 'manage the SSH keys that may push',
@@ -52,9 +55,10 @@ export async function loadAll(): Promise<Map<string, Command>> {
   return out;
 }
 
-/** The topic of a command name (`config:set` → `config`, `login` → `auth` via its TOPIC entry). */
+/** The topic of a command name (`config:set` → `config`, `login` → `auth`, `rollback` → `deployments`). */
 export function topicOf(name: string): string {
   const head = name.split(':')[0]!;
+  if (head === 'rollback') return 'deployments';
   return AUTH_COMMANDS.has(head) ? 'auth' : head;
 }
 

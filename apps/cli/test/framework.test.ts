@@ -141,7 +141,7 @@ describe('output', () => {
     const s = new Output(stream(false), plain, { noColor: false }).spinner('waiting');
     s.update('still waiting');
     s.stop('done');
-    expect(plain.text).toBe('waiting…\ndone\n');
+    expect(plain.text).toBe('waiting…\nstill waiting…\ndone\n');
     const tty = stream(true);
     const t = new Output(stream(true), tty, { noColor: false }).spinner('waiting');
     await new Promise((resolve) => setTimeout(resolve, 200));

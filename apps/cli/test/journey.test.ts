@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { type RunningDaemon, startPaastechd } from '@paastech/testing';
@@ -16,6 +17,34 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** Polls the app through the router until it answers `expected` (routes switch right after activation). */
+async function appAnswers(project: string, expected: string): Promise<string> {
+  let body = '';
+  for (let i = 0; i < 50 && body !== expected; i++) {
+    body = await appBody(project).catch((e: Error) => e.message);
+    if (body !== expected) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return body;
+}
+
+/** GET / of a project's app through the router, as a visitor would (Host: <project>.localhost). */
+function appBody(project: string): Promise<string> {
+  const port = new URL(daemon.endpoints.get('apps')!.replace('<project>', 'x')).port;
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      { host: '127.0.0.1', port, path: '/', headers: { host: `${project}.localhost` } },
+      (res) => {
+        let body = '';
+        res.on('data', (b: Buffer) => {
+          body += b.toString();
+        });
+        res.on('end', () => resolve(body));
+      },
+    );
+    req.once('error', reject);
+  });
 }
 
 const PASSWORD = 'correct horse battery staple 42';
@@ -230,11 +259,62 @@ describe('paastech against a real server', () => {
     });
 
     it('pushes with git push paastech main, the token coming from the credential helper', async () => {
-      await gitAs(ada, repo, ['push', '-q', 'paastech', 'main'], { GIT_TERMINAL_PROMPT: '0' });
+      const push = await gitAs(ada, repo, ['push', 'paastech', 'main'], { GIT_TERMINAL_PROMPT: '0' });
+      expect(push.stderr).toMatch(/remote: -----> deployed v1/);
       const head = (await gitAs(ada, repo, ['rev-parse', 'HEAD'])).stdout.trim();
       const remote = await gitAs(ada, repo, ['ls-remote', 'paastech', 'refs/heads/main']);
       expect(remote.stdout).toBe(`${head}\trefs/heads/main\n`);
+      expect(await appAnswers('shop', 'hello world')).toBe('hello world');
     }, 120_000);
+
+    it('redeploys on config:set, rolls back code and config, scales, and shows deployments, ps and logs', async () => {
+      const set = await ada.run(['config:set', 'GREETING=ada'], { cwd: repo });
+      expect(set.stdout).toBe('set GREETING on shop: v2 is active\n');
+      expect(set.code).toBe(0);
+      expect(set.stderr).toMatch(/^setting GREETING on shop…\nv2: waiting…\n/);
+      expect(await appAnswers('shop', 'hello ada')).toBe('hello ada');
+
+      const list = await ada.run(['deployments'], { cwd: repo });
+      expect(list.stdout).toMatch(
+        /^VERSION +STATE +REASON +COMMIT +CREATED +DETAIL\nv2 +active +config +[0-9a-f]{7} .*\nv1 +superseded +push /,
+      );
+      const info = await ada.run(['deployments:info', 'v1'], { cwd: repo });
+      expect(info.stdout).toMatch(
+        /^v1 superseded\n {2}commit {5}[0-9a-f]{40} \(refs\/heads\/main\)\n {2}reason {5}push\n/,
+      );
+      expect(info.stdout).toContain('-----> ');
+      const missing = await ada.run(['deployments:info', 'v99'], { cwd: repo });
+      expect(missing.code).toBe(1);
+      expect((await ada.run(['deployments:info', 'latest'], { cwd: repo })).code).toBe(2);
+
+      const back = await ada.run(['rollback'], { cwd: repo });
+      expect(back.stdout).toBe('shop rolled back: v3 is active\n');
+      expect(back.stderr).toMatch(/^rolling back shop: deployment v3 created\n/);
+      expect(await appAnswers('shop', 'hello world')).toBe('hello world'); // v1's code and v1's config
+
+      const scale = await ada.run(['ps:scale', 'web=2'], { cwd: repo });
+      expect(scale).toMatchObject({ code: 0, stdout: 'shop now runs web=2\n' });
+      const bad = await ada.run(['ps:scale', 'web=many'], { cwd: repo });
+      expect(bad.code).toBe(2);
+      let status: { instances: Array<{ name: string; state: string }> } = { instances: [] };
+      for (let i = 0; i < 50 && status.instances.filter((x) => x.state === 'running').length < 2; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        status = JSON.parse((await ada.run(['ps', '--json'], { cwd: repo })).stdout);
+      }
+      expect(status.instances.map((x) => x.name).sort()).toEqual(['web.1', 'web.2']);
+      const ps = await ada.run(['ps'], { cwd: repo });
+      expect(ps.stdout).toMatch(
+        /^shop: deployment v3\nINSTANCE +STATE +VERSION +UPTIME +RESTARTS +MEMORY +CPU\nweb\.1 +running +v3 /,
+      );
+
+      const logs = await ada.run(['logs', '-n', '200', '--source', 'web'], { cwd: repo });
+      expect(logs.code).toBe(0);
+      expect(logs.stdout).toMatch(/^\S+Z web\.\d: listening$/m);
+      const json = (await ada.run(['logs', '-n', '5', '--json'], { cwd: repo })).stdout.trim().split('\n');
+      expect(json.length).toBeLessThanOrEqual(5);
+      expect(JSON.parse(json[0]!)).toHaveProperty('source');
+      expect((await ada.run(['logs', '-n', 'lots'], { cwd: repo })).code).toBe(2);
+    }, 180_000);
 
     it('re-points an existing remote with git:remote', async () => {
       await gitAs(ada, repo, ['remote', 'set-url', 'paastech', 'http://127.0.0.1:9/elsewhere.git']);
@@ -249,17 +329,19 @@ describe('paastech against a real server', () => {
     it('sets, reads and unsets config vars', async () => {
       fs.writeFileSync(path.join(repo, 'cert.pem'), 'line 1\nline 2\n');
       const set = await ada.run(
-        ['config:set', 'NODE_ENV=production', 'GREETING=hello world', 'CERT=@cert.pem'],
-        {
-          cwd: repo,
-        },
+        ['config:set', '--no-wait', 'NODE_ENV=production', 'GREETING=hello world', 'CERT=@cert.pem'],
+        { cwd: repo },
       );
-      expect(set).toMatchObject({ code: 0, stdout: 'set NODE_ENV, GREETING, CERT on shop\n' });
+      expect(set.stderr).toBe('setting NODE_ENV, GREETING, CERT on shop…\n');
+      expect(set).toMatchObject({
+        code: 0,
+        stdout: 'set NODE_ENV, GREETING, CERT on shop: v4 is deploying\n',
+      });
       expect((await ada.run(['config:get', 'GREETING'], { cwd: repo })).stdout).toBe('hello world\n');
       const json = JSON.parse((await ada.run(['config', '--json', '-p', 'shop'])).stdout);
       expect(json).toEqual({ CERT: 'line 1\nline 2\n', GREETING: 'hello world', NODE_ENV: 'production' });
-      const unset = await ada.run(['config:unset', 'GREETING', '-p', 'shop']);
-      expect(unset.stdout).toBe('unset GREETING on shop\n');
+      const unset = await ada.run(['config:unset', '--no-wait', 'GREETING', '-p', 'shop']);
+      expect(unset.stdout).toMatch(/^unset GREETING on shop: v\d+ is deploying\n$/);
       const missing = await ada.run(['config:get', 'GREETING', '-p', 'shop']);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toMatch(/^error: config var "GREETING" is not set on project "shop"\n/);

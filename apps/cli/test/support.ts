@@ -71,6 +71,7 @@ export function runProcess(
     });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.on('error', () => {}); // a child that never reads its stdin (git) is not an error
     child.stdin.end(options.input);
   });
 }
@@ -93,7 +94,7 @@ export async function makeAppRepository(user: CliUser, dir: string): Promise<voi
   fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"app","scripts":{"start":"node server.js"}}\n');
   fs.writeFileSync(
     path.join(dir, 'server.js'),
-    "require('node:http').createServer((q, s) => s.end('hello')).listen(process.env.PORT);\n",
+    "require('node:http').createServer((q, s) => s.end(`hello ${process.env.GREETING ?? 'world'}`)).listen(process.env.PORT);\nconsole.log('listening');\n",
   );
   await gitAs(user, dir, ['init', '-q', '-b', 'main']);
   await gitAs(user, dir, ['add', '.']);

@@ -214,6 +214,54 @@ export interface paths {
     patch: operations['ConfigVarsController_change'];
     trace?: never;
   };
+  '/api/v1/projects/{name}/deployments': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['DeploymentsController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/projects/{name}/deployments/{number}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['DeploymentsController_get'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/projects/{name}/deployments/{number}/events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['DeploymentsController_events'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/projects/{name}/domains': {
     parameters: {
       query?: never;
@@ -244,6 +292,86 @@ export interface paths {
     post?: never;
     /** Remove a custom domain */
     delete: operations['DomainsController_remove'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/projects/{name}/formation': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['DeploymentsController_formation'];
+    put: operations['DeploymentsController_scale'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/projects/{name}/logs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['DeploymentsController_logs'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/projects/{name}/restart': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post: operations['DeploymentsController_restart'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/projects/{name}/rollback': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post: operations['DeploymentsController_rollback'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/projects/{name}/status': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['DeploymentsController_status'];
+    put?: never;
+    post?: never;
+    delete?: never;
     options?: never;
     head?: never;
     patch?: never;
@@ -448,6 +576,114 @@ export interface components {
       /** @example laptop CLI */
       name: string;
     };
+    DeploymentDetailDto: {
+      /** @description build and release output (bounded: the middle of very long output is left out) */
+      build_output: string | null;
+      /**
+       * @description full object id of the commit
+       * @example c0ffee0000000000000000000000000000000000
+       */
+      commit_sha: string;
+      /**
+       * Format: date-time
+       * @description when it was queued
+       */
+      created_at: string;
+      /** @example build failed: npm install exited with code 1 */
+      failure_reason: string | null;
+      /**
+       * Format: date-time
+       * @description when it became active, failed or was cancelled
+       */
+      finished_at: string | null;
+      /**
+       * @description instances per process type ({} = platform default: web 1)
+       * @example {
+       *       "web": 2,
+       *       "worker": 1
+       *     }
+       */
+      formation: {
+        [key: string]: number;
+      };
+      /**
+       * @description v3 is number 3; numbers only grow within a project
+       * @example 3
+       */
+      number: number;
+      /**
+       * @description what created it
+       * @enum {string}
+       */
+      reason: 'push' | 'config' | 'rollback' | 'scale';
+      /** @example refs/heads/main */
+      ref_name: string;
+      /**
+       * Format: date-time
+       * @description when its build started
+       */
+      started_at: string | null;
+      /**
+       * @example active
+       * @enum {string}
+       */
+      state: 'queued' | 'building' | 'releasing' | 'active' | 'failed' | 'superseded' | 'cancelled';
+    };
+    DeploymentDto: {
+      /**
+       * @description full object id of the commit
+       * @example c0ffee0000000000000000000000000000000000
+       */
+      commit_sha: string;
+      /**
+       * Format: date-time
+       * @description when it was queued
+       */
+      created_at: string;
+      /** @example build failed: npm install exited with code 1 */
+      failure_reason: string | null;
+      /**
+       * Format: date-time
+       * @description when it became active, failed or was cancelled
+       */
+      finished_at: string | null;
+      /**
+       * @description instances per process type ({} = platform default: web 1)
+       * @example {
+       *       "web": 2,
+       *       "worker": 1
+       *     }
+       */
+      formation: {
+        [key: string]: number;
+      };
+      /**
+       * @description v3 is number 3; numbers only grow within a project
+       * @example 3
+       */
+      number: number;
+      /**
+       * @description what created it
+       * @enum {string}
+       */
+      reason: 'push' | 'config' | 'rollback' | 'scale';
+      /** @example refs/heads/main */
+      ref_name: string;
+      /**
+       * Format: date-time
+       * @description when its build started
+       */
+      started_at: string | null;
+      /**
+       * @example active
+       * @enum {string}
+       */
+      state: 'queued' | 'building' | 'releasing' | 'active' | 'failed' | 'superseded' | 'cancelled';
+    };
+    DeploymentListDto: {
+      /** @description newest first */
+      deployments: components['schemas']['DeploymentDto'][];
+    };
     DeviceInfoDto: {
       created_at: string;
       expires_at: string;
@@ -506,6 +742,18 @@ export interface components {
       /** @example email must be an e-mail address such as ada@example.com */
       message: string;
     };
+    FormationDto: {
+      /**
+       * @description instances per process type, 0..10 each, at most 20 in all
+       * @example {
+       *       "web": 2,
+       *       "worker": 1
+       *     }
+       */
+      formation: {
+        [key: string]: number;
+      };
+    };
     GitUrlsDto: {
       /**
        * @description clone URL over smart HTTP
@@ -517,6 +765,29 @@ export interface components {
        * @example ssh://git@127.0.0.1:2222/shop.git
        */
       ssh_url: string | null;
+    };
+    InstanceDto: {
+      /** @description CPU over the last sampling interval, in thousandths of a core */
+      cpu_millicores: number;
+      /**
+       * @description deployment it runs
+       * @example 3
+       */
+      deployment: number;
+      /** @description exit code of its last exit; 0 when it never exited */
+      last_exit_code: number;
+      memory_bytes: number;
+      memory_limit_bytes: number;
+      /** @example web.1 */
+      name: string;
+      /** @example web */
+      process_type: string;
+      /** @description restarts after crashes */
+      restarts: number;
+      /** @enum {string} */
+      state: 'starting' | 'running' | 'unhealthy' | 'crashed' | 'stopping' | 'stopped' | 'unknown';
+      /** @description seconds since its process started; null when not running */
+      uptime_seconds: number | null;
     };
     LoginDto: {
       /** @example ada@example.com */
@@ -535,6 +806,22 @@ export interface components {
        * @example pt_…
        */
       token?: string;
+    };
+    LogLineDto: {
+      /** @description deployment the line belongs to; 0 for none */
+      deployment: number;
+      /**
+       * @description build, release, <process type>.<index>, router or platform
+       * @example web.1
+       */
+      source: string;
+      text: string;
+      /** Format: date-time */
+      time: string;
+    };
+    LogLinesDto: {
+      /** @description oldest first */
+      lines: components['schemas']['LogLineDto'][];
     };
     ProblemDto: {
       /** @example invalid request: email: email must be an e-mail address such as ada@example.com */
@@ -568,6 +855,40 @@ export interface components {
     };
     ProjectListDto: {
       projects: components['schemas']['ProjectDto'][];
+    };
+    ProjectStatusDto: {
+      /** @description the number of the active deployment */
+      active_deployment: number | null;
+      /** @description disk used by the project's builds and logs, in bytes */
+      disk_used_bytes: number;
+      /**
+       * @example {
+       *       "web": 2,
+       *       "worker": 1
+       *     }
+       */
+      formation: {
+        [key: string]: number;
+      };
+      instances: components['schemas']['InstanceDto'][];
+      /** @description a deployment queued, building or releasing */
+      pending_deployment: number | null;
+      /** @description true while the project is stopped */
+      stopped: boolean;
+    };
+    RestartDto: {
+      /**
+       * @description process type to restart; default: every instance
+       * @example web
+       */
+      process_type?: string;
+    };
+    RollbackDto: {
+      /**
+       * @description deployment to go back to; default: the previous successful one
+       * @example 2
+       */
+      number?: number;
     };
     SignupDto: {
       /** @example ada@example.com */
@@ -1394,6 +1715,71 @@ export interface operations {
       };
     };
   };
+  DeploymentsController_list: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentListDto'];
+        };
+      };
+    };
+  };
+  DeploymentsController_get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+        number: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description with its build output */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentDetailDto'];
+        };
+      };
+    };
+  };
+  DeploymentsController_events: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+        number: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description server-sent events until the deployment ends: `state` {state, at, failure_reason}, `step` {title, at}, `log` {source, text, at} */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
   DomainsController_list: {
     parameters: {
       query?: never;
@@ -1575,6 +1961,167 @@ export interface operations {
         content: {
           'application/problem+json': components['schemas']['ProblemDto'];
         };
+      };
+    };
+  };
+  DeploymentsController_formation: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['FormationDto'];
+        };
+      };
+    };
+  };
+  DeploymentsController_scale: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['FormationDto'];
+      };
+    };
+    responses: {
+      /** @description scaled at once (no new deployment); the formation after the change */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['FormationDto'];
+        };
+      };
+    };
+  };
+  DeploymentsController_logs: {
+    parameters: {
+      query?: {
+        /** @description stream as server-sent events */
+        follow?: '1' | '0' | 'true' | 'false';
+        /** @description past lines first, 0..10000 (default 100) */
+        lines?: unknown;
+        /** @description build, release, router, platform, web, web.1, … (repeatable or comma-separated) */
+        source?: unknown;
+      };
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description JSON without follow; server-sent `log` events with follow=1 */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['LogLinesDto'];
+          'text/event-stream': components['schemas']['LogLinesDto'];
+        };
+      };
+    };
+  };
+  DeploymentsController_restart: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RestartDto'];
+      };
+    };
+    responses: {
+      /** @description restarts under way (web instances one at a time, no downtime) */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  DeploymentsController_rollback: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RollbackDto'];
+      };
+    };
+    responses: {
+      /** @description a new deployment (reason rollback) with the target's build and the config it ran with */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentDto'];
+        };
+      };
+    };
+  };
+  DeploymentsController_status: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ProjectStatusDto'];
+        };
+      };
+      /** @description the deployment service is not reachable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
       };
     };
   };

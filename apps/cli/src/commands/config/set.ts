@@ -3,9 +3,10 @@ import path from 'node:path';
 import { unwrap } from '@paastech/api-client';
 import { parseAssignments } from '../../assignments.js';
 import { defineCommand } from '../../command.js';
+import { deployedSuffix, followConfigDeployment, newestDeployment } from '../../follow.js';
 
 export default defineCommand({
-  description: 'set config vars, all in one change (KEY=@file reads the value from a file)',
+  description: 'set config vars in one change, and follow the redeploy it starts',
   args: [
     {
       name: 'KEY=VALUE',
@@ -14,6 +15,7 @@ export default defineCommand({
       variadic: true,
     },
   ],
+  flags: { 'no-wait': { type: 'boolean', description: 'do not wait for the redeploy' } },
   examples: [
     'paastech config:set NODE_ENV=production LOG_LEVEL=info -p shop',
     'paastech config:set TLS_CERT=@cert.pem',
@@ -23,7 +25,9 @@ export default defineCommand({
   requireProject: true,
   async run(ctx) {
     const set = parseAssignments(ctx.rest, (file) => fs.readFileSync(path.resolve(ctx.cwd, file), 'utf8'));
-    const spinner = ctx.out.spinner(`setting ${Object.keys(set).join(', ')} on ${ctx.project}`);
+    const names = Object.keys(set).join(', ');
+    const before = await newestDeployment(ctx);
+    const spinner = ctx.out.spinner(`setting ${names} on ${ctx.project}`);
     let vars: Record<string, string>;
     try {
       ({ vars } = await unwrap(
@@ -35,7 +39,8 @@ export default defineCommand({
     } finally {
       spinner.stop();
     }
+    const deployed = await followConfigDeployment(ctx, before);
     if (ctx.json) ctx.out.json(vars);
-    else ctx.out.line(`set ${Object.keys(set).join(', ')} on ${ctx.project}`);
+    else ctx.out.line(`set ${names} on ${ctx.project}${deployedSuffix(ctx, deployed)}`);
   },
 });

@@ -1,0 +1,51 @@
+import { unwrap } from '@paastech/api-client';
+import { defineCommand } from '../../command.js';
+
+export default defineCommand({
+  description: 'show a project’s instances: state, uptime, restarts, memory, CPU',
+  examples: ['paastech ps -p shop', 'paastech ps --json'],
+  json: true,
+  requireLogin: true,
+  requireProject: true,
+  async run(ctx) {
+    const s = await unwrap(
+      ctx.api.GET('/api/v1/projects/{name}/status', { params: { path: { name: ctx.project } } }),
+    );
+    if (ctx.json) {
+      ctx.out.json(s);
+      return;
+    }
+    const active = s.active_deployment ? `v${s.active_deployment}` : 'none';
+    const pending = s.pending_deployment ? `, v${s.pending_deployment} in progress` : '';
+    ctx.out.line(`${ctx.project}: deployment ${active}${pending}${s.stopped ? ' (stopped)' : ''}`);
+    ctx.out.table(
+      ['INSTANCE', 'STATE', 'VERSION', 'UPTIME', 'RESTARTS', 'MEMORY', 'CPU'],
+      s.instances.map((i) => [
+        i.name,
+        i.state,
+        `v${i.deployment}`,
+        duration(i.uptime_seconds),
+        String(i.restarts),
+        `${mib(i.memory_bytes)} / ${mib(i.memory_limit_bytes)}`,
+        `${(i.cpu_millicores / 10).toFixed(1)}%`,
+      ]),
+      'no instances running',
+    );
+  },
+});
+
+/** Seconds as `3d 4h`, `2h 5m`, `4m 10s`, or `-`. */
+function duration(seconds: number | null): string {
+  if (seconds === null) return '-';
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  return m > 0 ? `${m}m ${seconds % 60}s` : `${seconds}s`;
+}
+
+/** Bytes in MiB, rounded. */
+function mib(bytes: number): string {
+  return `${Math.round(bytes / 1048576)} MiB`;
+}
