@@ -188,3 +188,99 @@ describe('operations', () => {
     expect(s.instances).toEqual([]);
   });
 });
+
+describe('gRPC contract', () => {
+  it.each([
+    [
+      'getDeployment',
+      { projectId: 'nope', deploymentNumber: 1 },
+      5,
+      'project "nope" has no deployments here',
+    ],
+    [
+      'cancelDeployment',
+      { projectId: 'nope', deploymentNumber: 1 },
+      5,
+      'project "nope" has no deployments here',
+    ],
+    [
+      'createDeployment',
+      {
+        projectId: 'x',
+        projectName: 'Bad Name',
+        deploymentNumber: 1,
+        commitSha: 'a'.repeat(40),
+        source: { kind: { $case: 'git', value: { refName: 'main' } } },
+        configVars: {},
+        formation: {},
+        domains: [],
+        httpsRedirect: false,
+        createdByClientId: '',
+      },
+      3,
+      'project "Bad Name": name must be a DNS label (a-z, 0-9, -)',
+    ],
+    [
+      'createDeployment',
+      {
+        projectId: 'x',
+        projectName: 'x',
+        deploymentNumber: 1,
+        commitSha: 'a'.repeat(40),
+        configVars: {},
+        formation: {},
+        domains: [],
+        httpsRedirect: false,
+        createdByClientId: '',
+      },
+      3,
+      'source must be set (git or build_of_deployment_number)',
+    ],
+    [
+      'updateProjectRouting',
+      { projectId: '../../etc', projectName: 'x', domains: [], httpsRedirect: false },
+      3,
+      'project id "../../etc" must be',
+    ],
+  ])('%s with bad input answers the right status', async (method, req, code, message) => {
+    const err = (await h.call(method, req).catch((e: unknown) => e)) as { code: number; details: string };
+    expect(err.code).toBe(code);
+    expect(err.details).toContain(message);
+  });
+
+  it('UpdateProjectRouting publishes a "not deployed" route; status of an unknown project is empty', async () => {
+    await h.call('updateProjectRouting', {
+      projectId: 'fresh',
+      projectName: 'fresh',
+      domains: ['fresh.localhost', 'WWW.Example.COM'],
+      httpsRedirect: true,
+    });
+    await until(() => h.routes.table.has('fresh'), 'route');
+    const r = h.routes.table.get('fresh');
+    expect(r?.hostnames).toEqual(['fresh.localhost', 'www.example.com']);
+    expect(r?.unavailableReason).toBe(1); // NOT_DEPLOYED
+    expect(r?.httpsRedirect).toBe(true);
+    const s = await status('never-heard-of');
+    expect(s).toEqual({ formation: {}, instances: [], stopped: false, diskUsedBytes: 0 });
+  });
+
+  it('WatchDeployment of an ended deployment replays it and ends; deploying from an earlier build skips the build', async () => {
+    const repo = h.repo('replay');
+    const commit = await repo.commitFixture(fixture('node-hello'));
+    await h.deploy('replay', 1, commit);
+    const again = await h.deploy('replay', 2, commit, {
+      source: { kind: { $case: 'buildOfDeploymentNumber', value: 1 } },
+      configVars: { GREETING: 'config-change' },
+    });
+    expect(again.deployment.failure?.message).toBeUndefined();
+    expect(again.lines).toContain('-----> Reusing the build of v1');
+    expect(again.lines.some((l) => l.startsWith('-----> Fetching source'))).toBe(false);
+    expect((await httpGet(h.routes.upstreams('replay')[0] as string)).body).toBe(
+      'config-change from v2 (web.1)\n',
+    );
+    const { watch } = await import('./support/pomegrenade.js');
+    const replayed = await watch(h.client, 'replay', 1);
+    expect(replayed[0]).toBe('[state 1]');
+    expect(replayed.at(-1)).toBe('[state 6]');
+  });
+});
