@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { type RunningDaemon, startPaastechd } from '@paastech/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, type CliResult, type CliUser, cliUser, gitAs, makeAppRepository } from './support.js';
+import { CLI, type CliResult, type CliUser, cliUser, gitAs, makeAppRepository, startCli } from './support.js';
 
 /** A loopback port nothing listens on (bound by the OS, then released). */
 async function closedPort(): Promise<number> {
@@ -315,6 +315,25 @@ describe('paastech against a real server', () => {
       expect(JSON.parse(json[0]!)).toHaveProperty('source');
       expect((await ada.run(['logs', '-n', 'lots'], { cwd: repo })).code).toBe(2);
     }, 180_000);
+
+    it('follows logs with -t until Ctrl-C, which exits 0', async () => {
+      const tail = startCli(ada, ['logs', '-t', '-n', '0', '--source', 'platform'], repo);
+      await new Promise((resolve) => setTimeout(resolve, 500)); // the stream is open before the restart
+      const restart = await ada.run(['ps:restart', 'web'], { cwd: repo });
+      expect(restart).toMatchObject({ code: 0, stdout: 'restarting web instances of shop\n' });
+      await tail.waitFor(/ platform: restart done\n/);
+      expect(tail.stdout()).not.toMatch(/ web\.\d: /);
+      tail.child.kill('SIGINT');
+      const end = await tail.done;
+      expect(end.code).toBe(0);
+      expect(end.stderr).toBe('');
+    }, 60_000);
+
+    it('prints the app URL with open when there is no browser', async () => {
+      const r = await ada.run(['open'], { cwd: repo });
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).toMatch(/^http:\/\/shop\.localhost[:/]\S*\n$/);
+    });
 
     it('re-points an existing remote with git:remote', async () => {
       await gitAs(ada, repo, ['remote', 'set-url', 'paastech', 'http://127.0.0.1:9/elsewhere.git']);

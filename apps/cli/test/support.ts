@@ -108,3 +108,42 @@ export async function makeAppRepository(user: CliUser, dir: string): Promise<voi
     'first',
   ]);
 }
+
+/** A CLI run in progress: its output so far, a wait for some output, and its end. */
+export interface RunningCli {
+  child: ReturnType<typeof spawn>;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once stdout matches `pattern` (rejects after `timeoutMs`). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  done: Promise<CliResult>;
+}
+
+/** Starts `paastech args…` as `user` without waiting for it to end. */
+export function startCli(user: CliUser, args: string[], cwd: string): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: user.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => {
+    stdout += b.toString();
+  });
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  const done = new Promise<CliResult>((resolve) =>
+    child.once('close', (code) => resolve({ code, stdout, stderr })),
+  );
+  const waitFor = async (pattern: RegExp, timeoutMs = 20_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(stdout)) {
+      if (Date.now() > deadline)
+        throw new Error(`no ${pattern} in stdout after ${timeoutMs} ms:\n${stdout}\n${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  return { child, stdout: () => stdout, stderr: () => stderr, waitFor, done };
+}

@@ -1,5 +1,5 @@
 import { unwrap } from '@paastech/api-client';
-import { defineCommand } from '../command.js';
+import { type Context, defineCommand } from '../command.js';
 import { CliError, UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 import { readSse } from '../sse.js';
@@ -47,14 +47,34 @@ export default defineCommand({
       for (const l of lines) print(l);
       return;
     }
+    await follow(ctx, { ...query, follow: '1' }, print);
+  },
+});
+
+/** One log line as `2026-11-28T13:37:00.000Z web.1: text`, the source coloured on a terminal. */
+function format(out: Output, l: LogLine): string {
+  return `${out.style('dim', l.time)} ${out.style('cyan', `${l.source}:`)} ${l.text}`;
+}
+
+/** Follows the log stream until the server ends it or the user presses Ctrl-C (which exits 0). */
+async function follow(
+  ctx: Context,
+  query: Record<string, string>,
+  print: (l: LogLine) => void,
+): Promise<void> {
+  const stop = new AbortController();
+  const onSigint = () => stop.abort();
+  process.once('SIGINT', onSigint);
+  try {
     const {
       data: body,
       response,
       error,
     } = await ctx.api.GET('/api/v1/projects/{name}/logs', {
-      params: { path: { name: ctx.project }, query: { ...query, follow: '1' } },
+      params: { path: { name: ctx.project }, query },
       headers: { accept: 'text/event-stream' },
       parseAs: 'stream',
+      signal: stop.signal,
     });
     if (!response.ok || !body) await unwrap(Promise.resolve({ error, response }));
     for await (const message of readSse(body!)) {
@@ -62,10 +82,9 @@ export default defineCommand({
       if (message.event === 'log') print(data as unknown as LogLine);
       else if (message.event === 'error') throw new CliError(`log stream ended: ${String(data.detail)}`);
     }
-  },
-});
-
-/** One log line as `2026-11-28T13:37:00.000Z web.1: text`, the source coloured on a terminal. */
-function format(out: Output, l: LogLine): string {
-  return `${out.style('dim', l.time)} ${out.style('cyan', `${l.source}:`)} ${l.text}`;
+  } catch (err) {
+    if (!stop.signal.aborted) throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }
