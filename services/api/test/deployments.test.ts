@@ -204,6 +204,38 @@ describe.each(DIALECTS)('deployments on %s', (dialect) => {
     });
   });
 
+  it('keeps following when Pomegrenade comes back, without recording replayed events twice', async () => {
+    const patient = new DeploymentsService(
+      w.deployments.repo,
+      w.pomClient,
+      w.box,
+      { appsDomain: 'apps.test', routerPort: 8080 },
+      w.logger,
+      { ...TEST_TIMING, giveUpMs: 20_000 },
+    );
+    w.pom.script = [
+      { state: S.DEPLOYMENT_STATE_BUILDING },
+      { log: 'one' },
+      { wait: true },
+      { log: 'two' },
+      { state: S.DEPLOYMENT_STATE_ACTIVE },
+    ];
+    const row = await patient.deployPush(project, alice, sha(8), 'refs/heads/main', undefined);
+    await expect
+      .poll(async () => (await patient.repo.find(project.id, row.number))?.build_output)
+      .toBe('one');
+    await w.pom.crash();
+    await new Promise((r) => setTimeout(r, 200));
+    await w.pom.start();
+    w.pom.release(project.id, row.number);
+    await patient.settled(project.id, row.number);
+    expect(await patient.repo.find(project.id, row.number)).toMatchObject({
+      state: 'active',
+      build_output: 'one\ntwo',
+    });
+    expect(w.pom.calls.filter((c) => c === `watch:${project.id}:${row.number}`).length).toBeGreaterThan(1);
+  });
+
   it('records each state of a scripted deployment into the database as it happens', async () => {
     w.pom.script = [
       { state: S.DEPLOYMENT_STATE_BUILDING },

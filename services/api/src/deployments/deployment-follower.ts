@@ -84,11 +84,37 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Where following a deployment has got to. */
 interface Progress {
-  /** Watch events already delivered (a new watch replays them). */
-  seen: number;
-  lastSave: number;
+  /** Time of the newest event delivered, and the events delivered at that time. */
+  lastTime: number;
+  atLastTime: Set<string>;
+  /** True when the output grew since it was last saved. */
+  dirty: boolean;
   /** The state last recorded. */
   state: DeploymentState;
+}
+
+/** The time of a watch event, in ms; undefined when it carries none. */
+function eventTime(event: deploy.WatchDeploymentResponse): number | undefined {
+  const e = event.event;
+  return e ? e.value.time?.getTime() : undefined;
+}
+
+/**
+ * True when a new watch replays an event an earlier one delivered (a watch starts with what is
+ * already recorded); notes the event as delivered otherwise. Events are in time order.
+ */
+function isReplayed(event: deploy.WatchDeploymentResponse, progress: Progress): boolean {
+  const time = eventTime(event);
+  if (time === undefined) return false;
+  const signature = JSON.stringify(event);
+  if (time < progress.lastTime || (time === progress.lastTime && progress.atLastTime.has(signature)))
+    return true;
+  if (time > progress.lastTime) {
+    progress.lastTime = time;
+    progress.atLastTime.clear();
+  }
+  progress.atLastTime.add(signature);
+  return false;
 }
 
 /** Records the events of deployments into the database and onto the hub. */
@@ -130,16 +156,38 @@ export class DeploymentFollower {
   async follow(row: DeploymentRow, signal: AbortSignal): Promise<void> {
     this.events.open(row.project_id, row.number);
     const output = new BuildOutput();
-    const progress: Progress = { seen: 0, lastSave: Date.now(), state: row.state };
+    const progress: Progress = { lastTime: 0, atLastTime: new Set(), dirty: false, state: row.state };
+    // Output is saved with each state change, and in between every saveEveryMs while it grows.
+    const saver = setInterval(() => {
+      if (!progress.dirty) return;
+      progress.dirty = false;
+      this.repo
+        .saveOutput(row.id, output.text())
+        .catch((err: unknown) => this.logger.warn({ err }, 'saving build output failed'));
+    }, this.timing.saveEveryMs);
+    try {
+      await this.followUntilEnd(row, signal, output, progress);
+    } finally {
+      clearInterval(saver);
+    }
+  }
+
+  /** The loop of `follow`: watch, and watch again after Pomegrenade was briefly unreachable. */
+  private async followUntilEnd(
+    row: DeploymentRow,
+    signal: AbortSignal,
+    output: BuildOutput,
+    progress: Progress,
+  ): Promise<void> {
     let giveUpAt = Date.now() + this.timing.giveUpMs;
     while (!signal.aborted) {
       try {
-        let index = 0;
+        // Asked first: a deployment Pomegrenade does not know (lost in a restart) fails at once
+        // with NOT_FOUND, whatever its WatchDeployment does with an unknown deployment.
+        await this.pomegrenade.getDeployment(row.project_id, row.number);
         for await (const event of this.pomegrenade.watchDeployment(row.project_id, row.number, signal)) {
           giveUpAt = Date.now() + this.timing.giveUpMs;
-          // A new watch replays everything already recorded: skip what an earlier one delivered.
-          if (index++ < progress.seen) continue;
-          progress.seen++;
+          if (isReplayed(event, progress)) continue;
           if (await this.record(row, event, output, progress)) return;
         }
         if (signal.aborted) return;
@@ -186,10 +234,7 @@ export class DeploymentFollower {
     } else if (e?.$case === 'stateChange') {
       return this.recordState(row, e.value, output, progress);
     }
-    if (Date.now() - progress.lastSave >= this.timing.saveEveryMs) {
-      progress.lastSave = Date.now();
-      await this.repo.saveOutput(row.id, output.text());
-    }
+    progress.dirty = true;
     return false;
   }
 
@@ -205,7 +250,7 @@ export class DeploymentFollower {
     progress.state = state;
     const at = (change.time ?? new Date()).toISOString();
     const reason = state === 'failed' ? failureText(change.failure) : null;
-    progress.lastSave = Date.now();
+    progress.dirty = false;
     await this.repo.updateState(row.id, { state, at, failureReason: reason, buildOutput: output.text() });
     if (state === 'active') await this.repo.supersedeOthers(row.project_id, row.number);
     this.events.publish(row.project_id, row.number, { type: 'state', state, at, failure_reason: reason });

@@ -78,6 +78,8 @@ export interface PomegrenadeContractServer {
   forget(): void;
   /** Stops serving (the socket goes away); `start()` serves again on the same address. */
   stop(): Promise<void>;
+  /** Stops at once, cutting open streams (as a crash does). */
+  crash(): Promise<void>;
   start(): Promise<void>;
   /** Stops and removes the temp dir. */
   close(): Promise<void>;
@@ -148,6 +150,10 @@ export async function startPomegrenadeContractServer(
     stop: async () => {
       await endpoint?.stop();
       endpoint = undefined;
+    },
+    crash: async () => {
+      endpoint?.server.forceShutdown();
+      await state.stop();
     },
     start: async () => {
       if (endpoint) return;
