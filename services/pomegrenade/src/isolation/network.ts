@@ -3,7 +3,8 @@
 // table. Invariant: a /30 belongs to at most one project on this host at a time — slots are
 // reserved by creating a file exclusively under a host-wide directory (several installations, e.g.
 // parallel test daemons, share the range), and a project's namespace, veth, table and reservation
-// are created and removed together.
+// are created and removed together. With acquire/release a network lives exactly as long as the
+// project has processes: the last one to exit takes it down.
 import fs from 'node:fs';
 import path from 'node:path';
 import { run } from '@paastech/kit';
@@ -69,12 +70,34 @@ function readReservation(file: string): Reservation | null {
   }
 }
 
+/** Inodes of the network namespaces some process is in. */
+function namespacesInUse(): Set<number> {
+  const out = new Set<number>();
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      out.add(fs.statSync(`/proc/${pid}/ns/net`).ino);
+    } catch {
+      // gone, or a kernel thread
+    }
+  }
+  return out;
+}
+
+/** The object names of a namespace name ("pt-<hash>"). */
+function namesOf(netns: string): ProjectNames {
+  const h = netns.replace(/^pt-/, '');
+  return { netns, hostIf: netns, table: `pt_${h}` };
+}
+
 /** Creates, finds and removes the network namespaces of one installation's projects. */
 export class ProjectNetworks {
   private readonly net: Ipv4Net;
   private readonly dir: string;
   private readonly ready = new Map<string, Promise<ProjectNetwork>>();
   private readonly egressOverride = new Map<string, boolean>();
+  private readonly users = new Map<string, number>();
+  private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: NetworkOptions) {
     this.net = parseIpv4Net(options.range);
@@ -92,6 +115,44 @@ export class ProjectNetworks {
     return p;
   }
 
+  /** The project's network for one more process (creating it for the first). */
+  acquire(projectId: string): Promise<ProjectNetwork> {
+    return this.serial(projectId, async () => {
+      this.users.set(projectId, (this.users.get(projectId) ?? 0) + 1);
+      try {
+        return await this.ensure(projectId);
+      } catch (err) {
+        this.users.set(projectId, (this.users.get(projectId) ?? 1) - 1);
+        throw err;
+      }
+    });
+  }
+
+  /** One process less; the last one removes the network. */
+  release(projectId: string): Promise<void> {
+    return this.serial(projectId, async () => {
+      const left = (this.users.get(projectId) ?? 1) - 1;
+      if (left > 0) {
+        this.users.set(projectId, left);
+        return;
+      }
+      this.users.delete(projectId);
+      await this.destroy(projectId);
+    });
+  }
+
+  /** Runs `fn` after every earlier acquire/release of the project. */
+  private serial<T>(projectId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(projectId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.queues.set(projectId, settled);
+    void settled.then(() => {
+      if (this.queues.get(projectId) === settled) this.queues.delete(projectId);
+    });
+    return next;
+  }
+
   /** Turns the project's outside-world access on or off (applies at once when it exists). */
   async setEgress(projectId: string, on: boolean): Promise<void> {
     this.egressOverride.set(projectId, on);
@@ -106,11 +167,11 @@ export class ProjectNetworks {
     const pending = this.ready.get(projectId);
     this.ready.delete(projectId);
     await pending?.catch(() => undefined);
-    await this.release(projectNames(this.options.tag, projectId));
+    await this.free(projectNames(this.options.tag, projectId));
   }
 
   /** Tears the network down and gives its slot back. */
-  private async release(names: ProjectNames): Promise<void> {
+  private async free(names: ProjectNames): Promise<void> {
     await this.teardown(names);
     for (const [file, r] of this.reservations())
       if (r.netns === names.netns) fs.rmSync(file, { force: true });
@@ -121,6 +182,28 @@ export class ProjectNetworks {
     const mine = [...this.reservations()].filter(([, r]) => r.tag === this.options.tag);
     for (const [, r] of mine) await this.destroy(r.projectId);
     return mine.length;
+  }
+
+  /**
+   * Removes networks of any installation on this host that no process uses and that are older
+   * than a minute (left by a platform that was killed); returns how many.
+   */
+  async sweep(): Promise<number> {
+    const inUse = namespacesInUse();
+    let removed = 0;
+    for (const [file, r] of [...this.reservations()]) {
+      let ino = -1;
+      try {
+        ino = fs.statSync(path.join(NETNS_DIR, r.netns)).ino;
+      } catch {
+        // namespace gone: only the reservation is left
+      }
+      if (inUse.has(ino) || Date.now() - fs.statSync(file).mtimeMs < STALE_MS) continue;
+      if (this.ready.has(r.projectId) && r.tag === this.options.tag) continue;
+      await this.free(namesOf(r.netns));
+      removed++;
+    }
+    return removed;
   }
 
   /** Project ids holding a reservation of this installation. */
@@ -154,7 +237,7 @@ export class ProjectNetworks {
       await run('ip', ['-n', ns, 'route', 'add', 'default', 'via', addresses.hostAddress]);
       await this.firewall(n);
     } catch (err) {
-      await this.release(names);
+      await this.free(names);
       throw err;
     }
     return n;

@@ -2,7 +2,11 @@
 // pid/ipc/uts namespaces, read-only system dirs, private /tmp, only its app dir and declared binds
 // visible, nothing of the data dir), as its project's uid/gid dropped with setpriv, inside its own
 // leaf cgroup with memory, pids and CPU limits. With sandbox "none" processes run unconfined (for
-// hosts without bubblewrap; the engine warns on every deployment).
+// hosts without bubblewrap; the engine warns on every deployment). With a network (the default),
+// each project's processes run in its own network namespace (isolation/network.ts) and the router
+// reaches web instances at the namespace's address; every process gets the seccomp filter
+// (isolation/seccomp.ts) and its environment through a file (isolation/env-file.ts), so the root
+// processes that build the sandbox never see a variable the project chose.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -10,6 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '@paastech/kit';
 import type { ExitInfo, ProcessSpec, RunningProcess, Runtime } from '../domain/ports.js';
+import { envFileText, OUTER_ENV } from '../isolation/env-file.js';
+import { BASH, CLOSE_FDS_SCRIPT } from '../isolation/fds.js';
+import { tmpSizeBytes } from '../isolation/limits.js';
+import { ProjectNetworks } from '../isolation/network.js';
+import { seccompProgram } from '../isolation/seccomp.js';
 import { type Cgroups, detectCgroups } from './cgroups.js';
 import { forEachLine } from './lines.js';
 import { freePort, listeningSockets } from './net.js';
@@ -20,7 +29,16 @@ export interface LocalRuntimeOptions {
   /** Pomegrenade's own directory under the data dir (names this installation's cgroup root). */
   stateDir: string;
   logger: Logger;
+  /** A network namespace per project (default), or null: processes share the host's network. */
+  network?: { range: string; egress: boolean } | null;
 }
+
+/** The instance network when the options name none. */
+export const DEFAULT_INSTANCE_NETWORK = { range: '10.213.0.0/16', egress: true };
+
+/** fds of the seccomp program and the environment file in bwrap (after stdin, stdout, stderr). */
+const SECCOMP_FD = 3;
+const ENV_FD = 4;
 
 /** Finds a program on the usual system paths. */
 function which(program: string): string | null {
@@ -61,11 +79,35 @@ export class LocalRuntime implements Runtime {
   private readonly layout = hostLayout();
   private readonly cgroups: Cgroups | null;
   private readonly etcDir: string;
+  private readonly networks: ProjectNetworks | null;
+  /** Web instance port → the address it listens on (its project's namespace address). */
+  private readonly addressByPort = new Map<number, string>();
+  private readonly programs: { bwrap: string; nsenter: string };
 
   constructor(private readonly options: LocalRuntimeOptions) {
     const tag = createHash('sha256').update(options.stateDir).digest('hex').slice(0, 10);
     this.cgroups = options.sandbox === 'bwrap' ? detectCgroups(`paastech-${tag}`) : null;
     this.etcDir = path.join(options.stateDir, 'etc');
+    const network = options.network === undefined ? DEFAULT_INSTANCE_NETWORK : options.network;
+    this.networks =
+      options.sandbox === 'bwrap' && network
+        ? new ProjectNetworks({ tag: `paastech-${tag}`, ...network })
+        : null;
+    // Absolute paths: the root processes must never look a program up on a PATH.
+    this.programs = {
+      bwrap: which('bwrap') ?? '/usr/bin/bwrap',
+      nsenter: which('nsenter') ?? '/usr/bin/nsenter',
+    };
+  }
+
+  /** The project's network namespace, created on first use (null without network isolation). */
+  async projectNetwork(projectId: string) {
+    return this.networks ? this.networks.ensure(projectId) : null;
+  }
+
+  /** Turns a project's access to the outside world on or off. */
+  async setEgress(projectId: string, on: boolean): Promise<void> {
+    await this.networks?.setEgress(projectId, on);
   }
 
   /** The cgroup version in use (null with sandbox "none"). */
@@ -78,24 +120,49 @@ export class LocalRuntime implements Runtime {
   }
 
   upstreamAddress(port: number): string {
-    return `127.0.0.1:${port}`;
+    return `${this.addressByPort.get(port) ?? '127.0.0.1'}:${port}`;
   }
 
   async run(spec: ProcessSpec, onLine: (text: string) => void): Promise<RunningProcess> {
     if (this.options.sandbox === 'none' || !this.cgroups) return this.runUnconfined(spec, onLine);
     const cg = this.cgroups;
+    const networks = this.networks;
+    const network = networks ? await networks.acquire(spec.projectId) : null;
+    if (network && spec.env.PORT) this.addressByPort.set(Number(spec.env.PORT), network.addresses.nsAddress);
+    const releaseNetwork = async () => {
+      if (network) await networks?.release(spec.projectId);
+    };
     const group = `${spec.projectId}/${spec.id}`;
-    const procsFiles = cg.create(group, spec.limits);
+    let procsFiles: string[];
+    try {
+      procsFiles = cg.create(group, spec.limits);
+    } catch (err) {
+      await releaseNetwork();
+      throw err;
+    }
     const { passwd, group: groupFile } = this.identityFiles(spec.uid, spec.gid);
-    const args = bwrapArgs(this.layout, { ...spec, passwdFile: passwd, groupFile });
-    const child = spawn(
-      '/bin/sh',
-      ['-c', ENTER_CGROUPS_SCRIPT, 'sh', ...procsFiles, '--', 'bwrap', ...args],
-      {
-        env: spec.env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const args = bwrapArgs(this.layout, {
+      ...spec,
+      passwdFile: passwd,
+      groupFile,
+      seccompFd: SECCOMP_FD,
+      envFd: ENV_FD,
+      tmpSizeBytes: tmpSizeBytes(spec.limits),
+    });
+    const enterNet = network ? [this.programs.nsenter, `--net=${network.nsPath}`, '--'] : [];
+    const fds = this.sandboxFds(spec);
+    let child: ChildProcess;
+    try {
+      const enterCgroups = ['/bin/sh', '-c', ENTER_CGROUPS_SCRIPT, 'sh', ...procsFiles, '--'];
+      child = spawn(
+        BASH,
+        ['-c', CLOSE_FDS_SCRIPT, 'bash', ...enterCgroups, ...enterNet, this.programs.bwrap, ...args],
+        { cwd: '/', env: { ...OUTER_ENV }, stdio: ['ignore', 'pipe', 'pipe', fds.seccomp, fds.env] },
+      );
+    } finally {
+      fs.closeSync(fds.seccomp);
+      fs.closeSync(fds.env);
+    }
     const output = Promise.all([
       child.stdout ? forEachLine(child.stdout, onLine) : undefined,
       child.stderr ? forEachLine(child.stderr, onLine) : undefined,
@@ -103,6 +170,7 @@ export class LocalRuntime implements Runtime {
     const exited = waitExit(child).then(async (exit) => {
       const oomKilled = cg.oomKilled(group);
       await cg.destroy(group);
+      await releaseNetwork();
       await output;
       return { ...fromBwrapStatus(exit), oomKilled };
     });
@@ -156,6 +224,22 @@ export class LocalRuntime implements Runtime {
     };
   }
 
+  /**
+   * Opens the seccomp program and a file with the process's environment for bwrap to read. The
+   * environment file is unlinked at once: only the open fd, handed to bwrap alone, still names it.
+   */
+  private sandboxFds(spec: ProcessSpec): { seccomp: number; env: number } {
+    const dir = path.join(this.options.stateDir, 'run');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const filter = path.join(dir, 'seccomp.bpf');
+    if (!fs.existsSync(filter)) fs.writeFileSync(filter, seccompProgram(), { mode: 0o600 });
+    const envPath = path.join(dir, `${spec.id}.env`);
+    fs.writeFileSync(envPath, envFileText(spec.env), { mode: 0o600 });
+    const env = fs.openSync(envPath, 'r');
+    fs.rmSync(envPath, { force: true });
+    return { seccomp: fs.openSync(filter, 'r'), env };
+  }
+
   /** Writes /etc/passwd and /etc/group for the sandbox, naming the project's uid "app". */
   private identityFiles(uid: number, gid: number): { passwd: string; group: string } {
     const dir = path.join(this.etcDir, String(uid));
@@ -180,6 +264,8 @@ export class LocalRuntime implements Runtime {
       killed += this.cgroups.pids(g).length;
       await this.cgroups.destroy(g);
     }
+    await this.networks?.destroyAll();
+    await this.networks?.sweep();
     return killed;
   }
 
@@ -188,6 +274,7 @@ export class LocalRuntime implements Runtime {
     for (const g of this.cgroups.list().filter((x) => x === projectId || x.startsWith(`${projectId}/`))) {
       await this.cgroups.destroy(g);
     }
+    await this.networks?.destroy(projectId);
   }
 }
 

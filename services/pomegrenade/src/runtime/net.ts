@@ -1,4 +1,5 @@
-// Host networking helpers: free ports and the TCP sockets a set of processes listens on.
+// Networking helpers: free ports and the TCP sockets a set of processes listens on (in whatever
+// network namespace they run).
 import fs from 'node:fs';
 import net from 'node:net';
 import type { ListeningSocket } from '../domain/ports.js';
@@ -59,11 +60,32 @@ export function decodeProcAddress(hex: string): ListeningSocket {
   return { address: v6 === '0:0:0:0:0:0:0:0' ? '::' : v6 === '0:0:0:0:0:0:0:1' ? '::1' : v6, port };
 }
 
+/**
+ * The TCP tables that can hold sockets of `pids`: /proc/<pid>/net/* shows the table of that
+ * process's network namespace (a project's own, not the host's), one pid per namespace.
+ */
+function tcpTables(pids: number[]): string[] {
+  const seen = new Set<string>();
+  const files: string[] = [];
+  for (const pid of pids) {
+    let ns = '';
+    try {
+      ns = fs.readlinkSync(`/proc/${pid}/ns/net`);
+    } catch {
+      continue;
+    }
+    if (seen.has(ns)) continue;
+    seen.add(ns);
+    files.push(`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`);
+  }
+  return files;
+}
+
 /** TCP sockets in LISTEN state owned by `pids`. */
 export function listeningSockets(pids: number[]): ListeningSocket[] {
   const inodes = socketInodes(pids);
   const out: ListeningSocket[] = [];
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+  for (const file of tcpTables(pids)) {
     let text = '';
     try {
       text = fs.readFileSync(file, 'utf8');

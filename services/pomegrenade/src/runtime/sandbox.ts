@@ -4,6 +4,7 @@
 // setpriv parse options. Env values are not on the command line at all (visible in /proc to every
 // user): the process gets them as its environment.
 import type { Bind } from '../domain/ports.js';
+import { ENV_FILE, LOAD_ENV_SCRIPT } from '../isolation/env-file.js';
 
 /** Files of /etc programs need (TLS roots, resolver, dynamic linker); nothing else of /etc. */
 export const ETC_FILES = [
@@ -42,13 +43,20 @@ export interface SandboxOptions {
   /** Files to bind at /etc/passwd and /etc/group so the uid has a name and a home. */
   passwdFile?: string;
   groupFile?: string;
+  /** Open fd (in bwrap) of the seccomp program (isolation/seccomp.ts). */
+  seccompFd?: number;
+  /** Open fd (in bwrap) of the environment file; the command then runs via LOAD_ENV_SCRIPT. */
+  envFd?: number;
+  /** Size of the private /tmp (a tmpfs, charged to the memory cgroup); 0 = tmpfs default. */
+  tmpSizeBytes?: number;
 }
 
 /** Arguments of `bwrap` (without the program name) for one sandboxed process. */
 export function bwrapArgs(layout: HostLayout, o: SandboxOptions): string[] {
-  // Network stays shared until issue 7 gives each project its own network namespace: instances
-  // listen on 127.0.0.1:<port> of the host, where the router reaches them.
+  // The network namespace is the project's own when the caller runs bwrap inside it (nsenter):
+  // bwrap keeps the one it starts in.
   const args = [
+    ...(o.seccompFd === undefined ? [] : ['--seccomp', String(o.seccompFd)]),
     '--unshare-ipc',
     '--unshare-pid',
     '--unshare-uts',
@@ -73,10 +81,14 @@ export function bwrapArgs(layout: HostLayout, o: SandboxOptions): string[] {
   for (const file of layout.etcFiles) args.push('--ro-bind-try', file, file);
   if (o.passwdFile) args.push('--ro-bind', o.passwdFile, '/etc/passwd');
   if (o.groupFile) args.push('--ro-bind', o.groupFile, '/etc/group');
-  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--chmod', '1777', '/tmp');
+  args.push('--proc', '/proc', '--dev', '/dev');
+  if (o.tmpSizeBytes) args.push('--size', String(o.tmpSizeBytes));
+  args.push('--tmpfs', '/tmp', '--chmod', '1777', '/tmp');
+  if (o.envFd !== undefined) args.push('--perms', '0444', '--ro-bind-data', String(o.envFd), ENV_FILE);
   args.push(o.appWritable ? '--bind' : '--ro-bind', o.appDir, '/app');
   for (const b of o.extraBinds) args.push(b.writable ? '--bind' : '--ro-bind', b.host, b.sandbox);
-  args.push('--chdir', '/app', '--', ...setprivArgs(o.uid, o.gid), ...o.argv);
+  const loadEnv = o.envFd === undefined ? [] : ['/bin/sh', '-c', LOAD_ENV_SCRIPT, 'sh'];
+  args.push('--chdir', '/app', '--', ...setprivArgs(o.uid, o.gid), ...loadEnv, ...o.argv);
   return args;
 }
 

@@ -1,0 +1,29 @@
+// The environment of a sandboxed process, delivered as a file instead of through the processes
+// that build the sandbox. Invariant: sh, nsenter, bwrap and setpriv — which run as root — see no
+// variable the project chose (bash starts the chain with OUTER_ENV and execs it with none) (LD_PRELOAD, LD_LIBRARY_PATH, GLIBC_TUNABLES, PATH
+// … in a root process would run the tenant's code with the platform's privileges). The project's
+// variables are written to a file bwrap places read-only inside the sandbox, and a constant script,
+// already running as the project's uid, loads it and executes the command.
+
+/** Where the file appears inside the sandbox. */
+export const ENV_FILE = '/run/paastech/env';
+
+/** The only environment of the root processes that set up the sandbox. */
+export const OUTER_ENV: Readonly<Record<string, string>> = {
+  PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+};
+
+/** Runs as the project's uid: loads the environment, then becomes the command (`sh -c S sh argv…`). */
+export const LOAD_ENV_SCRIPT = `. ${ENV_FILE} && exec "$@"`;
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The file's text: one `export NAME='value'` per variable (pure; names sh cannot export are left out). */
+export function envFileText(env: Record<string, string>): string {
+  let out = '';
+  for (const [name, value] of Object.entries(env)) {
+    if (!NAME.test(name)) continue;
+    out += `export ${name}='${value.replaceAll("'", "'\\''")}'\n`;
+  }
+  return out;
+}
