@@ -26,26 +26,25 @@ const ROUTES: Route[] = [
   { path: '/signup', signedIn: false, render: () => <AuthForm mode="signup" /> },
   { path: '/', signedIn: true, render: () => <ProjectsPage /> },
   { path: '/projects/new', signedIn: true, render: () => <CreateProjectPage /> },
-  { path: '/projects/:name', signedIn: true, render: (p) => <ProjectPage name={p.name!} tab="overview" /> },
-  {
-    path: '/projects/:name/config',
+  ...(['overview', 'deployments', 'logs', 'config', 'domains', 'scale', 'settings'] as const).map((tab) => ({
+    path: tab === 'overview' ? '/projects/:name' : `/projects/:name/${tab}`,
     signedIn: true,
-    render: (p) => <ProjectPage name={p.name!} tab="config" />,
-  },
+    render: (p: RouteParams) => <ProjectPage name={p.name!} tab={tab} />,
+  })),
   {
-    path: '/projects/:name/domains',
+    path: '/projects/:name/deployments/:number',
     signedIn: true,
-    render: (p) => <ProjectPage name={p.name!} tab="domains" />,
-  },
-  {
-    path: '/projects/:name/settings',
-    signedIn: true,
-    render: (p) => <ProjectPage name={p.name!} tab="settings" />,
+    render: (p) => <ProjectPage name={p.name!} tab="deployments" deployment={deploymentNumber(p.number)} />,
   },
   { path: '/device', signedIn: true, render: () => <DevicePage /> },
   { path: '/account/tokens', signedIn: true, render: () => <TokensPage /> },
   { path: '/account/ssh-keys', signedIn: true, render: () => <SshKeysPage /> },
 ];
+
+/** vN from the address; 0 (no such deployment) for anything that is not a positive integer. */
+function deploymentNumber(text: string | undefined): number {
+  return text && /^[1-9]\d{0,9}$/.test(text) ? Number(text) : 0;
+}
 
 /** The page shown for an unknown path. */
 function NotFound() {

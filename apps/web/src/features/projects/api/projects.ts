@@ -17,3 +17,13 @@ export function createProject(name: string): Promise<Project> {
 export function getProject(name: string): Promise<Project> {
   return unwrap(api.GET('/api/v1/projects/{name}', { params: { path: { name } } }));
 }
+
+export type DeploymentSummary = Schemas['DeploymentDto'];
+
+/** The project's newest deployment, or null before the first push. */
+export async function latestDeployment(name: string): Promise<DeploymentSummary | null> {
+  const { deployments } = await unwrap(
+    api.GET('/api/v1/projects/{name}/deployments', { params: { path: { name } } }),
+  );
+  return deployments[0] ?? null;
+}

@@ -6,7 +6,22 @@ import { Page } from '../../../shared/ui/page.js';
 import { ProblemNotice } from '../../../shared/ui/problem-notice.js';
 import { EmptyState, Loading } from '../../../shared/ui/status.js';
 import { useLoad } from '../../../shared/use-load.js';
-import { listProjects } from '../api/projects.js';
+import { latestDeployment, listProjects } from '../api/projects.js';
+
+/** A project's newest deployment: state and when, loaded per row. */
+function LastDeployment({ name }: { name: string }) {
+  const latest = useLoad(() => latestDeployment(name), [name]);
+  if (latest.loading && latest.data === undefined) return <span className="muted">…</span>;
+  if (latest.problem) return <span className="muted">unknown</span>;
+  if (!latest.data) return <span className="badge">not deployed</span>;
+  const d = latest.data;
+  const tone = d.state === 'active' ? ' badge-ok' : d.state === 'failed' ? ' badge-bad' : '';
+  return (
+    <span>
+      <span className={`badge${tone}`}>{d.state}</span> v{d.number} · {timeAgo(d.created_at)}
+    </span>
+  );
+}
 
 /** All projects of the account. */
 export function ProjectsPage() {
@@ -34,6 +49,7 @@ export function ProjectsPage() {
             <thead>
               <tr>
                 <th scope="col">Name</th>
+                <th scope="col">Last deployment</th>
                 <th scope="col">URL</th>
                 <th scope="col" className="optional">
                   Created
@@ -45,6 +61,9 @@ export function ProjectsPage() {
                 <tr key={p.id}>
                   <td>
                     <Link to={buildPath('/projects/:name', { name: p.name })}>{p.name}</Link>
+                  </td>
+                  <td>
+                    <LastDeployment name={p.name} />
                   </td>
                   <td>
                     <a href={p.app_url} target="_blank" rel="noopener noreferrer">

@@ -1,0 +1,219 @@
+// End to end in headless chromium: push an app with real git, watch its deployment go live on the
+// page without reloading, read its logs (whose hostile lines must stay text), change a config var
+// (a new deployment), roll back, scale, and delete — against a real `paastechd all`.
+/// <reference lib="dom" />
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { tempDir } from '@paastech/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Dashboard,
+  missingPrerequisite,
+  openDashboard,
+  screenshots,
+  signUp,
+} from './support/browser.js';
+
+const HOSTILE = ['<script>window.__pwned=1</script>', '<img src=x onerror="window.__pwned=2">'];
+
+/** A Node app without dependencies that greets with $GREETING and prints hostile markup to its log. */
+function writeApp(dir: string): void {
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'hello', version: '1.0.0', private: true, scripts: { start: 'node server.js' } }),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'server.js'),
+    `const http = require('node:http');
+const hostile = ${JSON.stringify(HOSTILE)};
+const server = http.createServer((req, res) => {
+  for (const line of hostile) console.log(line);
+  console.log('request ' + req.url);
+  res.end((process.env.GREETING || 'hello') + ' from ' + process.env.PAASTECH_DEPLOYMENT + '\\n');
+});
+server.listen(Number(process.env.PORT), () => console.log('listening on ' + process.env.PORT));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`,
+  );
+}
+
+/** Runs git with an argument array in `cwd`; resolves with its output, rejects on failure. */
+function git(cwd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, {
+      cwd,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, GIT_TERMINAL_PROMPT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`git ${args[0]} exited ${code}\n${out}`)),
+    );
+  });
+}
+
+/** GET / of the app through the router (Host header routing). */
+function getApp(routerPort: number, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: routerPort, path: '/', headers: { host } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('deploying from the dashboard', () => {
+  let d: Dashboard;
+
+  beforeAll(async () => {
+    const missing = missingPrerequisite();
+    if (missing) throw new Error(`cannot run the browser tests: ${missing}`);
+    d = await openDashboard();
+  }, 90_000);
+  afterAll(async () => {
+    await d?.close();
+  });
+
+  it('push → live deployment on the page → logs as text → config var → rollback → scale → delete', async () => {
+    const { page, origin } = d;
+    const name = 'hello';
+    const routerPort = Number(new URL(d.daemon.endpoints.get('apps')!.replace('<project>.', '')).port);
+    const appHost = `${name}.localhost:${routerPort}`;
+    await signUp(page, origin, 'lin@example.com');
+
+    // Project and token from the UI; the push uses the token as git's password.
+    await page.goto(`${origin}/projects/new`);
+    await page.getByLabel('Project name').fill(name);
+    await page.getByRole('button', { name: 'Create project' }).click();
+    const commands = await page.locator('pre').first().textContent();
+    const cloneUrl = /git remote add paastech (\S+)/.exec(commands ?? '')![1]!;
+    await page.goto(`${origin}/account/tokens`);
+    await page.getByLabel('Token name').fill('push');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const token = (await page.getByTestId('new-token').textContent())!;
+
+    // Watch the deployments tab, then push: v1 appears and goes live without a reload.
+    await page.goto(`${origin}/projects/${name}/deployments`);
+    await page.getByText('No deployments yet').waitFor();
+    let navigations = 0;
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) navigations++;
+    });
+    const repo = tempDir('pt-app-');
+    writeApp(repo);
+    await git(repo, ['init', '-q', '-b', 'main']);
+    await git(repo, ['add', '-A']);
+    await git(repo, [
+      '-c',
+      'user.name=Lin',
+      '-c',
+      'user.email=lin@example.com',
+      'commit',
+      '-q',
+      '-m',
+      'first',
+    ]);
+    const pushUrl = cloneUrl.replace('://', `://paastech:${token}@`);
+    const push = git(repo, ['push', pushUrl, 'main']);
+    await page.getByRole('link', { name: 'v1', exact: true }).click({ timeout: 30_000 });
+    await page.getByRole('heading', { name: /^v1/ }).waitFor();
+    await page.locator('h2 .badge', { hasText: 'active' }).waitFor({ timeout: 150_000 });
+    const output = await page.getByRole('log').textContent();
+    expect(output).toContain('----->');
+    const pushed = await push;
+    expect(pushed).toMatch(/remote:/);
+    await screenshots(page, 'deployment');
+    expect((await getApp(routerPort, appHost)).body).toBe('hello from v1\n');
+
+    // Logs: the app's hostile lines are shown literally and never run.
+    await page.getByRole('link', { name: 'Logs' }).click();
+    await page.getByText('Live ·').waitFor();
+    await getApp(routerPort, appHost);
+    const log = page.getByRole('log');
+    await expect.poll(() => log.textContent(), { timeout: 20_000 }).toContain(HOSTILE[0]);
+    expect(await log.textContent()).toContain(HOSTILE[1]);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await log.locator('img, script').count()).toBe(0);
+    await page.getByLabel('Search').fill('request /');
+    await expect.poll(() => log.locator('.log-line').count()).toBeGreaterThan(0);
+    expect(await log.textContent()).not.toContain('<script>');
+    await page.getByLabel('Search').fill('');
+    await page.getByLabel('Source').selectOption('web');
+    await expect
+      .poll(async () =>
+        (await log.locator('.log-source').allTextContents()).every((s) => s.startsWith('web')),
+      )
+      .toBe(true);
+    await page.getByRole('button', { name: 'Pause' }).click();
+    const frozen = await log.locator('.log-line').count();
+    await getApp(routerPort, appHost);
+    await expect
+      .poll(() => page.getByRole('button', { name: /^Resume \(\d+ new\)$/ }).count(), { timeout: 20_000 })
+      .toBe(1);
+    expect(await log.locator('.log-line').count()).toBe(frozen);
+    await page.getByRole('button', { name: /^Resume/ }).click();
+    await expect.poll(() => log.locator('.log-line').count()).toBeGreaterThan(frozen);
+    await screenshots(page, 'logs');
+
+    // A config var makes one new deployment (v2) that greets differently.
+    await page.getByRole('link', { name: 'Config vars' }).click();
+    await page.getByRole('button', { name: 'Add variable' }).click();
+    await page.getByLabel('Name of new variable').fill('GREETING');
+    await page.getByLabel('Value of GREETING').fill('bonjour');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved 1 change as one update.').waitFor();
+    await page.getByRole('link', { name: 'Deployments' }).click();
+    await page.getByRole('row', { name: /v2 active/ }).waitFor({ timeout: 120_000 });
+    expect((await getApp(routerPort, appHost)).body).toBe('bonjour from v2\n');
+
+    // Roll back to v1 (code and config): v3 goes live greeting "hello" again.
+    await page.getByRole('button', { name: 'Roll back to v1' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Roll back to v1' }).click();
+    await page.getByRole('heading', { name: /^v3/ }).waitFor();
+    await page.locator('h2 .badge', { hasText: 'active' }).waitFor({ timeout: 120_000 });
+    expect((await getApp(routerPort, appHost)).body).toBe('hello from v3\n');
+
+    // Overview and scale show the running instance.
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByText('v3 is active.').waitFor();
+    await page.getByRole('cell', { name: 'web.1' }).waitFor();
+    await screenshots(page, 'overview');
+    await page.getByRole('link', { name: 'Scale' }).click();
+    await page.getByLabel('web instances').fill('2');
+    await page.getByRole('button', { name: 'Scale', exact: true }).click();
+    await page.getByText('Scaled.').waitFor();
+    await page.getByRole('cell', { name: 'web.2' }).waitFor({ timeout: 60_000 });
+    await screenshots(page, 'scale');
+
+    // The projects list shows the last deployment.
+    await page.getByRole('link', { name: 'Projects' }).click();
+    await page.getByRole('row', { name: /hello.*active.*v3/ }).waitFor();
+
+    // Delete.
+    await page.goto(`${origin}/projects/${name}/settings`);
+    await page.getByRole('button', { name: 'Delete project' }).click();
+    await page.getByLabel(`Type ${name} to confirm`).fill(name);
+    await page
+      .getByRole('dialog')
+      .getByRole('button', { name: `Delete ${name}` })
+      .click();
+    await page.getByText('No projects yet').waitFor();
+
+    expect(navigations).toBeGreaterThan(0);
+    expect(d.pageErrors).toEqual([]);
+  }, 400_000);
+});
