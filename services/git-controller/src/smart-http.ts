@@ -248,7 +248,8 @@ function serveRpc(
   let refusedTooLarge = false;
   const counter = new ByteLimit(limit, () => {
     refusedTooLarge = true;
-    child.kill('SIGTERM');
+    // A truncated pack makes git give up by itself and clean its quarantine (a kill may not).
+    child.stdin?.end();
     refuseOversizedPush(res, deps.maxPushBytes);
   });
   const idle = setInterval(

@@ -194,7 +194,8 @@ function pipeChannel(
     received += b.length;
     if (received > limit && !refused) {
       refused = `paastech: push rejected: larger than the limit of ${deps.maxPushBytes} bytes (PAASTECH_GIT_MAX_PUSH_BYTES)`;
-      child.kill('SIGTERM');
+      // A truncated pack makes git give up by itself and clean its quarantine (a kill may not).
+      child.stdin?.end();
     }
     if (!refused && child.stdin?.writable && !child.stdin.write(b)) {
       ch.pause();
