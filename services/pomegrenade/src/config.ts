@@ -10,6 +10,17 @@ import {
   toCommonConfig,
 } from '@paastech/kit';
 import { z } from 'zod';
+import { parseIpv4Net } from './isolation/addresses.js';
+
+/** True for a CIDR range the instance network can use. */
+function isIpv4Net(v: string): boolean {
+  try {
+    parseIpv4Net(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const count = (fallback: number, min: number, max: number) =>
   z.coerce
@@ -32,6 +43,14 @@ const schema = z.object({
   PAASTECH_STOP_GRACE_SECONDS: count(10, 0, 600),
   PAASTECH_MAX_INSTANCES_PER_PROJECT: count(10, 1, 1000),
   PAASTECH_APP_UID_BASE: count(200_000, 1000, 2_000_000_000),
+  PAASTECH_INSTANCE_NETWORK: z
+    .string()
+    .refine(
+      (v) => v === 'host' || isIpv4Net(v),
+      'must be an IPv4 CIDR range from /8 to /30 with zero host bits (e.g. 10.213.0.0/16), or "host"',
+    )
+    .default('10.213.0.0/16'),
+  PAASTECH_INSTANCE_EGRESS: z.enum(['nat', 'none']).default('nat'),
 });
 
 export interface PomegrenadeConfig extends CommonConfig {
@@ -54,6 +73,11 @@ export interface PomegrenadeConfig extends CommonConfig {
   maxInstancesPerProject: number;
   /** First uid/gid handed to projects (one per project, upwards). */
   appUidBase: number;
+  /**
+   * A network namespace per project with a /30 of this range (the router reaches instances there),
+   * or null ("host"): instances share the host's network (no network isolation).
+   */
+  instanceNetwork: { range: string; egress: boolean } | null;
 }
 
 /** Reads Pomegrenade's configuration; throws ConfigError listing every bad variable. */
@@ -73,5 +97,9 @@ export function readPomegrenadeConfig(env: Env = processEnv()): PomegrenadeConfi
     stopGraceSeconds: e.PAASTECH_STOP_GRACE_SECONDS,
     maxInstancesPerProject: e.PAASTECH_MAX_INSTANCES_PER_PROJECT,
     appUidBase: e.PAASTECH_APP_UID_BASE,
+    instanceNetwork:
+      e.PAASTECH_INSTANCE_NETWORK === 'host'
+        ? null
+        : { range: e.PAASTECH_INSTANCE_NETWORK, egress: e.PAASTECH_INSTANCE_EGRESS === 'nat' },
   };
 }

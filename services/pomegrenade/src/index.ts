@@ -64,7 +64,7 @@ export function startPomegrenade(
       overrides.runtime ??
       (config.sandbox === 'none'
         ? new UnconfinedRuntime()
-        : new LocalRuntime({ sandbox: config.sandbox, stateDir, logger }));
+        : new LocalRuntime({ sandbox: config.sandbox, stateDir, logger, network: config.instanceNetwork }));
     engine = new Engine({
       runtime,
       builders: overrides.builders ?? defaultBuilders(),
