@@ -275,16 +275,17 @@ describe('Engine with FakeRuntime', () => {
       spec.source === 'build'
         ? { exitCode: 0 }
         : spec.source === 'release'
-          ? { exitCode: 4, lines: ['migration 7 failed'] }
+          ? { exitCode: 4, lines: ['migration 7 failed', 'password=db-pass-1234'] }
           : {};
     const lines: string[] = [];
-    engine.create(request('rel', 2));
+    engine.create(request('rel', 2, { configVars: { DB_PASSWORD: 'db-pass-1234' } }));
     engine.events.watch('rel', 2, false, (e) => {
       if (e?.kind === 'line') lines.push(`${e.source}: ${e.text}`);
     });
     const d = await waitFor(engine, 'rel', 2, ['failed']);
     expect(d.failure).toEqual({ reason: 'build_failed', message: 'release command exited with code 4' });
     expect(lines).toContain('release: migration 7 failed');
+    expect(lines).toContain('release: password=[hidden]');
     expect(engine.getDeployment('rel', 1).state).toBe('active');
     expect(runtime.running('web.1').map((p) => p.spec.env.PAASTECH_DEPLOYMENT)).toEqual(['v1']);
   });

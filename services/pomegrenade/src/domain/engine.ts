@@ -14,7 +14,7 @@ import {
 } from '@paastech/kit';
 import type { ProjectLog } from '../store/logs.js';
 import type { StateStore } from '../store/state.js';
-import { type BuildDeps, DeploymentFailedError, runBuild, toFailure } from './build-runner.js';
+import { type BuildDeps, DeploymentFailedError, masker, runBuild, toFailure } from './build-runner.js';
 import { DeploymentEvents } from './events.js';
 import type { Diagnosis } from './health.js';
 import { Instance } from './instance.js';
@@ -363,8 +363,10 @@ export class Engine {
       const inst = plan[failed] as Instance;
       const diagnosis = (results[failed] as PromiseRejectedResult).reason as Diagnosis;
       this.step(p, d, `Last ${inst.tail.length} lines of ${inst.name}`);
+      // These lines go back to the pusher: config var values are hidden as in build output.
+      const mask = masker(d.configVars);
       for (const t of inst.tail)
-        this.emit(p, d, { kind: 'line', source: inst.name, text: t, time: new Date() });
+        this.emit(p, d, { kind: 'line', source: inst.name, text: mask(t), time: new Date() });
       throw new DeploymentFailedError({ reason: diagnosis.reason, message: diagnosis.message });
     }
     const replaced = o.only ? p.instances.filter(o.only) : p.instances;
@@ -463,7 +465,10 @@ export class Engine {
         uid: p.record.uid,
         gid: p.record.uid,
       },
-      (text) => this.line(p, d, 'release', text),
+      (
+        (mask) => (text: string) =>
+          this.line(p, d, 'release', mask(text))
+      )(masker(d.configVars)),
     );
     const exit = await proc.exited;
     if (exit.code !== 0) {
