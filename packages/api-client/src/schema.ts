@@ -2063,12 +2063,6 @@ export interface operations {
         };
         content?: never;
       };
-      204: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content?: never;
-      };
     };
   };
   DeploymentsController_rollback: {
