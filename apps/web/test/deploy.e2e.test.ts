@@ -22,7 +22,22 @@ const HOSTILE = ['<script>window.__pwned=1</script>', '<img src=x onerror="windo
 function writeApp(dir: string): void {
   fs.writeFileSync(
     path.join(dir, 'package.json'),
-    JSON.stringify({ name: 'hello', version: '1.0.0', private: true, scripts: { start: 'node server.js' } }),
+    JSON.stringify({
+      name: 'hello',
+      version: '1.0.0',
+      private: true,
+      scripts: { build: 'node build.js', start: 'node server.js' },
+    }),
+  );
+  // A build slow enough (6 s, printing as it goes) for the page to watch it move.
+  fs.writeFileSync(
+    path.join(dir, 'build.js'),
+    `let i = 0;
+const timer = setInterval(() => {
+  console.log('compiling step ' + ++i + ' of 6');
+  if (i === 6) clearInterval(timer);
+}, 1000);
+`,
   );
   fs.writeFileSync(
     path.join(dir, 'server.js'),
@@ -109,9 +124,15 @@ describe('deploying from the dashboard', () => {
     // Watch the deployments tab, then push: v1 appears and goes live without a reload.
     await page.goto(`${origin}/projects/${name}/deployments`);
     await page.getByText('No deployments yet').waitFor();
-    let navigations = 0;
-    page.on('framenavigated', (frame) => {
-      if (frame === page.mainFrame()) navigations++;
+    // Record every state the page shows, and mark the document to prove it is never reloaded.
+    await page.evaluate(() => {
+      const w = window as unknown as { __seen: string[]; __samePage: boolean };
+      w.__seen = [];
+      w.__samePage = true;
+      new MutationObserver(() => {
+        const badge = document.querySelector('h2 .badge')?.textContent;
+        if (badge && w.__seen.at(-1) !== badge) w.__seen.push(badge);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
     });
     const repo = tempDir('pt-app-');
     writeApp(repo);
@@ -131,9 +152,18 @@ describe('deploying from the dashboard', () => {
     const push = git(repo, ['push', pushUrl, 'main']);
     await page.getByRole('link', { name: 'v1', exact: true }).click({ timeout: 30_000 });
     await page.getByRole('heading', { name: /^v1/ }).waitFor();
+    await expect
+      .poll(() => page.getByRole('log').textContent(), { timeout: 60_000 })
+      .toContain('compiling step 1');
+    expect(await page.locator('h2 .badge').textContent()).toMatch(/^(queued|building)$/);
     await page.locator('h2 .badge', { hasText: 'active' }).waitFor({ timeout: 150_000 });
     const output = await page.getByRole('log').textContent();
-    expect(output).toContain('----->');
+    expect(output).toContain('-----> Running npm run build');
+    expect(output).toContain('compiling step 6 of 6');
+    const seen = await page.evaluate(() => (window as unknown as { __seen: string[] }).__seen);
+    expect(seen.at(-1)).toBe('active');
+    expect(seen).toContain('building');
+    expect(await page.evaluate(() => (window as unknown as { __samePage?: boolean }).__samePage)).toBe(true);
     const pushed = await push;
     expect(pushed).toMatch(/remote:/);
     await screenshots(page, 'deployment');
@@ -213,7 +243,6 @@ describe('deploying from the dashboard', () => {
       .click();
     await page.getByText('No projects yet').waitFor();
 
-    expect(navigations).toBeGreaterThan(0);
     expect(d.pageErrors).toEqual([]);
   }, 400_000);
 });

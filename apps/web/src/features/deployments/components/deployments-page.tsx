@@ -15,7 +15,7 @@ import { StateBadge } from './state-badge.js';
 
 /** How often the list refreshes while a deployment moves, and otherwise (to see new pushes). */
 const BUSY_REFRESH_MS = 2000;
-const IDLE_REFRESH_MS = 5000;
+const IDLE_REFRESH_MS = 3000;
 
 /** The deployments tab of project `name`. */
 export function DeploymentsPage({ name }: { name: string }) {
