@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { internalMetadata } from '@paastech/kit';
 import { control, deploy } from '@paastech/proto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/database.js';
 import { call, signUp, startTestApi, type TestApi, type TestClient } from './support/api.js';
 import { DIALECTS } from './support/databases.js';
 import { type GitContractServer, startGitContractServer } from './support/git-contract-server.js';
@@ -77,6 +78,22 @@ function recordPush(
     stream.on('error', reject);
     stream.on('end', () => resolve(events));
   });
+}
+
+/** Audit events of `action` on project `name`, oldest first. */
+async function auditOf(w: World, action: string, name: string) {
+  const database = await openDatabase(w.api.database);
+  try {
+    return await database.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('action', '=', action)
+      .where('target', '=', `project:${name}`)
+      .orderBy('at')
+      .execute();
+  } finally {
+    await database.close();
+  }
 }
 
 /** The outcome of a push's final event. */
@@ -240,6 +257,10 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
     expect(res.body).toMatchObject({ number: 3, reason: 'rollback' });
     await waitState(w, alice, p.name, 3, 'active');
     expect(w.pom.deployments.get(`${p.id}#3`)?.request.configVars).toEqual({ V: 'one' });
+    const audit = await auditOf(w, 'deployment.rollback', p.name);
+    expect(audit.map((a) => [a.client_id, a.ip, JSON.parse(a.details)])).toEqual([
+      [alice.id, '127.0.0.1', { number: 3, to: null }],
+    ]);
     const bad = await call(w.api, 'POST', `/api/v1/projects/${p.name}/rollback`, {
       body: { number: 'x' },
       as: as(alice),
@@ -331,6 +352,11 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
     });
     expect(web.status).toBe(202);
     expect(w.pom.calls).toEqual(expect.arrayContaining([`restart:${p.id}:`, `restart:${p.id}:web`]));
+    const audit = await auditOf(w, 'project.restart', p.name);
+    expect(audit.map((a) => JSON.parse(a.details))).toEqual([
+      { process_type: null },
+      { process_type: 'web' },
+    ]);
     const bad = await call(w.api, 'POST', `/api/v1/projects/${p.name}/restart`, {
       body: { process_type: '--all' },
       as: as(alice),
@@ -403,6 +429,7 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
       lines: [{ time: t.toISOString(), source: 'web.1', text: 'listening', deployment: 1 }],
     });
     const bad = await call(w.api, 'GET', `/api/v1/projects/${p.name}/logs?lines=lots`, { as: as(alice) });
+    expect(bad.body.detail).toBe('logs query: lines: must be an integer between 0 and 10000');
     expect(bad.status).toBe(400);
     const stream = await openEventStream(
       `${w.api.baseUrl}/api/v1/projects/${p.name}/logs?follow=1&lines=1`,
@@ -417,6 +444,15 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
       if (seen.length === 2) stream.close();
     }
     expect(seen).toEqual(['listening', 'live line']);
+    // Pomegrenade down: following answers 503 before any stream opens.
+    await w.pom.stop();
+    const down = await openEventStream(
+      `${w.api.baseUrl}/api/v1/projects/${p.name}/logs?follow=1`,
+      alice.token,
+    );
+    expect(down.status).toBe(503);
+    expect(down.contentType).toMatch(/^application\/problem\+json/);
+    down.close();
   });
 
   it('removes the application from Pomegrenade when a deployed project is deleted', async () => {

@@ -1,18 +1,18 @@
 // /api/v1/projects/:name/{deployments,rollback,formation,restart,status,logs}: thin transport over
 // ProjectDeployments. Streams (deployment events, followed logs) are server-sent events.
-import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiCreatedResponse,
-  ApiNoContentResponse,
   ApiOkResponse,
   ApiProduces,
   ApiQuery,
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Auth, type AuthContext } from '../auth/auth-context.js';
+import { clientIp } from '../http/request.js';
 import {
   DeploymentDetailDto,
   DeploymentDto,
@@ -72,8 +72,9 @@ export class DeploymentsController {
     @Auth() auth: AuthContext,
     @Param('name') name: string,
     @Body() dto: RollbackDto,
+    @Req() req: FastifyRequest,
   ): Promise<DeploymentDto> {
-    return this.deployments.rollback(auth.clientId, name, dto.number);
+    return this.deployments.rollback(auth.clientId, name, dto.number, clientIp(req));
   }
 
   @Get('formation')
@@ -91,20 +92,21 @@ export class DeploymentsController {
     @Auth() auth: AuthContext,
     @Param('name') name: string,
     @Body() dto: FormationDto,
+    @Req() req: FastifyRequest,
   ): Promise<FormationDto> {
-    return this.deployments.scale(auth.clientId, name, dto.formation);
+    return this.deployments.scale(auth.clientId, name, dto.formation, clientIp(req));
   }
 
   @Post('restart')
   @HttpCode(202)
   @ApiAcceptedResponse({ description: 'restarts under way (web instances one at a time, no downtime)' })
-  @ApiNoContentResponse()
   async restart(
     @Auth() auth: AuthContext,
     @Param('name') name: string,
     @Body() dto: RestartDto,
+    @Req() req: FastifyRequest,
   ): Promise<void> {
-    await this.deployments.restart(auth.clientId, name, dto.process_type);
+    await this.deployments.restart(auth.clientId, name, dto.process_type, clientIp(req));
   }
 
   @Get('status')

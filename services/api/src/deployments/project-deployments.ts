@@ -2,6 +2,7 @@
 // (another Client's project is a 404, exactly like a missing one), then call the deployments domain
 // and map the results to response shapes.
 import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import type { DeploymentEvent } from './deployment-events.js';
 import {
@@ -41,6 +42,7 @@ export class ProjectDeployments {
   constructor(
     private readonly projects: ProjectsService,
     private readonly deployments: DeploymentsService,
+    private readonly audit: AuditService,
   ) {}
 
   async list(clientId: string, name: string): Promise<DeploymentListDto> {
@@ -67,9 +69,19 @@ export class ProjectDeployments {
     };
   }
 
-  async rollback(clientId: string, name: string, number: number | undefined): Promise<DeploymentDto> {
+  async rollback(
+    clientId: string,
+    name: string,
+    number: number | undefined,
+    ip: string | null,
+  ): Promise<DeploymentDto> {
     const project = await this.projects.requireOwned(clientId, name);
-    return mapDeployment(await this.deployments.rollback(project, clientId, number));
+    const row = await this.deployments.rollback(project, clientId, number);
+    await this.audit.record(clientId, 'deployment.rollback', `project:${name}`, ip, {
+      number: row.number,
+      to: number ?? null,
+    });
+    return mapDeployment(row);
   }
 
   async formation(clientId: string, name: string): Promise<{ formation: Formation }> {
@@ -77,16 +89,31 @@ export class ProjectDeployments {
     return { formation: await this.deployments.desiredFormation(project.id) };
   }
 
-  async scale(clientId: string, name: string, raw: unknown): Promise<{ formation: Formation }> {
+  async scale(
+    clientId: string,
+    name: string,
+    raw: unknown,
+    ip: string | null,
+  ): Promise<{ formation: Formation }> {
     const formation = parseFormation(raw);
     const project = await this.projects.requireOwned(clientId, name);
-    return { formation: await this.deployments.scale(project, formation) };
+    const result = await this.deployments.scale(project, formation);
+    await this.audit.record(clientId, 'formation.change', `project:${name}`, ip, { formation: result });
+    return { formation: result };
   }
 
-  async restart(clientId: string, name: string, processType: string | undefined): Promise<void> {
+  async restart(
+    clientId: string,
+    name: string,
+    processType: string | undefined,
+    ip: string | null,
+  ): Promise<void> {
     const project = await this.projects.requireOwned(clientId, name);
     if (processType !== undefined) parseFormation({ [processType]: 0 });
     await this.deployments.pomegrenade.restartProject(project.id, processType ?? '');
+    await this.audit.record(clientId, 'project.restart', `project:${name}`, ip, {
+      process_type: processType ?? null,
+    });
   }
 
   async status(clientId: string, name: string): Promise<ProjectStatusDto> {
@@ -111,6 +138,8 @@ export class ProjectDeployments {
   ): Promise<(signal: AbortSignal) => AsyncIterable<SseEvent>> {
     const project = await this.projects.requireOwned(clientId, name);
     const pomegrenade = this.deployments.pomegrenade;
+    // Asked before the stream opens, so an unreachable Pomegrenade is a 503, not a broken stream.
+    await pomegrenade.getProjectStatus(project.id);
     const request = { projectId: project.id, follow: true, sources: query.sources, tailLines: query.lines };
     return async function* (signal) {
       for await (const line of pomegrenade.streamLogs(request, signal))
