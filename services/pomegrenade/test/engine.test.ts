@@ -316,4 +316,23 @@ describe('Engine with FakeRuntime', () => {
         .map((l) => l.text),
     ).toEqual(['12 requests in 10s']);
   });
+
+  it('stops a project at once even while a build runs; the build still becomes active, stopped', async () => {
+    const { engine, runtime, builder } = await fakeEngine();
+    engine.create(request('st', 1));
+    await waitFor(engine, 'st', 1, ['active']);
+    builder.delayMs = 400;
+    engine.create(request('st', 2));
+    await waitFor(engine, 'st', 2, ['building']);
+    const started = Date.now();
+    await engine.stop('st');
+    expect(Date.now() - started).toBeLessThan(300);
+    expect(runtime.running('web.1')).toHaveLength(0);
+    await waitFor(engine, 'st', 2, ['active']);
+    expect(runtime.running('web.1')).toHaveLength(0);
+    expect(engine.routes.get('st')?.unavailable?.reason).toBe('stopped');
+    await engine.start('st');
+    await eventually(() => engine.routes.get('st')?.upstreams.length === 1, 5000, 'started');
+    expect(runtime.running('web.1')[0]?.spec.env.PAASTECH_DEPLOYMENT).toBe('v2');
+  });
 });

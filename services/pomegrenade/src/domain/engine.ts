@@ -369,6 +369,11 @@ export class Engine {
         this.emit(p, d, { kind: 'line', source: inst.name, text: mask(t), time: new Date() });
       throw new DeploymentFailedError({ reason: diagnosis.reason, message: diagnosis.message });
     }
+    if (p.record.stopped) {
+      await Promise.all(plan.map((i) => i.stop(this.graceMs())));
+      this.step(p, d, 'Project was stopped meanwhile: instances will start with StartProject');
+      return;
+    }
     const replaced = o.only ? p.instances.filter(o.only) : p.instances;
     p.instances = [...p.instances.filter((i) => !replaced.includes(i)), ...plan];
     this.publish(p);
@@ -625,12 +630,12 @@ export class Engine {
     const p = this.project(projectId);
     p.record.stopped = true;
     this.persist(p);
-    await this.enqueue(p, async () => {
-      const all = p.instances;
-      p.instances = [];
-      this.publish(p);
-      await Promise.all(all.map((i) => i.stop(this.graceMs())));
-    });
+    // Not queued behind a running build: the instances go now; a release in progress sees
+    // `stopped` once its new instances are up and stops them instead of switching.
+    const all = p.instances;
+    p.instances = [];
+    this.publish(p);
+    await Promise.all(all.map((i) => i.stop(this.graceMs())));
   }
 
   /** Starts a stopped project with its formation. */
