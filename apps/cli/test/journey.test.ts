@@ -249,6 +249,14 @@ describe('paastech against a real server', () => {
         `credential.${new URL(httpUrl).origin}.helper`,
       ]);
       expect(helpers.stdout).toBe(`\n!'${process.execPath}' '${CLI}' git:credential\n`);
+      const token = (await ada.run(['auth:token'])).stdout.trim();
+      const u = new URL(httpUrl);
+      const get = await ada.run(['git:credential', 'get'], {
+        input: `protocol=http\nhost=${u.host}\npath=shop.git\n\n`,
+      });
+      expect(get).toMatchObject({ code: 0, stdout: `username=paastech\npassword=${token}\n`, stderr: '' });
+      const other = await ada.run(['git:credential', 'get'], { input: `protocol=https\nhost=${u.host}\n\n` });
+      expect(other.stdout).toBe(''); // same host, other scheme: not ours
     });
 
     it('lists projects and finds the project from the git remote', async () => {
