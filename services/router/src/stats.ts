@@ -67,11 +67,12 @@ export class TrafficStats {
 
   constructor(private readonly accessLog: Logger | undefined) {}
 
-  /** Records one finished request. */
-  record(r: RequestRecord): void {
+  /** Records one finished request; `log` = false when the data plane wrote the access log itself. */
+  record(r: RequestRecord, log = true): void {
     const key = r.projectId || UNROUTED;
     count(this.totals, key, r);
     count(this.window, key, r);
+    if (!log) return;
     this.accessLog?.info(
       {
         project: r.projectName || undefined,

@@ -2,6 +2,7 @@
 // reload, and no HAProxy left behind.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { startPaastechd } from '@paastech/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haproxyAvailable } from '../src/index.js';
 import { Backend, type Echo } from './support/backend.js';
@@ -77,5 +78,16 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
     expect(haproxiesIn(h.dataDir).filter((p) => orphans.includes(p))).toEqual([]);
     expect(orphan.pid).toBeDefined();
     await waitFor(async () => (await instanceAt('one.apps.test').catch(() => '')) !== '', 10_000, 'serving');
+  });
+
+  it('takes HAProxy down with it when the router process is killed (SIGKILL)', async () => {
+    const d = await startPaastechd({ role: 'router', env: { PAASTECH_ROUTER_DATAPLANE: 'haproxy' } });
+    try {
+      await waitFor(() => haproxiesIn(d.dataDir).length >= 2, 10_000, 'haproxy of paastechd router');
+      await d.stop('SIGKILL');
+      await waitFor(() => haproxiesIn(d.dataDir).length === 0, 5_000, 'no orphan haproxy');
+    } finally {
+      await d.stop('SIGKILL');
+    }
   });
 });

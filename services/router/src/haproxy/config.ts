@@ -28,7 +28,16 @@ export interface HaproxyPaths {
   lua: string;
   /** Self-signed certificate served to clients naming no host we have a certificate for. */
   fallbackCert: string;
-  maps: { hosts: string; html503: string; json503: string; p502: string; p504: string; redirect: string };
+  maps: {
+    hosts: string;
+    names: string;
+    html503: string;
+    json503: string;
+    p502: string;
+    p504: string;
+    redirect: string;
+  };
+
   pages: string;
 }
 
@@ -45,6 +54,7 @@ export function haproxyPaths(dataDir: string): HaproxyPaths {
     fallbackCert: path.join(dir, 'fallback.pem'),
     maps: {
       hosts: map('hosts'),
+      names: map('names'),
       html503: map('html503'),
       json503: map('json503'),
       p502: map('p502'),
@@ -81,6 +91,7 @@ export function mapEntries(
 ): Record<keyof HaproxyPaths['maps'], Array<[string, string]>> {
   const out: Record<keyof HaproxyPaths['maps'], Array<[string, string]>> = {
     hosts: [],
+    names: [],
     html503: [],
     json503: [],
     p502: [],
@@ -92,6 +103,7 @@ export function mapEntries(
     const name = safeName(r.projectName);
     for (const host of r.hostnames) {
       if (!/^[a-z0-9.-]+$/.test(host)) continue;
+      out.names.push([host, name]);
       if (tls && r.httpsRedirect) out.redirect.push([host, '1']);
       if (slot && r.upstreams.length > 0) {
         out.hosts.push([host, slot]);
@@ -202,6 +214,26 @@ end)
 `;
 }
 
+/** One JSON line per request; every free-text value is JSON-escaped or a safe project name. */
+export const ACCESS_LOG_FORMAT = [
+  '{"level":30',
+  '"time":%[date(0,ms)]',
+  '"service":"router"',
+  '"component":"access"',
+  '"project":"%[var(txn.host),map(NAMES)]"',
+  '"host":"%[var(txn.host),json(utf8s)]"',
+  '"backend":"%b"',
+  '"method":"%HM"',
+  '"status":%ST',
+  '"bytes":%B',
+  '"bytesIn":%U',
+  '"durationMs":%Ta',
+  '"upstream":"%si:%sp"',
+  '"requestId":"%ID"',
+  '"termination":"%tsc"',
+  '"msg":"request"}',
+].join(',');
+
 /** Everything haproxy.cfg depends on. */
 export interface CfgInput {
   config: RouterConfig;
@@ -239,7 +271,8 @@ export function haproxyCfg(input: CfgInput): string {
     'defaults',
     '  mode http',
     '  log global',
-    `  log-format '{"h":"%[var(txn.host),json(utf8s)]","b":"%b","s":%ST,"B":%B,"U":%U,"t":%Ta,"u":"%si:%sp","id":"%ID","m":"%HM","ts":"%tsc"}'`,
+    // One JSON line per request on stdout, read by plane.ts into the counters and the access log.
+    `  log-format '${ACCESS_LOG_FORMAT.replace('NAMES', paths.maps.names)}'`,
     '  option dontlognull',
     `  timeout connect ${t.connectMs}ms`,
     `  timeout client ${t.idleMs}ms`,

@@ -11,7 +11,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import readline from 'node:readline';
 import { run } from '@paastech/kit';
 import type { DataPlane, DataPlaneContext, Listening } from '../dataplane.js';
 import type { RouteEntry, RouteTable } from '../routes.js';
@@ -29,6 +28,8 @@ import { RuntimeApi } from './runtime.js';
 
 /** Slot backends created at first; doubled (with a reload) when they run out. */
 const INITIAL_SLOTS = 16;
+/** True when util-linux's setpriv can tie HAProxy's life to the router's. */
+const PDEATHSIG = ['/usr/bin/setpriv', '/bin/setpriv'].some((f) => fs.existsSync(f));
 /** Largest payload sent in one `add map` command (HAProxy's CLI buffer is tune.bufsize). */
 const MAP_CHUNK_BYTES = 16 * 1024;
 
@@ -95,18 +96,19 @@ async function ensureFallbackCert(file: string): Promise<void> {
   fs.rmSync(crt, { force: true });
 }
 
-/** One line of HAProxy's access log (see the log-format in config.ts). */
-interface LogLine {
-  h: string;
-  b: string;
-  s: number;
-  B: number;
-  U: number;
-  t: number;
-  u: string;
-  id: string;
-  m: string;
-  ts: string;
+/** One line of HAProxy's access log (ACCESS_LOG_FORMAT in config.ts). */
+interface AccessLine {
+  project: string;
+  host: string;
+  backend: string;
+  method: string;
+  status: number;
+  bytes: number;
+  bytesIn: number;
+  durationMs: number;
+  upstream: string;
+  requestId: string;
+  termination: string;
 }
 
 /** Starts the haproxy data plane. */
@@ -201,28 +203,45 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     while (stale().length > 0) await new Promise((r) => setTimeout(r, 50));
   };
 
-  /** Feeds one access-log line to the counters. */
+  /** Feeds one line of HAProxy's log (ACCESS_LOG_FORMAT in config.ts) to the counters and the access log. */
   const onLogLine = (line: string) => {
-    if (!line.startsWith('{')) return;
-    let l: LogLine;
+    if (line.charCodeAt(0) !== 123) return; // HAProxy's own notices are not "{" lines
+    let l: AccessLine;
     try {
-      l = JSON.parse(line) as LogLine;
+      l = JSON.parse(line) as AccessLine;
     } catch {
       return;
     }
-    const route = ctx.table.lookup(l.h);
-    const slot = /^s\d+$/.test(l.b);
+    const route = ctx.table.lookup(l.host);
     ctx.stats.record({
       projectId: route?.projectId ?? '',
       projectName: route?.projectName ?? '',
-      method: l.m,
-      status: l.s,
-      bytesIn: l.U,
-      bytesOut: l.B,
-      durationMs: Math.max(l.t, 0),
-      upstream: l.u === '-:-' ? '' : l.u,
-      requestId: l.id,
-      byRouter: !slot || l.u === '-:-' || (l.s >= 500 && /^[sSP]/.test(l.ts)),
+      method: l.method,
+      status: l.status,
+      bytesIn: l.bytesIn,
+      bytesOut: l.bytes,
+      durationMs: Math.max(l.durationMs, 0),
+      upstream: l.upstream === '-:-' ? '' : l.upstream,
+      requestId: l.requestId,
+      byRouter:
+        !/^s\d+$/.test(l.backend) ||
+        l.upstream === '-:-' ||
+        (l.status >= 500 && /^[sSP]/.test(l.termination)),
+    });
+  };
+
+  /** Splits HAProxy's stdout (its access log) into lines, a chunk at a time. */
+  const readLog = (stream: NodeJS.ReadableStream) => {
+    let rest = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const text = rest + chunk;
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+        onLogLine(text.slice(start, nl));
+        start = nl + 1;
+      }
+      rest = text.slice(start);
     });
   };
 
@@ -242,15 +261,19 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
 
   /** Spawns HAProxy on the files written last, and waits until it serves. */
   const launch = async () => {
-    const proc = spawn('haproxy', ['-W', '-db', '-f', paths.config, '-p', paths.pidFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // setpriv --pdeathsig: HAProxy is killed with the router even when the router is SIGKILLed.
+    const argv = ['-W', '-db', '-f', paths.config, '-p', paths.pidFile];
+    const proc = PDEATHSIG
+      ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'haproxy', ...argv], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+      : spawn('haproxy', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    readLog(proc.stdout as NodeJS.ReadableStream);
     child = proc;
     let stderr = '';
     proc.stderr?.on('data', (b: Buffer) => {
       stderr = (stderr + b.toString()).slice(-8192);
     });
-    readline.createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', onLogLine);
     proc.on('exit', (code, signal) => {
       if (child !== proc) return;
       child = undefined;
@@ -331,7 +354,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     }
     const maps = mapEntries(routes, slotOf, tlsPort !== undefined);
     // Pages and redirects first, the host map last: a host never points at a page not there yet.
-    const order = ['html503', 'json503', 'p502', 'p504', 'redirect', 'hosts'] as const;
+    const order = ['names', 'html503', 'json503', 'p502', 'p504', 'redirect', 'hosts'] as const;
     for (const key of order) {
       // The redirect map is only loaded (referenced by haproxy.cfg) when there is a TLS listener.
       if (key === 'redirect' && tlsPort === undefined) continue;
