@@ -75,6 +75,19 @@ describe.each(DIALECTS)('database on %s', (dialect) => {
     await again.close();
   });
 
+  // PostgreSQL only: several API replicas may share one server. (Two SQLite connections in one
+  // process would block each other's thread; separate processes wait on BEGIN IMMEDIATE.)
+  it.runIf(dialect === 'postgres')(
+    'two API instances starting at once migrate once, without error',
+    async () => {
+      t = await createTestDatabase(dialect);
+      const both = await Promise.all([openDatabase(t), openDatabase(t)]);
+      const recorded = await sql<{ name: string }>`select name from paastech_migrations`.execute(both[0].db);
+      expect(recorded.rows.map((r) => r.name)).toEqual(['0001_initial']);
+      await Promise.all(both.map((d) => d.close()));
+    },
+  );
+
   it('enforces unique e-mail, fingerprint, project name and hostname', async () => {
     t = await createTestDatabase(dialect);
     const { db, close } = await openDatabase(t);

@@ -45,9 +45,10 @@ export function sqlitePath(dataDir: string): string {
 function openSqlite(dataDir: string): Kysely<DB> {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = new BetterSqlite3(sqlitePath(dataDir));
+  // busy_timeout first: switching to WAL needs a lock another starting process may hold.
+  file.pragma('busy_timeout = 5000');
   file.pragma('journal_mode = WAL');
   file.pragma('foreign_keys = ON');
-  file.pragma('busy_timeout = 5000');
   file.pragma('synchronous = NORMAL');
   return new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(file) }) });
 }

@@ -19,22 +19,58 @@ interface MigrationsTable {
   paastech_migrations: { name: string; applied_at: string };
 }
 
+/** Runs `fn` in a transaction on one connection that concurrent starts cannot both enter. */
+async function exclusive<T>(
+  db: Kysely<unknown>,
+  dialect: 'sqlite' | 'postgres',
+  fn: (trx: Kysely<unknown>) => Promise<T>,
+): Promise<T> {
+  return db.connection().execute(async (conn) => {
+    // SQLite: IMMEDIATE takes the write lock up front (waiting out busy_timeout), where a deferred
+    // BEGIN would fail with "database is locked" when two starts both upgrade from read to write.
+    await sql.raw(dialect === 'sqlite' ? 'begin immediate' : 'begin').execute(conn);
+    try {
+      if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${PG_LOCK_KEY})`.execute(conn);
+      const result = await fn(conn);
+      await sql.raw('commit').execute(conn);
+      return result;
+    } catch (err) {
+      await sql.raw('rollback').execute(conn);
+      throw err;
+    }
+  });
+}
+
+/** Names of the recorded migrations; empty when the table does not exist yet. */
+async function appliedNames(db: Kysely<unknown>): Promise<Set<string>> {
+  try {
+    const rows = await (db as unknown as Kysely<MigrationsTable>).selectFrom(TABLE).select('name').execute();
+    return new Set(rows.map((r) => r.name));
+  } catch {
+    return new Set();
+  }
+}
+
 /** Applies every migration not yet recorded, in order; returns the names it applied. */
 export async function runMigrations(
   db: Kysely<unknown>,
   dialect: 'sqlite' | 'postgres',
   migrations: readonly Migration[],
 ): Promise<string[]> {
-  await db.schema
-    .createTable(TABLE)
-    .ifNotExists()
-    .addColumn('name', 'text', (c) => c.primaryKey())
-    .addColumn('applied_at', 'text', (c) => c.notNull())
-    .execute();
+  // The common case — nothing to apply — reads only, so it never waits for (or takes) a write lock.
+  const recorded = await appliedNames(db);
+  if (migrations.every((m) => recorded.has(m.name))) return [];
+  await exclusive(db, dialect, (trx) =>
+    trx.schema
+      .createTable(TABLE)
+      .ifNotExists()
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('applied_at', 'text', (c) => c.notNull())
+      .execute(),
+  );
   const applied: string[] = [];
   for (const migration of migrations) {
-    const ran = await db.transaction().execute(async (trx) => {
-      if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${PG_LOCK_KEY})`.execute(trx);
+    const ran = await exclusive(db, dialect, async (trx) => {
       const t = trx as unknown as Kysely<MigrationsTable>;
       const done = await t
         .selectFrom(TABLE)
