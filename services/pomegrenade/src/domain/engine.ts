@@ -688,10 +688,12 @@ export class Engine {
 
   // ---- reads ----
 
+  /** One deployment (NotFoundError when unknown). */
   getDeployment(projectId: string, number: number): DeploymentRecord {
     return this.deployment(this.project(projectId), number);
   }
 
+  /** Deployments of a project, newest first; `limit` 0 lists all. */
   listDeployments(projectId: string, limit: number): DeploymentRecord[] {
     const p = this.projects.get(projectId);
     if (!p) return [];
@@ -746,18 +748,21 @@ export class Engine {
 
   // ---- helpers ----
 
+  /** A known project, or NotFoundError. */
   private project(projectId: string): Project {
     const p = this.projects.get(projectId);
     if (!p) throw new NotFoundError(`project "${projectId.slice(0, 80)}" has no deployments here`);
     return p;
   }
 
+  /** A deployment of a project, or NotFoundError. */
   private deployment(p: Project, number: number): DeploymentRecord {
     const d = p.record.deployments.find((x) => x.number === number);
     if (!d) throw new NotFoundError(`deployment v${number} of project "${p.record.name}" does not exist`);
     return d;
   }
 
+  /** The project's active deployment, if any. */
   private active(p: Project): DeploymentRecord | undefined {
     return p.record.deployments.find((d) => d.number === p.record.activeNumber && d.state === 'active');
   }
@@ -782,6 +787,7 @@ export class Engine {
     });
   }
 
+  /** Registers a project record in memory. */
   private adopt(record: ProjectRecord): Project {
     const p: Project = { record, chain: Promise.resolve(), instances: [], deleted: false };
     this.projects.set(record.id, p);
@@ -840,6 +846,7 @@ export class Engine {
     }
   }
 
+  /** Bytes of the project's kept builds and logs. */
   private diskUsed(p: Project): number {
     const builds = new Map<number, number>();
     for (const d of p.record.deployments)
@@ -847,10 +854,12 @@ export class Engine {
     return [...builds.values()].reduce((a, b) => a + b, 0) + this.deps.logs(p.record.id).diskBytes();
   }
 
+  /** SIGTERM → SIGKILL delay in milliseconds. */
   private graceMs(): number {
     return this.deps.settings.stopGraceSeconds * 1000;
   }
 
+  /** Saves the project record (not after it was deleted). */
   private persist(p: Project): void {
     if (!p.deleted) this.deps.store.save(p.record);
   }
@@ -866,6 +875,7 @@ export class Engine {
     this.log(p, 'platform', text, d.number);
   }
 
+  /** Tells watchers the deployment's current state (final once it can change no more). */
   private emitState(p: Project, d: DeploymentRecord): void {
     this.emit(
       p,
@@ -880,6 +890,7 @@ export class Engine {
     );
   }
 
+  /** Records a deployment event for watchers. */
   private emit(
     p: Project,
     d: DeploymentRecord,
@@ -901,6 +912,7 @@ export class Engine {
     this.log(p, source, text, d.number);
   }
 
+  /** Appends a line to the project's log. */
   private log(p: Project, source: string, text: string, n = 0): void {
     // A deleted project's last words (instances being killed) must not re-create its log dir.
     if (!p.deleted) this.deps.logs(p.record.id).append(source, text, n);
@@ -912,6 +924,7 @@ export class Engine {
     this.routes.set(this.routeOf(p));
   }
 
+  /** The project's route: healthy web instances, or why there are none. */
   private routeOf(p: Project): RouteEntry {
     const active = this.active(p);
     const web = p.instances.filter((i) => i.isWeb);
@@ -927,6 +940,7 @@ export class Engine {
     return { ...base, upstreams: [], unavailable: this.whyUnavailable(p, active, web) };
   }
 
+  /** Why a project has no healthy web instance, for the router's error page. */
   private whyUnavailable(
     p: Project,
     active: DeploymentRecord | undefined,

@@ -55,6 +55,7 @@ export function stateName(s: deploy.DeploymentState): DeploymentState | undefine
   )?.[0];
 }
 
+/** A deployment record as the proto Deployment. */
 export function mapDeployment(projectId: string, d: DeploymentRecord): deploy.Deployment {
   return {
     projectId,
@@ -74,6 +75,7 @@ export function mapDeployment(projectId: string, d: DeploymentRecord): deploy.De
   };
 }
 
+/** A deployment event as one WatchDeployment message. */
 export function mapEvent(e: DeploymentEvent, deploymentNumber: number): deploy.WatchDeploymentResponse {
   switch (e.kind) {
     case 'state':
@@ -99,10 +101,12 @@ export function mapEvent(e: DeploymentEvent, deploymentNumber: number): deploy.W
   }
 }
 
+/** A log entry as a proto LogLine. */
 export function mapLogLine(e: LogEntry): deploy.LogLine {
   return { time: e.time, source: e.source, text: e.text, deploymentNumber: e.deploymentNumber };
 }
 
+/** A route entry as a proto Route. */
 export function mapRoute(r: RouteEntry): routing.Route {
   return {
     projectId: r.projectId,
@@ -118,6 +122,7 @@ export function mapRoute(r: RouteEntry): routing.Route {
   };
 }
 
+/** An instance (with its current usage) as a proto Instance. */
 export async function mapInstance(i: Instance): Promise<deploy.Instance> {
   const u = await i.usage();
   return {
