@@ -94,7 +94,7 @@ export async function makeAppRepository(user: CliUser, dir: string): Promise<voi
   fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"app","scripts":{"start":"node server.js"}}\n');
   fs.writeFileSync(
     path.join(dir, 'server.js'),
-    "require('node:http').createServer((q, s) => s.end(`hello ${process.env.GREETING ?? 'world'}`)).listen(process.env.PORT);\nconsole.log('listening');\n",
+    "require('node:http').createServer((q, s) => s.end('hello ' + (process.env.GREETING ?? 'world'))).listen(process.env.PORT);\nconsole.log('listening');\n",
   );
   await gitAs(user, dir, ['init', '-q', '-b', 'main']);
   await gitAs(user, dir, ['add', '.']);
