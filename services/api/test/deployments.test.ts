@@ -375,6 +375,29 @@ describe.each(DIALECTS)('deployments on %s', (dialect) => {
     expect(req.configVars).toEqual({ A: '1' });
   });
 
+  it('redeploys a config change made during a push after the push, without cancelling it', async () => {
+    const p = await newProject('cfgwait');
+    await collect(push(p, { 'refs/heads/main': sha(31) }));
+    w.pom.script = [{ state: S.DEPLOYMENT_STATE_BUILDING }, { wait: true }, ...SUCCEEDS];
+    const pushing = collect(push(p, { 'refs/heads/main': sha(32) }));
+    await expect.poll(async () => (await w.deployments.repo.find(p.id, 2))?.state).toBe('building');
+    await w.configVars.change(alice, 'cfgwait', { set: { B: '1' } }, null);
+    await w.configVars.change(alice, 'cfgwait', { set: { B: '2' } }, null);
+    expect((await rowsOf(p.id)).length).toBe(2);
+    w.pom.script = SUCCEEDS;
+    w.pom.release(p.id, 2);
+    expect((await pushing).at(-1)).toMatch(/^result PUSH_OUTCOME_SUCCEEDED deployed v2/);
+    const redeploy = await w.deployments.configRedeployed(p.id);
+    expect(redeploy).toMatchObject({ number: 3, reason: 'config', commit_sha: sha(32) });
+    await w.deployments.settled(p.id, 3);
+    expect((await rowsOf(p.id)).map((r) => [r.number, r.reason, r.state])).toEqual([
+      [1, 'push', 'superseded'],
+      [2, 'push', 'superseded'],
+      [3, 'config', 'active'],
+    ]);
+    expect(w.pom.deployments.get(`${p.id}#3`)!.request).toMatchObject({ configVars: { B: '2' } });
+  });
+
   it('allocates unique, growing numbers to concurrent deployments of one project', async () => {
     const p = await newProject('race');
     const rows = await Promise.all(

@@ -53,6 +53,8 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
   private readonly follower: DeploymentFollower;
   private readonly stopping = new AbortController();
   private readonly following = new Map<string, Promise<void>>();
+  /** Config redeploys waiting for a deployment under way, by project id. */
+  private readonly configWaits = new Map<string, Promise<DeploymentRow | undefined>>();
 
   constructor(
     readonly repo: DeploymentsRepository,
@@ -72,7 +74,7 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
   /** Stops following (deployments stay unfinished in the database, for the next start). */
   async onModuleDestroy(): Promise<void> {
     this.stopping.abort();
-    await Promise.allSettled(this.following.values());
+    await Promise.allSettled([...this.following.values(), ...this.configWaits.values()]);
     this.events.closeAll();
     this.pomegrenade.close();
   }
@@ -239,8 +241,37 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
     });
   }
 
-  /** After a config change: redeploys the active build with the new config (one deployment), if any is active. */
+  /**
+   * After a config change: redeploys the active build with the new config — one deployment. While a
+   * deployment is under way (it runs with the config it was created with), the redeploy waits for it
+   * to end, so a config change never cancels a push in flight; changes made meanwhile share it.
+   */
   async onConfigChanged(project: DeployedProject, clientId: string): Promise<DeploymentRow | undefined> {
+    const pending = await this.repo.latestIn(project.id, UNFINISHED);
+    if (!pending) return this.redeployConfig(project, clientId);
+    if (!this.configWaits.has(project.id)) {
+      const wait = this.settled(project.id, pending.number)
+        .then(() => (this.stopping.signal.aborted ? undefined : this.redeployConfig(project, clientId)))
+        .catch((err: unknown) => {
+          this.logger.error({ err, project: project.id }, 'redeploying a config change failed');
+          return undefined;
+        })
+        .finally(() => this.configWaits.delete(project.id));
+      this.configWaits.set(project.id, wait);
+    }
+    return undefined;
+  }
+
+  /** Resolves once a config redeploy waiting for a deployment under way has been created. */
+  async configRedeployed(projectId: string): Promise<DeploymentRow | undefined> {
+    return this.configWaits.get(projectId);
+  }
+
+  /** Creates the config deployment: the active build with the current config, if anything is active. */
+  private async redeployConfig(
+    project: DeployedProject,
+    clientId: string,
+  ): Promise<DeploymentRow | undefined> {
     const active = await this.repo.latestIn(project.id, ['active']);
     if (!active) return undefined;
     return this.create(project, {
