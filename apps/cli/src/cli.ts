@@ -47,18 +47,20 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       report.message,
       report.exitCode === EXIT_USAGE && !report.hint ? 'see paastech --help' : report.hint,
     );
-    if (debug && err instanceof ApiError) out.info(`problem: ${JSON.stringify(err.problem)}`);
-    else if (
-      debug &&
-      err instanceof Error &&
-      !(err instanceof CliError && !(err instanceof UnreachableError))
-    ) {
-      out.info(err.stack ?? String(err));
-    }
+    if (debug) printDebug(out, err);
     return report.exitCode;
   }
 }
 
+/** With --debug: the API's whole problem document, or the stack of an error the CLI did not expect. */
+function printDebug(out: Output, err: unknown): void {
+  if (err instanceof ApiError) out.info(`problem: ${JSON.stringify(err.problem)}`);
+  else if (err instanceof Error && (!(err instanceof CliError) || err instanceof UnreachableError)) {
+    out.info(err.stack ?? String(err));
+  }
+}
+
+/** Handles the no-argument, --version and --help forms, else runs the named command. */
 async function dispatch(argv: string[], io: CliIO, out: Output): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
