@@ -177,12 +177,6 @@ describe.each(DIALECTS)('ControlService on %s', (dialect) => {
       },
       {
         event: {
-          $case: 'progress',
-          value: { text: 'Deployment v1 failed: the deployment service is not reachable' },
-        },
-      },
-      {
-        event: {
           $case: 'result',
           value: { outcome: PushOutcome.PUSH_OUTCOME_FAILED, reason: failed, deploymentNumber: 1, url: '' },
         },

@@ -64,7 +64,6 @@ export class PushRecorder {
       : await this.branches.deployBranches(project.id);
     const decision = decidePush(changes, req.pushOptions, existing);
     if (decision.kind === 'not-deployed') {
-      yield progress(decision.reason);
       yield result(PushOutcome.PUSH_OUTCOME_NOT_DEPLOYED, decision.reason);
       return;
     }
@@ -111,7 +110,6 @@ export class PushRecorder {
             event.state === 'failed'
               ? `failed: ${event.failure_reason ?? 'unknown reason'}`
               : 'was cancelled';
-          yield progress(`Deployment v${row.number} ${why}`);
           yield result(PushOutcome.PUSH_OUTCOME_FAILED, `deployment v${row.number} ${why}`, row.number);
           return;
         }
