@@ -454,6 +454,21 @@ describe('paastech against a real server', () => {
       expect((await ada.run(['keys'])).stdout).toBe('no SSH keys: add yours with paastech keys:add\n');
     }, 120_000);
 
+    it('removes a key whose fingerprint holds "/" and "+" (path-encoded, not a path)', async () => {
+      let fingerprint = '';
+      for (let i = 0; i < 40 && !/[/+]/.test(fingerprint); i++) {
+        const file = path.join(ada.home, `k${i}`);
+        await gitAsTool('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `k${i}`, '-f', file]);
+        const add = await ada.run(['keys:add', `${file}.pub`, '--name', `k${i}`]);
+        expect(add.code).toBe(0);
+        fingerprint = /key (SHA256:\S+)/.exec(add.stdout)![1]!;
+      }
+      expect(fingerprint).toMatch(/[/+]/);
+      const removed = await ada.run(['keys:remove', fingerprint]);
+      expect(removed).toMatchObject({ code: 0, stdout: `removed key ${fingerprint}\n` });
+      expect((await ada.run(['keys'])).stdout).not.toContain(fingerprint);
+    }, 120_000);
+
     it('gives an unknown project and another Client’s project the same not-found error', async () => {
       const mallory = cliUser(apiUrl);
       const signup = await mallory.run(['signup', '--email', 'mallory@example.com', '--password-stdin'], {
