@@ -344,6 +344,16 @@ describe.each(DIALECTS)('deployments on %s', (dialect) => {
     expect((err as Error).message).toBe(message);
   });
 
+  it('refuses a rollback to a deployment whose build is no longer kept, creating nothing', async () => {
+    const p = await w.deployments.repo.findProject((await w.projects.get(alice, 'roll')).id);
+    const before = (await rowsOf(p!.id)).length;
+    w.pom.deployments.get(`${p!.id}#1`)!.buildRetained = false;
+    await expect(w.deployments.rollback(p!, alice, 1)).rejects.toThrow(
+      'project "roll": the build of v1 is no longer kept, so it cannot be rolled back to (push its commit again)',
+    );
+    expect((await rowsOf(p!.id)).length).toBe(before);
+  });
+
   it('refuses a rollback to a deployment that never became active', async () => {
     const p = await newProject('never');
     w.pom.script = BUILD_FAILS;

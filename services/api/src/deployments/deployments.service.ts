@@ -315,6 +315,11 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
   /** Rolls back: a NEW deployment reusing the target's build AND the config it ran with. */
   async rollback(project: DeployedProject, clientId: string, number?: number): Promise<DeploymentRow> {
     const target = await this.rollbackTarget(project, number);
+    // Refused before a deployment is numbered: Pomegrenade keeps only the last few builds.
+    if (!(await this.pomegrenade.getDeployment(project.id, target.number)).buildRetained)
+      throw new ConflictError(
+        `project ${quote(project.name)}: the build of v${target.number} is no longer kept, so it cannot be rolled back to (push its commit again)`,
+      );
     return this.create(project, {
       reason: 'rollback',
       commitSha: target.commit_sha,

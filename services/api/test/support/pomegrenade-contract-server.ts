@@ -44,6 +44,8 @@ export interface ContractDeployment {
   state: deploy.DeploymentState;
   history: deploy.WatchDeploymentResponse[];
   failure?: string;
+  /** False once the build is no longer kept (rollback refused); default true. */
+  buildRetained?: boolean;
   /** Lets the script pass its next `wait` step (also when called before the script reaches it). */
   release: () => void;
   /** Releases given before the script reached a `wait` step. */
@@ -105,7 +107,7 @@ function message(d: ContractDeployment): deploy.Deployment {
       : undefined,
     createdAt: new Date(),
     stateChangedAt: new Date(),
-    buildRetained: true,
+    buildRetained: d.buildRetained ?? true,
     buildSizeBytes: 0,
     builder: 'node',
     processTypes: ['web'],
