@@ -31,7 +31,7 @@ async function startDaemon(): Promise<RunningDaemon> {
       PAASTECH_GIT_GRPC_ADDRESS: gitAddress,
       PAASTECH_APP_UID_BASE: String(UID_BASE),
       PAASTECH_DRAIN_SECONDS: '0',
-      PAASTECH_HEALTH_TIMEOUT_SECONDS: '10',
+      PAASTECH_HEALTH_TIMEOUT_SECONDS: '30',
     },
   });
 }

@@ -74,7 +74,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     PAASTECH_LOG_LEVEL: 'silent',
     PAASTECH_LOG_FORMAT: 'json',
     PAASTECH_GIT_GRPC_ADDRESS: `unix:${path.join(dataDir, 'git.sock')}`,
-    PAASTECH_HEALTH_TIMEOUT_SECONDS: '10',
+    PAASTECH_HEALTH_TIMEOUT_SECONDS: '30',
     PAASTECH_DRAIN_SECONDS: '1',
     PAASTECH_STOP_GRACE_SECONDS: '2',
     ...env,
