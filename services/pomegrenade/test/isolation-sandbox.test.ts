@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '@paastech/kit';
 import { afterAll, describe, expect, it } from 'vitest';
+import { diagnose } from '../src/domain/health.js';
 import type { ProcessSpec } from '../src/domain/ports.js';
 import { envFileText } from '../src/isolation/env-file.js';
 import { listTables } from '../src/isolation/firewall.js';
@@ -77,6 +78,21 @@ describe('environment file', () => {
     expect(
       tmpSizeBytes({ memoryBytes: 512 * MiB, cpuMillicores: 1000, maxProcesses: 1, diskBytes: 8 * MiB }),
     ).toBe(8 * MiB);
+  });
+});
+
+describe('diagnosis of an app bound to loopback in its own network namespace', () => {
+  const base = { instance: 'web.1', port: 4000, memoryLimitBytes: MiB, timeoutSeconds: 5 };
+  it.each([
+    [[{ address: '127.0.0.1', port: 4000 }], 'nothing listens on port 4000', /which the router cannot reach/],
+    [[{ address: '::1', port: 4000 }], 'nothing listens on port 4000', /which the router cannot reach/],
+    [[{ address: '10.213.0.2', port: 4000 }], undefined, /which the router cannot reach/],
+    // Answering (host network, sandbox none): loopback was reachable, the app itself is failing.
+    [[{ address: '127.0.0.1', port: 4000 }], 'GET / answered 503', /health check on web\.1 failed/],
+    [[{ address: '0.0.0.0', port: 4000 }], 'nothing listens on port 4000', /health check on web\.1 failed/],
+  ])('%j with last probe %j', (listening, lastProbe, message) => {
+    const d = diagnose({ ...base, listening, ...(lastProbe ? { lastProbe } : {}) });
+    expect(d.message).toMatch(message);
   });
 });
 

@@ -158,7 +158,7 @@ describe('LocalRuntime (bwrap)', () => {
       const pidsGroup = group.replace('/memory/', '/pids/');
       expect(fs.readFileSync(path.join(pidsGroup, 'pids.max'), 'utf8').trim()).toBe('32');
       const cpuGroup = group.replace('/memory/', '/cpu/');
-      expect(fs.readFileSync(path.join(cpuGroup, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('25000');
+      expect(fs.readFileSync(path.join(cpuGroup, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('2500');
       const pids = fs.readFileSync(path.join(group, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number);
       expect(pids.length).toBeGreaterThanOrEqual(2);
       expect(pids.map(uidOf)).toContain(UID);

@@ -138,7 +138,7 @@ describe('cgroups on fake hierarchies', () => {
     ).toBe(String(1 << 26));
     expect(fs.readFileSync(path.join(mount, 'pids/paastech-x/proj/web/pids.max'), 'utf8')).toBe('64');
     expect(fs.readFileSync(path.join(mount, 'cpu/paastech-x/proj/web/cpu.cfs_quota_us'), 'utf8')).toBe(
-      '50000',
+      '5000',
     );
     expect(cg?.list()).toEqual(['proj/web', 'proj']);
     // A real cgroupfs has no files to remove; on the fake tree only the emptied dirs can go.
@@ -159,7 +159,7 @@ describe('cgroups on fake hierarchies', () => {
     const group = path.join(mount, 'paastech-y/proj/web');
     expect(fs.readFileSync(path.join(group, 'memory.max'), 'utf8')).toBe(String(1 << 26));
     expect(fs.readFileSync(path.join(group, 'pids.max'), 'utf8')).toBe('64');
-    expect(fs.readFileSync(path.join(group, 'cpu.max'), 'utf8')).toBe('50000 100000');
+    expect(fs.readFileSync(path.join(group, 'cpu.max'), 'utf8')).toBe('5000 10000');
     expect(fs.readFileSync(path.join(mount, 'paastech-y/proj/cgroup.subtree_control'), 'utf8')).toBe('+cpu');
     expect(cg?.oomKilled('proj/web')).toBe(false);
     fs.writeFileSync(path.join(group, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');

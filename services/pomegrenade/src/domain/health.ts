@@ -50,7 +50,17 @@ export interface Diagnosis {
   message: string;
 }
 
-const REACHABLE = new Set(['127.0.0.1', '0.0.0.0', '::', '::ffff:127.0.0.1']);
+const WILDCARD = new Set(['0.0.0.0', '::']);
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+/**
+ * True when the sockets on the port are out of the router's reach: none on all addresses, and either
+ * none on loopback or loopback is the sandbox's own (in a network namespace nothing answers there).
+ */
+function unreachable(onPort: ListeningSocket[], lastProbe: string | undefined): boolean {
+  if (onPort.length === 0 || onPort.some((s) => WILDCARD.has(s.address))) return false;
+  return !onPort.some((s) => LOOPBACK.has(s.address)) || (lastProbe?.startsWith('nothing listens') ?? false);
+}
 
 /** Explains why an instance never became healthy (pure). */
 export function diagnose(d: DiagnosisInput): Diagnosis {
@@ -69,7 +79,7 @@ export function diagnose(d: DiagnosisInput): Diagnosis {
     return { reason: 'instance_crashed', message: `${d.instance} crashed on start: ${how}` };
   }
   const onPort = d.listening.filter((s) => s.port === d.port);
-  if (onPort.length > 0 && !onPort.some((s) => REACHABLE.has(s.address))) {
+  if (unreachable(onPort, d.lastProbe)) {
     const where = onPort.map((s) => `${s.address}:${s.port}`).join(', ');
     return {
       reason: 'health_check_failed',

@@ -6,7 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Limits } from '../domain/model.js';
 
-const CPU_PERIOD_US = 100_000;
+// A short CFS period: a multi-threaded instance burns its quota in bursts of at most a period's
+// worth, so with 100 ms a CPU hog starved its neighbours for tens of milliseconds at a time.
+const CPU_PERIOD_US = 10_000;
+
+/** CFS quota (µs per period) of a CPU limit in millicores; the kernel's minimum is 1 ms. */
+function cpuQuotaUs(millicores: number): number {
+  return Math.max(1000, Math.round((millicores * CPU_PERIOD_US) / 1000));
+}
 
 /** Operations on the leaf groups of one installation. */
 export interface Cgroups {
@@ -131,7 +138,7 @@ class CgroupsV1 implements Cgroups {
     writeControl(path.join(this.dirs.pids, relPath, 'pids.max'), String(limits.maxProcesses));
     const c = path.join(this.dirs.cpu, relPath);
     writeControl(path.join(c, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
-    writeControl(path.join(c, 'cpu.cfs_quota_us'), String(Math.max(1000, limits.cpuMillicores * 100)));
+    writeControl(path.join(c, 'cpu.cfs_quota_us'), String(cpuQuotaUs(limits.cpuMillicores)));
     return files;
   }
   pids(relPath: string): number[] {
@@ -197,10 +204,7 @@ class CgroupsV2 implements Cgroups {
     if (fs.existsSync(path.join(group, 'memory.swap.max')))
       writeControl(path.join(group, 'memory.swap.max'), '0');
     writeControl(path.join(group, 'pids.max'), String(limits.maxProcesses));
-    writeControl(
-      path.join(group, 'cpu.max'),
-      `${Math.max(1000, limits.cpuMillicores * 100)} ${CPU_PERIOD_US}`,
-    );
+    writeControl(path.join(group, 'cpu.max'), `${cpuQuotaUs(limits.cpuMillicores)} ${CPU_PERIOD_US}`);
     return [path.join(group, 'cgroup.procs')];
   }
   pids(relPath: string): number[] {
