@@ -80,6 +80,10 @@ async function dispatch(argv: string[], io: CliIO, out: Output): Promise<number>
     return EXIT_OK;
   }
   const name = resolveName(first);
+  const spaced = `${name}:${rest[0]}`;
+  if (rest[0] && commandNames().includes(spaced)) {
+    throw new UsageError(`unknown command "${name} ${rest[0]}"`, `commands use a colon: paastech ${spaced}`);
+  }
   const command = await loadCommand(name);
   const parsed = parseCommandLine(name, command, rest);
   if (parsed.flags.help) {

@@ -34,11 +34,12 @@ export async function connectRepository(
 }
 
 /** Connects the repository when cwd is inside one, and says so (on stderr, which --json leaves alone). */
-export async function connectIfInRepository(ctx: Context, p: Project): Promise<void> {
-  if (!(await insideRepository(ctx.cwd))) return;
+export async function connectIfInRepository(ctx: Context, p: Project): Promise<boolean> {
+  if (!(await insideRepository(ctx.cwd))) return false;
   const change = await connectRepository(ctx, p);
   ctx.out.info(
     `git remote ${REMOTE} ${change === 'unchanged' ? 'already points at' : `${change}:`} ${p.git.http_url}`,
   );
   ctx.out.info(`deploy with: git push ${REMOTE} main`);
+  return true;
 }

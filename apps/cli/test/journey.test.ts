@@ -162,6 +162,10 @@ describe('paastech against a real server', () => {
   it('refuses bad command lines with exit code 2', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['tokns'], /^error: unknown command "tokns"\nhint: did you mean "paastech tokens"\?/],
+      [
+        ['config', 'set', 'A=1'],
+        /^error: unknown command "config set"\nhint: commands use a colon: paastech config:set\n$/,
+      ],
       [['tokens:create'], /^error: tokens:create: missing argument NAME\n/],
       [
         ['tokens:create', 'x', '--expires-in', 'soon'],

@@ -18,6 +18,8 @@ export default defineCommand({
       ctx.out.info(`created project ${project.name}`);
       printProject(ctx, project);
     }
-    await connectIfInRepository(ctx, project);
+    if (!(await connectIfInRepository(ctx, project))) {
+      ctx.out.info(`in your app's git repository, run: paastech git:remote -p ${project.name}`);
+    }
   },
 });
