@@ -21,6 +21,7 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '3' },
     files: { type: 'string', default: '2000' },
     mb: { type: 'string', default: '50' },
+    keep: { type: 'boolean', default: false },
   },
 });
 const RUNS = Number(opts.runs);
@@ -166,7 +167,7 @@ const transports = {
     env: {},
     reset: async () => {
       fs.rmSync(floorRepo, { recursive: true, force: true });
-      await git(['init', '-q', '--bare', floorRepo], root);
+      await git(['init', '-q', '--bare', '-b', 'main', floorRepo], root);
     },
   },
   'smart HTTP': {
@@ -186,6 +187,12 @@ const transports = {
     },
   },
 };
+
+// One untimed round first, so the first transport measured does not pay for a cold page cache.
+await transports['file:// (floor)'].reset();
+await git(['push', '-q', transports['file:// (floor)'].url, 'main'], src);
+await git(['clone', '-q', transports['file:// (floor)'].url, path.join(root, 'warm-up')], root);
+fs.rmSync(path.join(root, 'warm-up'), { recursive: true, force: true });
 
 const results = {};
 for (const [name, t] of Object.entries(transports)) {
@@ -226,4 +233,7 @@ console.log(`\nworst ratio ${worst.toFixed(2)}× (target ≤ 1.5×): ${worst <= 
 gitClient.close();
 await controller.stop();
 await stopControl();
-fs.rmSync(root, { recursive: true, force: true });
+if (opts.keep) console.log(`kept ${root}`);
+else fs.rmSync(root, { recursive: true, force: true });
+// Connections the clients left (keep-alive, SSH) must not keep the benchmark alive.
+process.exit(0);
