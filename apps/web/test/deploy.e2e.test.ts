@@ -227,6 +227,7 @@ describe('deploying from the dashboard', () => {
     await page.getByRole('button', { name: 'Scale', exact: true }).click();
     await page.getByText('Scaled.').waitFor();
     await page.getByRole('cell', { name: 'web.2' }).waitFor({ timeout: 60_000 });
+    expect(await page.getByLabel('web instances').inputValue()).toBe('2');
     await screenshots(page, 'scale');
 
     // The projects list shows the last deployment.

@@ -100,6 +100,12 @@ export const PASSWORD = 'correct horse battery staple 42';
 /** Signs up through the form and waits for the projects page. */
 export async function signUp(page: Page, origin: string, email: string): Promise<void> {
   await page.goto(`${origin}/signup`);
+  await page
+    .getByLabel('E-mail')
+    .waitFor({ timeout: 15_000 })
+    .catch(async () => {
+      throw new Error(`no sign-up form at ${page.url()}: ${await page.locator('body').innerText()}`);
+    });
   await page.getByLabel('E-mail').fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign up' }).click();

@@ -1,6 +1,6 @@
 // A project's deployments: newest first, each linking to its build output; earlier good ones can be
 // rolled back to, after a confirmation. The list refreshes itself while one is in progress.
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { timeAgo } from '../../../shared/format.js';
 import { type Problem, toProblem } from '../../../shared/problem.js';
 import { buildPath } from '../../../shared/route-match.js';
@@ -8,6 +8,7 @@ import { Link, navigate } from '../../../shared/router.js';
 import { ConfirmDialog } from '../../../shared/ui/confirm-dialog.js';
 import { ProblemNotice } from '../../../shared/ui/problem-notice.js';
 import { EmptyState, Loading } from '../../../shared/ui/status.js';
+import { useInterval } from '../../../shared/use-interval.js';
 import { useLoad } from '../../../shared/use-load.js';
 import { type Deployment, listDeployments, rollback } from '../api/deployments.js';
 import { canRollBackTo, isInProgress, shortSha } from '../deployment-state.js';
@@ -26,10 +27,7 @@ export function DeploymentsPage({ name }: { name: string }) {
   const moving = list.data?.some((d) => isInProgress(d.state)) ?? false;
   const { reload } = list;
 
-  useEffect(() => {
-    const timer = setInterval(reload, moving ? BUSY_REFRESH_MS : IDLE_REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [moving, reload]);
+  useInterval(reload, moving ? BUSY_REFRESH_MS : IDLE_REFRESH_MS);
 
   const confirm = async () => {
     if (!target) return;

@@ -5,27 +5,39 @@ import { type Problem, toProblem } from '../../../shared/problem.js';
 import { Field } from '../../../shared/ui/field.js';
 import { ProblemNotice } from '../../../shared/ui/problem-notice.js';
 import { Loading } from '../../../shared/ui/status.js';
+import { useInterval } from '../../../shared/use-interval.js';
 import { useLoad } from '../../../shared/use-load.js';
 import { getFormation, getStatus, restart, setFormation } from '../api/scale.js';
 import { countProblem, formationFrom, processTypes } from '../formation.js';
 import { InstancesTable } from './instances-table.js';
 
+/** How often the instances table refreshes (instances start, crash and restart on their own). */
+const STATUS_REFRESH_MS = 3000;
+
 /** The scale tab of project `name`. */
 export function ScalePage({ name }: { name: string }) {
   const formation = useLoad(() => getFormation(name), [name]);
   const status = useLoad(() => getStatus(name), [name]);
+  const [current, setCurrent] = useState<Record<string, number>>();
   const [counts, setCounts] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState<'scale' | 'restart' | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [done, setDone] = useState('');
 
+  useInterval(status.reload, STATUS_REFRESH_MS);
+  const runningTypes = [...new Set(status.data?.instances.map((i) => i.process_type) ?? [])].sort().join(' ');
+
   useEffect(() => {
-    if (!formation.data) return;
-    const running = status.data?.instances.map((i) => i.process_type) ?? [];
-    const f = formation.data;
-    const defaults = Object.keys(f).length === 0 ? { web: 1 } : f;
-    setCounts(Object.fromEntries(processTypes(f, running).map((t) => [t, String(defaults[t] ?? 0)])));
-  }, [formation.data, status.data]);
+    if (formation.data) setCurrent(formation.data);
+  }, [formation.data]);
+
+  // The form shows the formation as loaded or as last saved, plus any type seen running.
+  useEffect(() => {
+    if (!current) return;
+    const defaults = Object.keys(current).length === 0 ? { web: 1 } : current;
+    const types = processTypes(current, runningTypes ? runningTypes.split(' ') : []);
+    setCounts(Object.fromEntries(types.map((t) => [t, String(defaults[t] ?? 0)])));
+  }, [current, runningTypes]);
 
   const problems = Object.fromEntries(Object.entries(counts).map(([t, v]) => [t, countProblem(v)]));
   const { formation: wanted, problem: totalProblem } = formationFrom(counts);
@@ -47,7 +59,7 @@ export function ScalePage({ name }: { name: string }) {
   };
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (!invalid) void run('scale', () => setFormation(name, wanted), 'Scaled.');
+    if (!invalid) void run('scale', async () => setCurrent(await setFormation(name, wanted)), 'Scaled.');
   };
 
   return (

@@ -4,13 +4,18 @@ import { buildPath } from '../../../shared/route-match.js';
 import { Link } from '../../../shared/router.js';
 import { ProblemNotice } from '../../../shared/ui/problem-notice.js';
 import { Loading } from '../../../shared/ui/status.js';
+import { useInterval } from '../../../shared/use-interval.js';
 import { useLoad } from '../../../shared/use-load.js';
 import { getStatus } from '../api/scale.js';
 import { InstancesTable } from './instances-table.js';
 
+/** How often the status refreshes. */
+const STATUS_REFRESH_MS = 3000;
+
 /** Live status of project `name`. */
 export function StatusCard({ name }: { name: string }) {
   const status = useLoad(() => getStatus(name), [name]);
+  useInterval(status.reload, STATUS_REFRESH_MS);
   const s = status.data;
   return (
     <section className="card" aria-labelledby="status-title">
