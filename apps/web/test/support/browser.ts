@@ -104,7 +104,7 @@ export async function signUp(page: Page, origin: string, email: string): Promise
     .getByLabel('E-mail')
     .waitFor({ timeout: 15_000 })
     .catch(async () => {
-      throw new Error(`no sign-up form at ${page.url()}: ${await page.locator('body').innerText()}`);
+      throw new Error(`no sign-up form at ${page.url()}: ${await page.locator('body').textContent()}`);
     });
   await page.getByLabel('E-mail').fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
