@@ -98,6 +98,35 @@ describe('paastech against a real server', () => {
     expect(token.stdout.trim()).toBe(stored.logins[new URL(apiUrl).origin].token);
   });
 
+  it('asks for the e-mail and the password twice on a terminal (through script(1), a real pty)', async () => {
+    const user = cliUser(apiUrl);
+    const quote = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`;
+    const child = spawn('script', ['-qec', `${quote(process.execPath)} ${quote(CLI)} signup`, '/dev/null'], {
+      cwd: user.home,
+      env: { ...user.env, TERM: 'dumb' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (b: Buffer) => {
+      output += b.toString();
+    });
+    const done = new Promise<number | null>((resolve) => child.once('close', resolve));
+    const answer = async (prompt: string, text: string) => {
+      for (let i = 0; i < 100 && !output.endsWith(prompt) && !output.includes(`${prompt}\u001b`); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      child.stdin.write(`${text}\r`);
+    };
+    await answer('E-mail: ', 'tty@example.com');
+    await answer('Password: ', PASSWORD);
+    await answer('Password again: ', PASSWORD);
+    expect(await done).toBe(0);
+    expect(output).toContain('Password again: ');
+    expect(output).not.toContain(PASSWORD); // typed without echo
+    expect(output).toContain(`signed up and logged in as tty@example.com on ${apiUrl}`);
+    expect((await user.run(['whoami'])).stdout).toBe('tty@example.com\n');
+  }, 30_000);
+
   it('refuses a second sign-up with the same e-mail with the API’s reason', async () => {
     const r = await cliUser(apiUrl).run(['signup', '--email', 'ada@example.com', '--password-stdin'], {
       input: PASSWORD,
