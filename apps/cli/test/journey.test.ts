@@ -22,7 +22,7 @@ async function closedPort(): Promise<number> {
 /** Polls the app through the router until it answers `expected` (routes switch right after activation). */
 async function appAnswers(project: string, expected: string): Promise<string> {
   let body = '';
-  for (let i = 0; i < 50 && body !== expected; i++) {
+  for (let i = 0; i < 150 && body !== expected; i++) {
     body = await appBody(project).catch((e: Error) => e.message);
     if (body !== expected) await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -53,9 +53,9 @@ let daemon: RunningDaemon;
 let apiUrl: string;
 
 beforeAll(async () => {
-  daemon = await startPaastechd({ role: 'all' });
+  daemon = await startPaastechd({ role: 'all', timeoutMs: 60_000 });
   apiUrl = daemon.endpoints.get('dashboard and API')!.replace(/\/$/, '');
-});
+}, 90_000);
 
 afterAll(async () => {
   await daemon?.stop();
@@ -112,7 +112,7 @@ describe('paastech against a real server', () => {
     });
     const done = new Promise<number | null>((resolve) => child.once('close', resolve));
     const answer = async (prompt: string, text: string) => {
-      for (let i = 0; i < 100 && !output.endsWith(prompt) && !output.includes(`${prompt}\u001b`); i++) {
+      for (let i = 0; i < 300 && !output.endsWith(prompt) && !output.includes(`${prompt}\u001b`); i++) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       child.stdin.write(`${text}\r`);
@@ -338,7 +338,7 @@ describe('paastech against a real server', () => {
       const bad = await ada.run(['ps:scale', 'web=many'], { cwd: repo });
       expect(bad.code).toBe(2);
       let status: { instances: Array<{ name: string; state: string }> } = { instances: [] };
-      for (let i = 0; i < 50 && status.instances.filter((x) => x.state === 'running').length < 2; i++) {
+      for (let i = 0; i < 100 && status.instances.filter((x) => x.state === 'running').length < 2; i++) {
         await new Promise((resolve) => setTimeout(resolve, 200));
         status = JSON.parse((await ada.run(['ps', '--json'], { cwd: repo })).stdout);
       }
