@@ -216,7 +216,7 @@ describe('Engine with FakeRuntime', () => {
     expect(second.engine.getDeployment('rc', 2).failure?.message).toBe('interrupted by a platform restart');
     await eventually(() => second.runtime.running('web.1').length === 1, 5000, 'web.1 back');
     expect(second.runtime.running('web.1')[0]?.spec.env.K).toBe('secret-value');
-    expect(second.engine.routes.get('rc')?.upstreams).toHaveLength(1);
+    await eventually(() => second.engine.routes.get('rc')?.upstreams.length === 1, 5000, 'route back');
     // Log lines written before the restart are read back from disk.
     const old = second.engine
       .logsOf('rc')
