@@ -179,6 +179,28 @@ async function fixedRate(base, token, rate) {
   return { rate, achieved: latencies.length / elapsed, p50: pct(50), p99: pct(99), errors };
 }
 
+/** One request at a time over one keep-alive connection: the cost of a request without queueing. */
+async function sequential(base, token, count = 500) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const target = new URL(`${base}/api/v1/projects`);
+  const times = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    await new Promise((resolve, reject) => {
+      http
+        .get(target, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        })
+        .on('error', reject);
+    });
+    times.push(performance.now() - t0);
+  }
+  agent.destroy();
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.floor(count / 2)], p99: times[Math.floor(count * 0.99)] };
+}
+
 /** Times LOGINS sequential password logins (argon2id verification dominates). */
 async function loginLatency(base, email, password) {
   const times = [];
@@ -198,11 +220,12 @@ for (const dialect of dialects) {
   const server = await startServer(dialect);
   try {
     const { email, password, token } = await seed(server.url);
+    const seq = await sequential(server.url, token);
     const w = wrk(server.url, token);
     const fixed = [];
     for (const rate of RATES) fixed.push(await fixedRate(server.url, token, rate));
     const l = await loginLatency(server.url, email, password);
-    rows.push({ dialect, w, fixed, l });
+    rows.push({ dialect, seq, w, fixed, l });
   } finally {
     await server.stop();
   }
@@ -212,11 +235,13 @@ const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 console.log(
   `\nGET /api/v1/projects (${PROJECTS} projects, Bearer token), ${CONNECTIONS} connections, ${DURATION_S} s each; ${os.cpus().length} CPUs`,
 );
-console.log('| database | max req/s (wrk) | p99 at max (ms) | non-2xx | login p50 (ms) | login p99 (ms) |');
-console.log('|---|---|---|---|---|---|');
-for (const { dialect, w, l } of rows)
+console.log(
+  '| database | one at a time p50 (ms) | one at a time p99 (ms) | max req/s (wrk) | p99 at max (ms) | non-2xx | login p50 (ms) | login p99 (ms) |',
+);
+console.log('|---|---|---|---|---|---|---|---|');
+for (const { dialect, seq, w, l } of rows)
   console.log(
-    `| ${dialect} | ${fmt(w.rps, 0)} | ${fmt(w.p99, 2)} | ${w.errors} | ${fmt(l.p50)} | ${fmt(l.p99)} |`,
+    `| ${dialect} | ${fmt(seq.p50, 2)} | ${fmt(seq.p99, 2)} | ${fmt(w.rps, 0)} | ${fmt(w.p99, 2)} | ${w.errors} | ${fmt(l.p50)} | ${fmt(l.p99)} |`,
   );
 console.log('\nFixed offered rate (open loop; latency counted from when each request was due):');
 console.log('| database | offered req/s | achieved req/s | p50 (ms) | p99 (ms) | errors |');
