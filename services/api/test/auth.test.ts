@@ -90,6 +90,28 @@ describe.each(DIALECTS)('sessions and audit on %s', (dialect) => {
     expect(client.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 
+  it('a used session slides: expiry pushed forward and the cookie sent again', async () => {
+    const c = await signUp(api, 'sliding');
+    const old = isoNow(Date.now() - 3 * 86_400_000);
+    await database.db
+      .updateTable('sessions')
+      .set({ last_seen_at: old, expires_at: isoNow(Date.now() + 86_400_000) })
+      .where('client_id', '=', c.id)
+      .execute();
+    const res = await call(api, 'GET', '/api/v1/account', { as: { cookie: c.cookie } });
+    expect(res.status).toBe(200);
+    expect(sessionCookie(res)).toBe(c.cookie);
+    const row = await database.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('client_id', '=', c.id)
+      .executeTakeFirstOrThrow();
+    expect(row.last_seen_at > old).toBe(true);
+    expect(Date.parse(row.expires_at) - Date.now()).toBeGreaterThan(13 * 86_400_000);
+    const again = await call(api, 'GET', '/api/v1/account', { as: { cookie: c.cookie } });
+    expect(again.headers.getSetCookie()).toEqual([]);
+  });
+
   it('expired sessions are refused and purged', async () => {
     const c = await signUp(api, 'expired');
     await database.db
