@@ -490,6 +490,41 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
   });
 });
 
+describe('stopping the API', () => {
+  it('ends open log and deployment event streams instead of waiting for them', async () => {
+    const w = await startWorld('sqlite');
+    try {
+      const alice = await signUp(w.api, 'alice');
+      const p = await createProject(w, alice);
+      w.pom.script = [{ state: S.DEPLOYMENT_STATE_BUILDING }, { wait: true }, ...SUCCEEDS];
+      void recordPush(w, alice, p.id, nextSha()).catch(() => {});
+      await waitState(w, alice, p.name, 1, 'building');
+      const logs = await openEventStream(
+        `${w.api.baseUrl}/api/v1/projects/${p.name}/logs?follow=1`,
+        alice.token,
+      );
+      const events = await openEventStream(
+        `${w.api.baseUrl}/api/v1/projects/${p.name}/deployments/1/events`,
+        alice.token,
+      );
+      const drain = (s: typeof logs) =>
+        (async () => {
+          for await (const _ of s.events);
+        })();
+      const drained = Promise.all([drain(logs), drain(events)]);
+      const started = Date.now();
+      await w.api.stop();
+      await drained;
+      // Bounded, not instant: the held push keeps the gRPC server in its 5 s grace period.
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      w.control.close();
+      await w.git.stop();
+      await w.pom.close();
+    }
+  });
+});
+
 /** Every deployment route; the target project of the owner is deployed (v1 active). */
 function deploymentRoutes(world: () => World): MatrixRoute[] {
   /** A project of `owner` with an active v1. */

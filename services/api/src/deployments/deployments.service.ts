@@ -67,6 +67,11 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
     this.follower = new DeploymentFollower(repo, pomegrenade, this.events, logger, timing);
   }
 
+  /** Aborts when the API stops: long-lived streams (server-sent events) end then. */
+  get stopSignal(): AbortSignal {
+    return this.stopping.signal;
+  }
+
   onApplicationBootstrap(): void {
     this.reconcile().catch((err: unknown) => this.logger.error({ err }, 'reconciling deployments failed'));
   }

@@ -65,7 +65,8 @@ export class ProjectDeployments {
     const row = await this.deployments.require(project, parseDeploymentNumber(number));
     const deployments = this.deployments;
     return async function* (signal) {
-      for await (const e of deployments.follow(project, row.number, signal)) yield toSse(e);
+      const until = AbortSignal.any([signal, deployments.stopSignal]);
+      for await (const e of deployments.follow(project, row.number, until)) yield toSse(e);
     };
   }
 
@@ -141,8 +142,9 @@ export class ProjectDeployments {
     // Asked before the stream opens, so an unreachable Pomegrenade is a 503, not a broken stream.
     await pomegrenade.getProjectStatus(project.id);
     const request = { projectId: project.id, follow: true, sources: query.sources, tailLines: query.lines };
+    const stopping = this.deployments.stopSignal;
     return async function* (signal) {
-      for await (const line of pomegrenade.streamLogs(request, signal))
+      for await (const line of pomegrenade.streamLogs(request, AbortSignal.any([signal, stopping])))
         yield { event: 'log', data: mapLogLine(line) };
     };
   }
