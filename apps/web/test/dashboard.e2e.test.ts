@@ -209,6 +209,20 @@ describe('dashboard in a real browser', () => {
     await expect.poll(() => missing.textContent()).toContain('no-such-project');
     expect(await missing.textContent()).toContain('Go back to the list');
 
+    // The session ends behind the page's back: the next call's 401 sends the person to log in,
+    // and back to where they were afterwards.
+    await page.goto(`${origin}/account/tokens`);
+    await page.getByText('No API tokens yet').waitFor();
+    await page.evaluate(() => fetch('/api/v1/auth/logout', { method: 'POST' }));
+    await page.getByLabel('Token name').fill('late');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor();
+    expect(new URL(page.url()).searchParams.get('next')).toBe('/account/tokens');
+    await page.getByLabel('E-mail').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'API tokens', level: 1 }).waitFor();
+
     // Log out, then back in.
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByRole('heading', { name: 'Log in', level: 1 }).waitFor();
