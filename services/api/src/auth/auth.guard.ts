@@ -25,6 +25,7 @@ export class AuthGuard implements CanActivate {
     @Inject(API_CONFIG) private readonly config: ResolvedApiConfig,
   ) {}
 
+  /** Lets the request through with `paastechAuth` set, or throws 401/403. */
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [ctx.getHandler(), ctx.getClass()]);
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();

@@ -23,6 +23,7 @@ export function sendProblem(err: unknown, req: FastifyRequest, reply: FastifyRep
 export class ProblemFilter implements ExceptionFilter {
   constructor(private readonly logger: Logger) {}
 
+  /** Answers the request that failed with the problem for `err`. */
   catch(err: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     sendProblem(err, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>(), this.logger);

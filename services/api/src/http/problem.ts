@@ -103,6 +103,7 @@ function fromFastifyError(err: { statusCode: number; code?: string; message: str
 /** Largest accepted request body. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
+/** The detail of a 413. */
 function bodyTooLargeDetail(): string {
   return `request body exceeds the limit of ${BODY_LIMIT_BYTES} bytes`;
 }

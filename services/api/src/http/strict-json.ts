@@ -20,10 +20,12 @@ class Scanner {
   pos = 0;
   constructor(private readonly text: string) {}
 
+  /** Throws the 400 naming the broken rule and where. */
   fail(rule: string): never {
     throw new InvalidArgumentError(`request body is not valid JSON: ${rule} (at offset ${this.pos})`);
   }
 
+  /** Moves past JSON whitespace. */
   skipSpace(): void {
     while (this.pos < this.text.length && ' \t\n\r'.includes(this.text[this.pos] as string)) this.pos++;
   }

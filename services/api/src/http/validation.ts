@@ -34,6 +34,7 @@ export class StrictValidationPipe implements PipeTransform {
     exceptionFactory: invalid,
   });
 
+  /** Refuses non-object bodies, then validates and transforms with class-validator. */
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     if (metadata.type === 'body' && isDto(metadata.metatype)) {
       if (value === undefined || value === null) value = {};
