@@ -15,6 +15,7 @@ import { run } from '@paastech/kit';
 import type { DataPlane, DataPlaneContext, Listening } from '../dataplane.js';
 import type { RouteEntry, RouteTable } from '../routes.js';
 import {
+  ACCESS_RING,
   type HaproxyPaths,
   haproxyCfg,
   haproxyPaths,
@@ -57,6 +58,15 @@ function writeAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp`;
   fs.writeFileSync(tmp, text, { mode: 0o600 });
   fs.renameSync(tmp, file);
+}
+
+/** Sends `sig` to `pid`; a process that is already gone is fine. */
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
 }
 
 /** True when `pid` is a live haproxy process started with our configuration file. */
@@ -128,6 +138,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   let dirty = false;
   let sweepTimer: NodeJS.Timeout | undefined;
   let certsWatcher: fs.FSWatcher | undefined;
+  let logSocket: net.Socket | undefined;
   let certsTimer: NodeJS.Timeout | undefined;
 
   /** Adds empty slots up to `count`. */
@@ -196,10 +207,10 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     const found = stale();
     if (found.length === 0) return;
     logger.warn({ pids: found }, 'stopping haproxy processes left running by a previous router');
-    for (const pid of found) process.kill(pid, 'SIGTERM');
+    for (const pid of found) signal(pid, 'SIGTERM');
     const end = Date.now() + 3_000;
     while (stale().length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-    for (const pid of stale()) process.kill(pid, 'SIGKILL');
+    for (const pid of stale()) signal(pid, 'SIGKILL');
     while (stale().length > 0) await new Promise((r) => setTimeout(r, 50));
   };
 
@@ -230,7 +241,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     });
   };
 
-  /** Splits HAProxy's stdout (its access log) into lines, a chunk at a time. */
+  /** Splits a stream of access-log lines into lines, a chunk at a time. */
   const readLog = (stream: NodeJS.ReadableStream) => {
     let rest = '';
     stream.setEncoding('utf8');
@@ -242,6 +253,23 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
         start = nl + 1;
       }
       rest = text.slice(start);
+    });
+  };
+
+  /**
+   * Follows the access-log ring (`show events access -w -n`) on a Runtime API connection kept open;
+   * reconnects when it closes (HAProxy restarted or reloaded) until the plane stops.
+   */
+  const followLog = () => {
+    if (stopping) return;
+    const socket = net.connect(paths.socket);
+    logSocket = socket;
+    socket.on('connect', () => socket.write(`show events ${ACCESS_RING} -w -n\n`));
+    readLog(socket);
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      if (logSocket === socket) logSocket = undefined;
+      if (!stopping) setTimeout(followLog, 200);
     });
   };
 
@@ -268,7 +296,8 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
           stdio: ['ignore', 'pipe', 'pipe'],
         })
       : spawn('haproxy', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    readLog(proc.stdout as NodeJS.ReadableStream);
+    // HAProxy's own notices (stdout, stderr) are kept for the error message if it exits.
+    proc.stdout?.resume();
     child = proc;
     let stderr = '';
     proc.stderr?.on('data', (b: Buffer) => {
@@ -312,6 +341,9 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     const before = /^Pid: (\d+)/m.exec(await api.send('show info').catch(() => ''))?.[1];
     process.kill(proc.pid, 'SIGUSR2');
     await waitReady(proc, () => '', before);
+    // The log follower is a session of the old worker: reconnect it to the new one (and let the
+    // old worker finish).
+    logSocket?.destroy();
     logger.info({ slots: slots.length }, 'haproxy reloaded with more slot backends');
   };
 
@@ -454,6 +486,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       await launch();
       sweepTimer = setInterval(() => void sweep(), 1_000);
       sweepTimer.unref();
+      followLog();
       if (tlsPort !== undefined) watchCerts();
       return tlsPort === undefined ? { port } : { port, tlsPort };
     },
@@ -469,6 +502,8 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       const proc = child;
       if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
       const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      // An open CLI session would hold the soft stop until hard-stop-after: close the log follower.
+      logSocket?.destroy();
       // SIGUSR1: soft stop — stop listening, let requests in flight finish (hard-stop-after caps it).
       proc.kill('SIGUSR1');
       const timer = setTimeout(() => proc.kill('SIGKILL'), config.timeouts.drainMs + 2_000);

@@ -46,6 +46,8 @@ export async function startHarness(
     PAASTECH_LOG_LEVEL: process.env.ROUTER_TEST_LOG ?? 'silent',
     PAASTECH_LOG_FORMAT: 'json',
     PAASTECH_APPS_DOMAIN: 'apps.test',
+    // Bounds a stop (and HAProxy's hard-stop-after) so no test waits for the 30 s default.
+    PAASTECH_ROUTER_DRAIN_TIMEOUT_MS: '3000',
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     ...extraEnv,
   };
