@@ -7,19 +7,17 @@ import { readSse } from './sse.js';
 
 /** Streams deployment `number`'s events to stderr until it ends; fails when it did not become active. */
 export async function followDeployment(ctx: Context, number: number): Promise<void> {
-  const { data: body, response } = await ctx.api.GET('/api/v1/projects/{name}/deployments/{number}/events', {
+  const {
+    data: body,
+    response,
+    error,
+  } = await ctx.api.GET('/api/v1/projects/{name}/deployments/{number}/events', {
     params: { path: { name: ctx.project, number: String(number) } },
     headers: { accept: 'text/event-stream' },
     parseAs: 'stream',
   });
-  if (!response.ok || !body) {
-    await unwrap(
-      ctx.api.GET('/api/v1/projects/{name}/deployments/{number}', {
-        params: { path: { name: ctx.project, number: String(number) } },
-      }),
-    );
-    return;
-  }
+  if (!response.ok || !body) await unwrap(Promise.resolve({ error, response }));
+  if (!body) throw new CliError(`v${number}: the API sent no event stream`);
   const spinner = ctx.out.spinner(`v${number}: waiting`);
   let final: { state?: string; failure_reason?: string | null } = {};
   try {

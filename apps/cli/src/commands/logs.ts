@@ -77,7 +77,8 @@ async function follow(
       signal: stop.signal,
     });
     if (!response.ok || !body) await unwrap(Promise.resolve({ error, response }));
-    for await (const message of readSse(body!)) {
+    if (!body) throw new CliError('the API sent no log stream');
+    for await (const message of readSse(body)) {
       const data = JSON.parse(message.data) as Record<string, unknown>;
       if (message.event === 'log') print(data as unknown as LogLine);
       else if (message.event === 'error') throw new CliError(`log stream ended: ${String(data.detail)}`);
