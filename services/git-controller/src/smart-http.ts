@@ -232,10 +232,11 @@ function serveRpc(
   service: GitServiceName,
   access: Access,
 ): void {
-  const limit = service === 'git-receive-pack' ? deps.maxPushBytes : Number.POSITIVE_INFINITY;
+  // A fetch's request (wants and haves) is small; the same bound stops a gzip bomb there too.
+  const limit = deps.maxPushBytes;
   if (Number(req.headers['content-length'] ?? 0) > limit && !req.headers['content-encoding']) {
     // Declared too large: answer at once, before git is even started.
-    refuseOversizedPush(res, deps.maxPushBytes);
+    refuseOversized(res, service, deps.maxPushBytes);
     return;
   }
   const child = startGitService(deps, {
@@ -250,7 +251,7 @@ function serveRpc(
     refusedTooLarge = true;
     // A truncated pack makes git give up by itself and clean its quarantine (a kill may not).
     child.stdin?.end();
-    refuseOversizedPush(res, deps.maxPushBytes);
+    refuseOversized(res, service, deps.maxPushBytes);
   });
   const idle = setInterval(
     () => {
@@ -297,8 +298,9 @@ function serveRpc(
  * Answers a push over the size limit in receive-pack's own protocol, so the pusher sees the rule:
  * the message on side band 2 (printed as `remote: …`), then a fatal error on side band 3.
  */
-function refuseOversizedPush(res: http.ServerResponse, maxBytes: number): void {
+function refuseOversized(res: http.ServerResponse, service: GitServiceName, maxBytes: number): void {
   if (res.headersSent) return void res.destroy();
+  if (service === 'git-upload-pack') return answer(res, 413, `request larger than ${maxBytes} bytes`);
   const text = tooLarge(maxBytes);
   res.writeHead(200, {
     'content-type': 'application/x-git-receive-pack-result',

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -247,6 +248,31 @@ describe('git over smart HTTP', () => {
     );
     expect(r.status).toBe(200);
     expect(r.text).toMatch(/[0-9a-f]{40} refs\/heads\/main/);
+  });
+
+  it('refuses a gzip bomb sent to upload-pack (413), whatever its compressed size', async () => {
+    // Valid want lines without an end, so git keeps reading until the limit stops it.
+    const main = execFileSync('git', ['rev-parse', 'refs/heads/main'], { cwd: repoPath(h, 'p-shop') })
+      .toString()
+      .trim();
+    const want = `0032want ${main}\n`;
+    const body = zlib.gzipSync(Buffer.from(want.repeat(80_000)));
+    expect(body.length).toBeLessThan(64 * 1024);
+    const r = await rawRequest(
+      h.httpBase,
+      `POST /shop.git/git-upload-pack HTTP/1.1\r\n${basic('alice-token')}\r\nContent-Type: application/x-git-upload-pack-request\r\nContent-Encoding: gzip`,
+      body,
+    );
+    expect(r.status).toBe(413);
+  });
+
+  it('speaks protocol v2 when the client asks for it', async () => {
+    const alice = gitCli(home, { token: 'alice-token' }, { GIT_TRACE_PACKET: '1' });
+    const v2 = await must(alice(['-c', 'protocol.version=2', 'ls-remote', `${h.httpBase}/shop.git`], work));
+    expect(v2.stderr).toMatch(/< version 2/);
+    const v0 = await must(alice(['-c', 'protocol.version=0', 'ls-remote', `${h.httpBase}/shop.git`], work));
+    expect(v0.stderr).not.toMatch(/< version 2/);
+    expect(v0.stdout).toBe(v2.stdout);
   });
 
   it('refuses a push over PAASTECH_GIT_MAX_PUSH_BYTES, naming the limit, with nothing stored', async () => {

@@ -121,6 +121,16 @@ describe('git over SSH', () => {
     expect(fs.readFileSync(path.join(work, 'clone-2', 'index.js'), 'utf8')).toBe('console.log("two")\n');
   });
 
+  it('speaks protocol v2 when the client asks for it (GIT_PROTOCOL env request)', async () => {
+    const g = gitCli(home, undefined, {
+      GIT_TRACE_PACKET: '1',
+      GIT_SSH_COMMAND: `ssh -F /dev/null -i ${alice.file} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`,
+    });
+    const v2 = await must(g(['-c', 'protocol.version=2', 'ls-remote', url('shop')], work));
+    expect(v2.stderr).toMatch(/< version 2/);
+    expect(v2.stdout).toMatch(/refs\/heads\/main/);
+  });
+
   it('never lets another client or an unknown key clone, push or learn that a project exists', async () => {
     const messages: string[] = [];
     for (const [key, project] of [
