@@ -300,7 +300,10 @@ function serveRpc(
  */
 function refuseOversized(res: http.ServerResponse, service: GitServiceName, maxBytes: number): void {
   if (res.headersSent) return void res.destroy();
-  if (service === 'git-upload-pack') return answer(res, 413, `request larger than ${maxBytes} bytes`);
+  if (service === 'git-upload-pack') {
+    answer(res, 413, `request larger than ${maxBytes} bytes`);
+    return;
+  }
   const text = tooLarge(maxBytes);
   res.writeHead(200, {
     'content-type': 'application/x-git-receive-pack-result',
