@@ -45,6 +45,7 @@ const schema = z.object({
   PAASTECH_ROUTER_UPSTREAM_TIMEOUT_MS: positive(60_000),
   PAASTECH_ROUTER_DRAIN_TIMEOUT_MS: positive(30_000),
   PAASTECH_ROUTER_ID: z.string().min(1).optional(),
+  PAASTECH_ROUTER_REPORT_INTERVAL_MS: positive(30_000),
 });
 
 export type Dataplane = 'node' | 'haproxy';
@@ -81,6 +82,8 @@ export interface RouterConfig extends CommonConfig {
   timeouts: RouterTimeouts;
   /** Name of this router instance in Pomegrenade's logs. */
   routerId: string;
+  /** How often traffic counts are reported to Pomegrenade (ReportRouterStats). */
+  reportIntervalMs: number;
 }
 
 /** True when an `haproxy` executable is on PATH. */
@@ -119,5 +122,6 @@ export function readRouterConfig(env: Env = processEnv()): RouterConfig {
       drainMs: e.PAASTECH_ROUTER_DRAIN_TIMEOUT_MS,
     },
     routerId: e.PAASTECH_ROUTER_ID ?? `router-${process.pid}`,
+    reportIntervalMs: e.PAASTECH_ROUTER_REPORT_INTERVAL_MS,
   };
 }

@@ -22,9 +22,6 @@ import { type RouteWatcher, watchRoutes } from './watch.js';
 
 export { type Dataplane, haproxyAvailable, type RouterConfig, readRouterConfig } from './config.js';
 
-/** How often traffic counts are reported to Pomegrenade. */
-const REPORT_INTERVAL_MS = 30_000;
-
 /** The admin interface: health, counters and the current routes, on a Unix socket. */
 function adminServer(
   table: RouteTable,
@@ -79,7 +76,7 @@ export function startRouter(
       watcher
         ?.report(stats.takeReport(config.routerId))
         .catch((err: Error) => logger.debug({ err: err.message }, 'traffic report not delivered'));
-    }, REPORT_INTERVAL_MS);
+    }, config.reportIntervalMs);
     reportTimer.unref();
     logger.info({ ...listening, dataplane: plane.kind }, `router listening (data plane ${plane.kind})`);
   })();
@@ -94,6 +91,10 @@ export function startRouter(
         : []),
       { label: 'router admin', url: `unix:${config.adminSocket}` },
     ],
+    ports: () => ({
+      http: listening.port,
+      ...(listening.tlsPort !== undefined ? { https: listening.tlsPort } : {}),
+    }),
     async stop() {
       clearInterval(reportTimer);
       watcher?.stop();

@@ -48,6 +48,7 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
       PAASTECH_ROUTER_MAX_BODY_BYTES: String(MAX_BODY),
       PAASTECH_ROUTER_UPSTREAM_TIMEOUT_MS: '1500',
       PAASTECH_ROUTER_HEADERS_TIMEOUT_MS: '1000',
+      PAASTECH_ROUTER_REPORT_INTERVAL_MS: '500',
     });
     await publish(
       [
@@ -635,6 +636,24 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
       expect(p.byClass[3]).toBe((before.byClass[3] as number) + 3);
       expect(p.byClass[1]).toBe((before.byClass[1] as number) + 1);
       expect(p.latency.reduce((x, y) => x + y, 0)).toBe(p.requests);
+    });
+
+    it('reports the traffic per project to Pomegrenade (ReportRouterStats)', async () => {
+      await get('count.apps.test', '/status?code=200');
+      await waitFor(
+        () =>
+          h.routes.reports.some((r) => r.projects.some((p) => p.projectId === 'p7' && p.requestCount > 0)),
+        10_000,
+        'a traffic report',
+      );
+      const report = h.routes.reports.find((r) =>
+        r.projects.some((p) => p.projectId === 'p7'),
+      ) as routing.ReportRouterStatsRequest;
+      expect(report.routerId).toMatch(/^router-/);
+      expect(report.windowEnd?.getTime()).toBeGreaterThanOrEqual(
+        report.windowStart?.getTime() ?? Number.POSITIVE_INFINITY,
+      );
+      expect(report.projects.some((p) => p.projectId === '(unrouted)')).toBe(false);
     });
   });
 });
