@@ -15,22 +15,29 @@ export interface Daemon {
 }
 
 /**
- * Starts every configured service: api → git → pomegrenade → router (the API owns the data every
- * other service asks about; the router needs Pomegrenade's routes). If one fails to start, the ones
- * already started are stopped again before the error is thrown.
+ * Starts every configured service: router → api → git → pomegrenade, and stops them in reverse.
+ * The router goes first because it depends on nothing at start-up (it keeps retrying Pomegrenade's
+ * route stream) and the API must know the apps port it really bound (port 0 = any free port) to
+ * hand out app URLs; the API precedes the services that ask it questions. If one fails to start,
+ * the ones already started are stopped again before the error is thrown.
  */
 export async function startDaemon(
   config: DaemonConfig,
   logger: Logger,
   destination: NodeJS.WritableStream = process.stderr,
 ): Promise<Daemon> {
-  const starters: Array<() => ServiceHandle> = [];
+  const starters: Array<(started: ServiceHandle[]) => ServiceHandle> = [];
   const child = (name: string, c: CommonConfig) => createLogger(name, { ...c.log, destination });
   const { api, git, pomegrenade, router } = config;
-  if (api) starters.push(() => startApi(api, child('api', api)));
+  if (router) starters.push(() => startRouter(router, child('router', router)));
+  if (api) {
+    starters.push((started) => {
+      const appsPort = started.find((s) => s.name === 'router')?.ports?.().http;
+      return startApi(appsPort === undefined ? api : { ...api, routerPort: appsPort }, child('api', api));
+    });
+  }
   if (git) starters.push(() => startGitController(git, child('git', git)));
   if (pomegrenade) starters.push(() => startPomegrenade(pomegrenade, child('pomegrenade', pomegrenade)));
-  if (router) starters.push(() => startRouter(router, child('router', router)));
 
   const services: ServiceHandle[] = [];
   const stopAll = async () => {
@@ -44,7 +51,7 @@ export async function startDaemon(
   };
   try {
     for (const start of starters) {
-      const s = start();
+      const s = start(services);
       services.push(s);
       await s.ready;
     }

@@ -114,6 +114,39 @@ describe('paastechd all', () => {
     }
   });
 
+  it('hands out app URLs with the port the router really bound', async () => {
+    const d = await startPaastechd();
+    try {
+      const api = d.endpoints.get('dashboard and API')!;
+      const appsPort = portOf(d.endpoints.get('apps')!);
+      const post = (path: string, body: unknown, token?: string) =>
+        fetch(new URL(path, api), {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+          body: JSON.stringify(body),
+        });
+      const email = `port-${Date.now()}@example.com`;
+      expect((await post('/api/v1/auth/signup', { email, password: 'a long unguessable pass' })).status).toBe(
+        201,
+      );
+      const login = await post('/api/v1/auth/login', {
+        email,
+        password: 'a long unguessable pass',
+        token_name: 't',
+      });
+      const { token } = (await login.json()) as { token: string };
+      const created = await post('/api/v1/projects', { name: `port-${process.pid}` }, token);
+      expect(created.status).toBe(201);
+      const project = (await created.json()) as { app_url: string };
+      expect(project.app_url).toBe(`http://port-${process.pid}.localhost:${appsPort}/`);
+    } finally {
+      await d.stop();
+    }
+  });
+
   it('stops on SIGINT too', async () => {
     const d = await startPaastechd();
     expect(await d.stop('SIGINT')).toBe(0);

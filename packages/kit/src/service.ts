@@ -14,5 +14,7 @@ export interface ServiceHandle {
   readonly ready: Promise<void>;
   /** Known once `ready` has resolved (ports chosen by the OS are filled in then). */
   endpoints(): Endpoint[];
+  /** Bound ports by listener name (e.g. `{ http: 8080 }`), known once `ready` has resolved. */
+  ports?(): Readonly<Record<string, number>>;
   stop(): Promise<void>;
 }
