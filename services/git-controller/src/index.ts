@@ -90,6 +90,8 @@ export function startGitController(
     for (const dir of [paths.repositories, paths.home])
       await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
     await writeHooks(paths.hooks, paths.hookSocket);
+    const repaired = await repos.repair();
+    if (repaired.repinned || repaired.removed) logger.warn(repaired, 'repaired repositories at start-up');
     hookServer = await serveHookSocket(paths.hookSocket, (req, reply) =>
       handlePreReceive(
         { pushes, repos, control, runtime, lockTimeoutMs: config.pushLockTimeoutMs },

@@ -102,6 +102,33 @@ export class Repositories {
     }
   }
 
+  /**
+   * Run at start-up: removes what an interrupted create or delete left, and re-pins the hooks path
+   * of every repository (a moved data dir would otherwise leave pushes running no hook at all).
+   */
+  async repair(): Promise<{ repinned: number; removed: number }> {
+    await fs.promises.mkdir(this.root, { recursive: true, mode: 0o700 });
+    let repinned = 0;
+    let removed = 0;
+    for (const name of await fs.promises.readdir(this.root)) {
+      const dir = path.join(this.root, name);
+      if (name.startsWith('.creating-') || name.startsWith('.deleting-')) {
+        await fs.promises.rm(dir, { recursive: true, force: true });
+        removed++;
+      } else if (name.endsWith('.git') && fs.existsSync(path.join(dir, 'config'))) {
+        const file = path.join(dir, 'config');
+        const current = await git(this.runtime, ['config', '--file', file, '--get', 'core.hooksPath']).catch(
+          () => '',
+        );
+        if (current.trim() !== this.hooksDir) {
+          await git(this.runtime, ['config', '--file', file, '--', 'core.hooksPath', this.hooksDir]);
+          repinned++;
+        }
+      }
+    }
+    return { repinned, removed };
+  }
+
   /** Deletes a repository; idempotent. Moved aside first so a half-deleted one is never served. */
   async delete(projectId: string): Promise<{ existed: boolean; freedBytes: number }> {
     const target = this.pathOf(projectId);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { git as gitv1 } from '@paastech/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Repositories } from '../src/repositories.js';
 import {
   call,
   gitCli,
@@ -222,5 +223,25 @@ describe('GitService over gRPC', () => {
       h.gitClient.deleteRepository({ projectId: 'p-gone' }, md(), cb),
     );
     expect(again).toEqual({ existed: false, freedBytes: 0 });
+  });
+});
+
+describe('Repositories.repair at start-up', () => {
+  it('re-pins a hooks path that no longer points at our hooks and removes half-created or half-deleted leftovers', async () => {
+    const root = tempDir('gr-');
+    const runtime = { path: process.env.PATH ?? '/usr/bin:/bin', home: root };
+    const repos = new Repositories(path.join(root, 'repositories'), path.join(root, 'hooks'), runtime);
+    await repos.create('p-one', '');
+    const config = path.join(root, 'repositories', 'p-one.git', 'config');
+    execFileSync('git', ['config', '--file', config, 'core.hooksPath', '/old/data/dir/git/hooks']);
+    fs.mkdirSync(path.join(root, 'repositories', '.creating-p-two-abc'));
+    fs.mkdirSync(path.join(root, 'repositories', '.deleting-p-three-def'));
+    expect(await repos.repair()).toEqual({ repinned: 1, removed: 2 });
+    expect(execFileSync('git', ['config', '--file', config, 'core.hooksPath']).toString().trim()).toBe(
+      path.join(root, 'hooks'),
+    );
+    expect(fs.readdirSync(path.join(root, 'repositories'))).toEqual(['p-one.git']);
+    expect(await repos.repair()).toEqual({ repinned: 0, removed: 0 });
+    fs.rmSync(root, { recursive: true, force: true });
   });
 });
