@@ -10,6 +10,7 @@ import {
   toCommonConfig,
 } from '@paastech/kit';
 import { z } from 'zod';
+import type { Limits } from './domain/model.js';
 import { parseIpv4Net } from './isolation/addresses.js';
 
 /** True for a CIDR range the instance network can use. */
@@ -51,6 +52,10 @@ const schema = z.object({
     )
     .default('10.213.0.0/16'),
   PAASTECH_INSTANCE_EGRESS: z.enum(['nat', 'none']).default('nat'),
+  PAASTECH_MAX_INSTANCE_MEMORY_MB: count(4096, 16, 1_048_576),
+  PAASTECH_MAX_INSTANCE_CPU_MILLICORES: count(4000, 100, 1_024_000),
+  PAASTECH_MAX_INSTANCE_PROCESSES: count(4096, 8, 4_194_304),
+  PAASTECH_MAX_INSTANCE_DISK_MB: count(10_240, 1, 16_777_216),
 });
 
 export interface PomegrenadeConfig extends CommonConfig {
@@ -78,6 +83,8 @@ export interface PomegrenadeConfig extends CommonConfig {
    * or null ("host"): instances share the host's network (no network isolation).
    */
   instanceNetwork: { range: string; egress: boolean } | null;
+  /** Highest limits a deployment may ask for (PAASTECH_MAX_INSTANCE_*). */
+  limitBounds: Limits;
 }
 
 /** Reads Pomegrenade's configuration; throws ConfigError listing every bad variable. */
@@ -101,5 +108,11 @@ export function readPomegrenadeConfig(env: Env = processEnv()): PomegrenadeConfi
       e.PAASTECH_INSTANCE_NETWORK === 'host'
         ? null
         : { range: e.PAASTECH_INSTANCE_NETWORK, egress: e.PAASTECH_INSTANCE_EGRESS === 'nat' },
+    limitBounds: {
+      memoryBytes: e.PAASTECH_MAX_INSTANCE_MEMORY_MB * 1024 * 1024,
+      cpuMillicores: e.PAASTECH_MAX_INSTANCE_CPU_MILLICORES,
+      maxProcesses: e.PAASTECH_MAX_INSTANCE_PROCESSES,
+      diskBytes: e.PAASTECH_MAX_INSTANCE_DISK_MB * 1024 * 1024,
+    },
   };
 }

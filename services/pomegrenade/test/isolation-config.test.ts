@@ -1,6 +1,10 @@
-// Configuration of instance isolation: the network range (or "host") and the egress default.
+// Configuration of instance isolation: the network range (or "host"), the egress default, and the
+// operator's bounds on a deployment's limits.
+import type { InvalidArgumentError } from '@paastech/kit';
 import { describe, expect, it } from 'vitest';
 import { readPomegrenadeConfig } from '../src/config.js';
+import { DEFAULT_LIMITS } from '../src/domain/model.js';
+import { resolveLimits } from '../src/isolation/limits.js';
 
 describe('instance network configuration', () => {
   it('defaults to a namespace per project in 10.213.0.0/16 with NAT', () => {
@@ -23,5 +27,63 @@ describe('instance network configuration', () => {
     [{ PAASTECH_INSTANCE_EGRESS: 'open' }, /PAASTECH_INSTANCE_EGRESS/],
   ])('rejects %j', (env, message) => {
     expect(() => readPomegrenadeConfig(env)).toThrow(message);
+  });
+});
+
+describe('limits within operator bounds', () => {
+  const MiB = 1024 * 1024;
+  const bounds = { memoryBytes: 1024 * MiB, cpuMillicores: 2000, maxProcesses: 512, diskBytes: 2048 * MiB };
+
+  it('takes the defaults for unset (0) values and the request for the rest', () => {
+    expect(resolveLimits({}, bounds)).toEqual(DEFAULT_LIMITS);
+    expect(resolveLimits({ memoryBytes: 128 * MiB, cpuMillicores: 0 }, bounds)).toEqual({
+      ...DEFAULT_LIMITS,
+      memoryBytes: 128 * MiB,
+    });
+  });
+
+  it('caps the defaults at bounds lower than them', () => {
+    const low = { memoryBytes: 256 * MiB, cpuMillicores: 500, maxProcesses: 64, diskBytes: 100 * MiB };
+    expect(resolveLimits({}, low)).toEqual(low);
+  });
+
+  it.each([
+    [
+      { memoryBytes: 2048 * MiB },
+      /limits\.memory_bytes 2048 MiB: must be at most 1024 MiB \(operator bound\)/,
+    ],
+    [{ cpuMillicores: 64_000 }, /limits\.cpu_millicores 64000 millicores: must be at most 2000 millicores/],
+    [{ maxProcesses: 100_000 }, /limits\.max_processes 100000 processes: must be at most 512/],
+    [{ diskBytes: 4096 * MiB }, /limits\.disk_bytes 4096 MiB: must be at most 2048 MiB/],
+    [{ memoryBytes: MiB }, /limits\.memory_bytes 1 MiB: must be at least 16 MiB/],
+    [{ cpuMillicores: 5 }, /must be at least 100 millicores/],
+    [{ maxProcesses: 1.5 }, /limits\.max_processes/],
+    [{ memoryBytes: -1 }, /limits\.memory_bytes/],
+  ])('refuses %j', (requested, message) => {
+    expect(() => resolveLimits(requested, bounds)).toThrow(message);
+  });
+
+  it('reports every bad field together', () => {
+    try {
+      resolveLimits({ memoryBytes: 2048 * MiB, maxProcesses: 1 }, bounds);
+      expect.unreachable();
+    } catch (err) {
+      expect((err as InvalidArgumentError).violations.map((v) => v.field)).toEqual([
+        'limits.memory_bytes',
+        'limits.max_processes',
+      ]);
+    }
+  });
+
+  it('reads the bounds from PAASTECH_MAX_INSTANCE_*', () => {
+    expect(
+      readPomegrenadeConfig({
+        PAASTECH_MAX_INSTANCE_MEMORY_MB: '256',
+        PAASTECH_MAX_INSTANCE_CPU_MILLICORES: '500',
+      }).limitBounds,
+    ).toEqual({ memoryBytes: 256 * MiB, cpuMillicores: 500, maxProcesses: 4096, diskBytes: 10_240 * MiB });
+    expect(() => readPomegrenadeConfig({ PAASTECH_MAX_INSTANCE_MEMORY_MB: '8' })).toThrow(
+      /PAASTECH_MAX_INSTANCE_MEMORY_MB/,
+    );
   });
 });

@@ -12,6 +12,7 @@ import {
   type Logger,
   NotFoundError,
 } from '@paastech/kit';
+import { resolveLimits } from '../isolation/limits.js';
 import type { ProjectLog } from '../store/logs.js';
 import type { StateStore } from '../store/state.js';
 import { type BuildDeps, DeploymentFailedError, masker, runBuild, toFailure } from './build-runner.js';
@@ -19,7 +20,6 @@ import { DeploymentEvents } from './events.js';
 import type { Diagnosis } from './health.js';
 import { Instance } from './instance.js';
 import {
-  DEFAULT_LIMITS,
   type DeploymentRecord,
   type DeploymentState,
   desiredCount,
@@ -44,6 +44,8 @@ export interface EngineSettings {
   stopGraceSeconds: number;
   maxInstancesPerProject: number;
   appUidBase: number;
+  /** Highest limits a deployment may ask for (isolation/limits.ts DEFAULT_BOUNDS when absent). */
+  limitBounds?: Limits;
 }
 
 export interface EngineDeps extends BuildDeps {
@@ -183,7 +185,7 @@ export class Engine {
       buildTimeoutSeconds: req.buildTimeoutSeconds || this.deps.settings.buildTimeoutSeconds,
       healthCheckPath: req.healthCheckPath,
       healthTimeoutSeconds: req.healthTimeoutSeconds || this.deps.settings.healthTimeoutSeconds,
-      limits: { ...DEFAULT_LIMITS, ...Object.fromEntries(Object.entries(req.limits).filter(([, v]) => v)) },
+      limits: resolveLimits(req.limits, this.deps.settings.limitBounds),
       buildRetained: false,
     };
     p.record.name = req.projectName;
