@@ -248,6 +248,26 @@ describe('gRPC contract', () => {
     expect(err.details).toContain(message);
   });
 
+  it('WatchDeployment of an unknown deployment ends with NOT_FOUND (a status, not a hang)', async () => {
+    const err = await new Promise<{ code: number; details: string }>((resolve, reject) => {
+      const call = h.client.watchDeployment(
+        { projectId: 'nobody', deploymentNumber: 7 },
+        internalMetadata(h.env.PAASTECH_INTERNAL_SECRET as string),
+      );
+      const timer = setTimeout(() => reject(new Error('no status within 5 s')), 5000);
+      call.on('data', () => {});
+      call.on('error', (e: { code: number; details: string }) => {
+        clearTimeout(timer);
+        resolve(e);
+      });
+      call.on('end', () => {
+        clearTimeout(timer);
+        reject(new Error('stream ended without an error'));
+      });
+    });
+    expect(err.code).toBe(5);
+  });
+
   it('UpdateProjectRouting publishes a "not deployed" route; status of an unknown project is empty', async () => {
     await h.call('updateProjectRouting', {
       projectId: 'fresh',

@@ -80,7 +80,8 @@ export function deploymentService(engine: Engine): deploy.DeploymentServiceServe
       try {
         d = engine.getDeployment(projectId, deploymentNumber);
       } catch (err) {
-        call.destroy(toGrpcError(err) as grpc.ServiceError);
+        // emit('error'), not destroy(): grpc-js sends no status for a destroyed server stream.
+        call.emit('error', toGrpcError(err));
         return;
       }
       if (!engine.events.has(projectId, deploymentNumber)) {
