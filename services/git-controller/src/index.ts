@@ -19,7 +19,6 @@ import {
   urlHost,
 } from '@paastech/kit';
 import { git as gitv1, SERVICE_NAMES } from '@paastech/proto';
-import type ssh2 from 'ssh2';
 import type { GitControllerConfig } from './config.js';
 import { ControlClient } from './control.js';
 import { handlePreReceive } from './deploy-on-push.js';
@@ -30,7 +29,7 @@ import { Pushes } from './pushes.js';
 import { FailureLimiter } from './rate-limit.js';
 import { Repositories } from './repositories.js';
 import { gitHttpHandler } from './smart-http.js';
-import { createSshServer, loadOrCreateHostKey, sshListener } from './ssh.js';
+import { createSshServer, loadOrCreateHostKey, type SshServer } from './ssh.js';
 
 export { type GitControllerConfig, readGitControllerConfig } from './config.js';
 
@@ -77,7 +76,7 @@ export function startGitController(
   web.headersTimeout = Math.min(60_000, config.idleTimeoutMs + 1000);
   let grpcEndpoint: GrpcEndpoint | undefined;
   let hookServer: net.Server | undefined;
-  let sshServer: ssh2.Server | undefined;
+  let sshServer: SshServer | undefined;
   let httpPort = config.httpPort;
   let sshPort = config.sshPort;
   const host = publicHost(config.listenHost);
@@ -108,7 +107,7 @@ export function startGitController(
     });
     httpPort = await listenHttp(web, config.listenHost, config.httpPort);
     sshServer = createSshServer(transport, loadOrCreateHostKey(paths.hostKey));
-    sshPort = await listenSsh(sshServer, config.listenHost, config.sshPort);
+    sshPort = await sshServer.listen(config.listenHost, config.sshPort);
     logger.info({ httpPort, sshPort, grpc: config.grpcAddress }, 'git controller listening');
   })();
   return {
@@ -120,7 +119,7 @@ export function startGitController(
       { label: 'git gRPC', url: config.grpcAddress },
     ],
     async stop() {
-      if (sshServer) await closeNet(sshListener(sshServer));
+      await sshServer?.close();
       await closeHttp(web);
       await grpcEndpoint?.stop();
       if (hookServer) await closeNet(hookServer);
@@ -129,18 +128,6 @@ export function startGitController(
       logger.info('git controller stopped');
     },
   };
-}
-
-/** Binds the SSH server and resolves with its port. */
-function listenSsh(server: ssh2.Server, host: string, port: number): Promise<number> {
-  const listener = sshListener(server);
-  return new Promise((resolve, reject) => {
-    listener.once('error', reject);
-    server.listen(port, host, () => {
-      listener.off('error', reject);
-      resolve((listener.address() as net.AddressInfo).port);
-    });
-  });
 }
 
 /** Closes a net server, giving open connections 5 s before it stops waiting for them. */

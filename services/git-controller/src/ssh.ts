@@ -59,12 +59,47 @@ function signatureValid(key: { algo: string; data: Buffer }, blob: Buffer, signa
   return parsed.verify(blob, signature, hash as never) === true;
 }
 
+/** The SSH listener: bind it, and close it (connections get 5 s, then are ended). */
+export interface SshServer {
+  listen(host: string, port: number): Promise<number>;
+  close(): Promise<void>;
+}
+
 /** Creates the SSH server (not yet listening). */
-export function createSshServer(deps: SshDeps, hostKey: string): ssh2.Server {
-  return new ssh2.Server(
+export function createSshServer(deps: SshDeps, hostKey: string): SshServer {
+  const clients = new Set<ssh2.Connection>();
+  let bound = false;
+  const server = new ssh2.Server(
     { hostKeys: [hostKey], ident: 'PaaSTech', algorithms: { cipher: CIPHERS } },
-    (client, info) => onClient(deps, client, info.ip),
+    (client, info) => {
+      clients.add(client);
+      client.on('close', () => clients.delete(client));
+      onClient(deps, client, info.ip);
+    },
   );
+  return {
+    listen: (host, port) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          bound = true;
+          resolve((server.address() as net.AddressInfo).port);
+        });
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        if (!bound) return resolve();
+        bound = false;
+        const timer = setTimeout(() => {
+          for (const c of clients) c.end();
+        }, 5000);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
 }
 
 /** One SSH connection: public-key authentication, then sessions. */
@@ -233,9 +268,4 @@ function pipeChannel(
     clearInterval(idle);
     finish(ch, refused, refused ? 1 : (code ?? 1));
   });
-}
-
-/** The net.Server under the SSH server (to read the bound port). */
-export function sshListener(server: ssh2.Server): net.Server {
-  return server as unknown as net.Server;
 }
