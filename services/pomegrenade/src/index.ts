@@ -19,6 +19,7 @@ import { Engine } from './domain/engine.js';
 import type { Builder, Runtime } from './domain/ports.js';
 import { GitArchiveSource } from './grpc/git-source.js';
 import { deploymentService, routingService } from './grpc/services.js';
+import { networkUnavailableReason } from './isolation/network.js';
 import { LocalRuntime, sandboxUnavailableReason } from './runtime/local-runtime.js';
 import { UnconfinedRuntime } from './runtime/unconfined-runtime.js';
 import { LogBook } from './store/log-book.js';
@@ -50,6 +51,13 @@ export function startPomegrenade(
       if (why)
         throw new Error(
           `pomegrenade cannot sandbox apps: ${why}; set PAASTECH_SANDBOX=none to run them unconfined (unsafe)`,
+        );
+    }
+    if (config.sandbox === 'bwrap' && !overrides.runtime && config.instanceNetwork) {
+      const why = networkUnavailableReason();
+      if (why)
+        throw new Error(
+          `pomegrenade cannot give apps their own network: ${why}; set PAASTECH_INSTANCE_NETWORK=host to share the host's network (no network isolation)`,
         );
     }
     if (config.sandbox === 'none')

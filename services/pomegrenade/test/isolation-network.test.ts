@@ -15,7 +15,7 @@ import {
   slotCount,
 } from '../src/isolation/addresses.js';
 import { listTables, projectRuleset } from '../src/isolation/firewall.js';
-import { type ProjectNetwork, ProjectNetworks } from '../src/isolation/network.js';
+import { networkUnavailableReason, type ProjectNetwork, ProjectNetworks } from '../src/isolation/network.js';
 
 const TAG = `t-${randomBytes(4).toString('hex')}`;
 const networks = new ProjectNetworks({ tag: TAG, range: '10.213.0.0/16', egress: true });
@@ -179,6 +179,10 @@ describe('project networks (root, iproute2, nftables)', () => {
     await run('ip', ['link', 'del', world.ns]).catch(() => undefined);
     await run('ip', ['netns', 'del', world.ns]).catch(() => undefined);
     await networks.destroyAll();
+  });
+
+  it('finds ip, nft and nsenter on this host', () => {
+    expect(networkUnavailableReason()).toBeNull();
   });
 
   it('gives each project its own /30 and the same network on a second ensure', async () => {

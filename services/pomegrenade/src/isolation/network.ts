@@ -70,6 +70,17 @@ function readReservation(file: string): Reservation | null {
   }
 }
 
+/** Why project networks cannot work on this host, or null when they can. */
+export function networkUnavailableReason(): string | null {
+  const found = (program: string) =>
+    ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((dir) => fs.existsSync(path.join(dir, program)));
+  if (!found('ip')) return 'iproute2 (ip) is not installed';
+  if (!found('nft')) return 'nftables (nft) is not installed';
+  if (!found('nsenter')) return 'nsenter (util-linux) is not installed';
+  if (!fs.existsSync('/proc/self/ns/net')) return 'this kernel has no network namespaces';
+  return null;
+}
+
 /** Inodes of the network namespaces some process is in. */
 function namespacesInUse(): Set<number> {
   const out = new Set<number>();
