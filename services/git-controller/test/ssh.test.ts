@@ -95,7 +95,9 @@ describe('git over SSH', () => {
     const g = sshGit(home, alice.file);
     const push = await g(['push', url('shop'), 'main'], src);
     expect(push.code, push.stderr).toBe(0);
-    const remote = push.timedLines.map((l) => l.line.trimEnd()).filter((l) => l.startsWith('remote: '));
+    const timed = push.timedLines.filter((l) => l.line.startsWith('remote: '));
+    expect(timed.at(-1)!.at - timed[0]!.at).toBeGreaterThan(600);
+    const remote = timed.map((l) => l.line.trimEnd());
     expect(remote).toEqual([
       expect.stringMatching(/^remote: -----> deployment v1 of [0-9a-f]{7} \(refs\/heads\/main\)$/),
       'remote: -----> Building first commit',
