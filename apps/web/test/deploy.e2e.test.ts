@@ -229,6 +229,9 @@ describe('deploying from the dashboard', () => {
     await page.getByRole('cell', { name: 'web.2' }).waitFor({ timeout: 60_000 });
     expect(await page.getByLabel('web instances').inputValue()).toBe('2');
     await screenshots(page, 'scale');
+    await page.getByRole('button', { name: 'Restart all instances' }).click();
+    await page.getByText('Restart under way.').waitFor();
+    await expect.poll(async () => (await getApp(routerPort, appHost)).status, { timeout: 30_000 }).toBe(200);
 
     // The projects list shows the last deployment.
     await page.getByRole('link', { name: 'Projects' }).click();
