@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startHarness } from './support/harness.js';
+import { gitCli, startHarness } from './support/harness.js';
 
 /** True when something accepts TCP connections on 127.0.0.1:port. */
 function canConnect(port: number): Promise<boolean> {
@@ -31,6 +31,23 @@ describe('stopping the controller', () => {
     expect(fs.existsSync(hookSocket)).toBe(false);
     expect(fs.existsSync(h.config.grpcAddress.slice('unix:'.length))).toBe(false);
     await h.control.stop();
+    fs.rmSync(h.dataDir, { recursive: true, force: true });
+  });
+});
+
+describe('when the API cannot be reached', () => {
+  it('refuses git access with 503 and says why, instead of letting anyone in', async () => {
+    const h = await startHarness();
+    await h.control.stop();
+    const home = path.join(h.dataDir, 'home');
+    const r = await gitCli(home, { token: 'alice-token' })(
+      ['ls-remote', `${h.httpBase}/shop.git`],
+      h.dataDir,
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('git access cannot be checked right now; try again');
+    h.gitClient.close();
+    await h.controller.stop();
     fs.rmSync(h.dataDir, { recursive: true, force: true });
   });
 });
