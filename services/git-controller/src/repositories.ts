@@ -116,6 +116,7 @@ export class Repositories {
         await fs.promises.rm(dir, { recursive: true, force: true });
         removed++;
       } else if (name.endsWith('.git') && fs.existsSync(path.join(dir, 'config'))) {
+        removed += await removeStaleQuarantines(path.join(dir, 'objects'));
         const file = path.join(dir, 'config');
         const current = await git(this.runtime, ['config', '--file', file, '--get', 'core.hooksPath']).catch(
           () => '',
@@ -240,6 +241,23 @@ export class Repositories {
       env,
     });
   }
+}
+
+/** Quarantines older than this belong to no live push (a push is bounded by the idle and lock timeouts). */
+const STALE_QUARANTINE_MS = 6 * 60 * 60 * 1000;
+
+/** Removes push quarantines left by a git that was killed long ago; returns how many. */
+async function removeStaleQuarantines(objects: string): Promise<number> {
+  let removed = 0;
+  for (const name of await fs.promises.readdir(objects).catch(() => [])) {
+    if (!name.startsWith('tmp_objdir-incoming-')) continue;
+    const st = await fs.promises.stat(path.join(objects, name)).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs > STALE_QUARANTINE_MS) {
+      await fs.promises.rm(path.join(objects, name), { recursive: true, force: true });
+      removed++;
+    }
+  }
+  return removed;
 }
 
 /** Bytes used on disk by a directory tree (files' apparent sizes). */

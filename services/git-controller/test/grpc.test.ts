@@ -227,16 +227,28 @@ describe('GitService over gRPC', () => {
 });
 
 describe('Repositories.repair at start-up', () => {
-  it('re-pins a hooks path that no longer points at our hooks and removes half-created or half-deleted leftovers', async () => {
+  it('re-pins a hooks path that no longer points at our hooks and removes half-created or half-deleted leftovers and old quarantines', async () => {
     const root = tempDir('gr-');
     const runtime = { path: process.env.PATH ?? '/usr/bin:/bin', home: root };
     const repos = new Repositories(path.join(root, 'repositories'), path.join(root, 'hooks'), runtime);
     await repos.create('p-one', '');
     const config = path.join(root, 'repositories', 'p-one.git', 'config');
     execFileSync('git', ['config', '--file', config, 'core.hooksPath', '/old/data/dir/git/hooks']);
+    const objects = path.join(root, 'repositories', 'p-one.git', 'objects');
+    for (const [name, ageHours] of [
+      ['tmp_objdir-incoming-old', 7],
+      ['tmp_objdir-incoming-live', 0],
+    ] as const) {
+      fs.mkdirSync(path.join(objects, name));
+      const t = new Date(Date.now() - ageHours * 3600_000);
+      fs.utimesSync(path.join(objects, name), t, t);
+    }
     fs.mkdirSync(path.join(root, 'repositories', '.creating-p-two-abc'));
     fs.mkdirSync(path.join(root, 'repositories', '.deleting-p-three-def'));
-    expect(await repos.repair()).toEqual({ repinned: 1, removed: 2 });
+    expect(await repos.repair()).toEqual({ repinned: 1, removed: 3 });
+    expect(fs.readdirSync(objects).filter((n) => n.startsWith('tmp_objdir'))).toEqual([
+      'tmp_objdir-incoming-live',
+    ]);
     expect(execFileSync('git', ['config', '--file', config, 'core.hooksPath']).toString().trim()).toBe(
       path.join(root, 'hooks'),
     );
