@@ -782,11 +782,58 @@ export interface GetProjectStatusResponse {
   stopped: boolean;
   /** Disk space used by the project's builds and logs, in bytes. */
   diskUsedBytes: number;
+  /**
+   * Requests the router saw for the project, summed from its reports
+   * (RoutingService.ReportRouterStats). Kept in memory: counted since
+   * Pomegrenade started.
+   */
+  traffic?: ProjectTraffic | undefined;
 }
 
 export interface GetProjectStatusResponse_FormationEntry {
   key: string;
   value: number;
+}
+
+/** ProjectTraffic counts the requests of one project since counted_since. */
+export interface ProjectTraffic {
+  /** When Pomegrenade started counting (its start). */
+  countedSince?:
+    | Date
+    | undefined;
+  /** Requests proxied to an instance. */
+  requestCount: number;
+  /** Of those, responses with a 5xx status from the instance. */
+  serverErrorCount: number;
+  /** Requests answered by the router itself with 502, 503 or 504. */
+  unavailableCount: number;
+  /** Request bytes received from visitors. */
+  bytesIn: number;
+  /** Response bytes sent to visitors. */
+  bytesOut: number;
+  /** The router's last report; absent until the router reported once. */
+  lastWindow?: ProjectTrafficWindow | undefined;
+}
+
+/**
+ * ProjectTrafficWindow is the traffic of one project over the router's last
+ * report interval (zero counts when the project got no request in it).
+ */
+export interface ProjectTrafficWindow {
+  /** Start of the interval. */
+  windowStart?:
+    | Date
+    | undefined;
+  /** End of the interval: when the router last reported. */
+  windowEnd?:
+    | Date
+    | undefined;
+  /** Requests proxied to an instance. */
+  requestCount: number;
+  /** Of those, responses with a 5xx status from the instance. */
+  serverErrorCount: number;
+  /** Requests answered by the router itself with 502, 503 or 504. */
+  unavailableCount: number;
 }
 
 function createBaseDeploymentFailure(): DeploymentFailure {
@@ -5180,6 +5227,7 @@ function createBaseGetProjectStatusResponse(): GetProjectStatusResponse {
     instances: [],
     stopped: false,
     diskUsedBytes: 0,
+    traffic: undefined,
   };
 }
 
@@ -5202,6 +5250,9 @@ export const GetProjectStatusResponse: MessageFns<GetProjectStatusResponse> = {
     }
     if (message.diskUsedBytes !== 0) {
       writer.uint32(48).uint64(message.diskUsedBytes);
+    }
+    if (message.traffic !== undefined) {
+      ProjectTraffic.encode(message.traffic, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -5270,6 +5321,14 @@ export const GetProjectStatusResponse: MessageFns<GetProjectStatusResponse> = {
             message.diskUsedBytes = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.traffic = ProjectTraffic.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5317,6 +5376,7 @@ export const GetProjectStatusResponse: MessageFns<GetProjectStatusResponse> = {
         : isSet(object.disk_used_bytes)
         ? globalThis.Number(object.disk_used_bytes)
         : 0,
+      traffic: isSet(object.traffic) ? ProjectTraffic.fromJSON(object.traffic) : undefined,
     };
   },
 
@@ -5346,6 +5406,9 @@ export const GetProjectStatusResponse: MessageFns<GetProjectStatusResponse> = {
     if (message.diskUsedBytes !== 0) {
       obj.diskUsedBytes = Math.round(message.diskUsedBytes);
     }
+    if (message.traffic !== undefined) {
+      obj.traffic = ProjectTraffic.toJSON(message.traffic);
+    }
     return obj;
   },
 
@@ -5372,6 +5435,9 @@ export const GetProjectStatusResponse: MessageFns<GetProjectStatusResponse> = {
     message.instances = object.instances?.map((e) => Instance.fromPartial(e)) || [];
     message.stopped = object.stopped ?? false;
     message.diskUsedBytes = object.diskUsedBytes ?? 0;
+    message.traffic = (object.traffic !== undefined && object.traffic !== null)
+      ? ProjectTraffic.fromPartial(object.traffic)
+      : undefined;
     return message;
   },
 };
@@ -5461,6 +5527,362 @@ export const GetProjectStatusResponse_FormationEntry: MessageFns<GetProjectStatu
     const message = createBaseGetProjectStatusResponse_FormationEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseProjectTraffic(): ProjectTraffic {
+  return {
+    countedSince: undefined,
+    requestCount: 0,
+    serverErrorCount: 0,
+    unavailableCount: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    lastWindow: undefined,
+  };
+}
+
+export const ProjectTraffic: MessageFns<ProjectTraffic> = {
+  encode(message: ProjectTraffic, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.countedSince !== undefined) {
+      Timestamp.encode(toTimestamp(message.countedSince), writer.uint32(10).fork()).join();
+    }
+    if (message.requestCount !== 0) {
+      writer.uint32(16).uint64(message.requestCount);
+    }
+    if (message.serverErrorCount !== 0) {
+      writer.uint32(24).uint64(message.serverErrorCount);
+    }
+    if (message.unavailableCount !== 0) {
+      writer.uint32(32).uint64(message.unavailableCount);
+    }
+    if (message.bytesIn !== 0) {
+      writer.uint32(40).uint64(message.bytesIn);
+    }
+    if (message.bytesOut !== 0) {
+      writer.uint32(48).uint64(message.bytesOut);
+    }
+    if (message.lastWindow !== undefined) {
+      ProjectTrafficWindow.encode(message.lastWindow, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectTraffic {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectTraffic();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.countedSince = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.requestCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.serverErrorCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unavailableCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bytesIn = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.bytesOut = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastWindow = ProjectTrafficWindow.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectTraffic {
+    return {
+      countedSince: isSet(object.countedSince)
+        ? fromJsonTimestamp(object.countedSince)
+        : isSet(object.counted_since)
+        ? fromJsonTimestamp(object.counted_since)
+        : undefined,
+      requestCount: isSet(object.requestCount)
+        ? globalThis.Number(object.requestCount)
+        : isSet(object.request_count)
+        ? globalThis.Number(object.request_count)
+        : 0,
+      serverErrorCount: isSet(object.serverErrorCount)
+        ? globalThis.Number(object.serverErrorCount)
+        : isSet(object.server_error_count)
+        ? globalThis.Number(object.server_error_count)
+        : 0,
+      unavailableCount: isSet(object.unavailableCount)
+        ? globalThis.Number(object.unavailableCount)
+        : isSet(object.unavailable_count)
+        ? globalThis.Number(object.unavailable_count)
+        : 0,
+      bytesIn: isSet(object.bytesIn)
+        ? globalThis.Number(object.bytesIn)
+        : isSet(object.bytes_in)
+        ? globalThis.Number(object.bytes_in)
+        : 0,
+      bytesOut: isSet(object.bytesOut)
+        ? globalThis.Number(object.bytesOut)
+        : isSet(object.bytes_out)
+        ? globalThis.Number(object.bytes_out)
+        : 0,
+      lastWindow: isSet(object.lastWindow)
+        ? ProjectTrafficWindow.fromJSON(object.lastWindow)
+        : isSet(object.last_window)
+        ? ProjectTrafficWindow.fromJSON(object.last_window)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ProjectTraffic): unknown {
+    const obj: any = {};
+    if (message.countedSince !== undefined) {
+      obj.countedSince = message.countedSince.toISOString();
+    }
+    if (message.requestCount !== 0) {
+      obj.requestCount = Math.round(message.requestCount);
+    }
+    if (message.serverErrorCount !== 0) {
+      obj.serverErrorCount = Math.round(message.serverErrorCount);
+    }
+    if (message.unavailableCount !== 0) {
+      obj.unavailableCount = Math.round(message.unavailableCount);
+    }
+    if (message.bytesIn !== 0) {
+      obj.bytesIn = Math.round(message.bytesIn);
+    }
+    if (message.bytesOut !== 0) {
+      obj.bytesOut = Math.round(message.bytesOut);
+    }
+    if (message.lastWindow !== undefined) {
+      obj.lastWindow = ProjectTrafficWindow.toJSON(message.lastWindow);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectTraffic>, I>>(base?: I): ProjectTraffic {
+    return ProjectTraffic.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectTraffic>, I>>(object: I): ProjectTraffic {
+    const message = createBaseProjectTraffic();
+    message.countedSince = object.countedSince ?? undefined;
+    message.requestCount = object.requestCount ?? 0;
+    message.serverErrorCount = object.serverErrorCount ?? 0;
+    message.unavailableCount = object.unavailableCount ?? 0;
+    message.bytesIn = object.bytesIn ?? 0;
+    message.bytesOut = object.bytesOut ?? 0;
+    message.lastWindow = (object.lastWindow !== undefined && object.lastWindow !== null)
+      ? ProjectTrafficWindow.fromPartial(object.lastWindow)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseProjectTrafficWindow(): ProjectTrafficWindow {
+  return { windowStart: undefined, windowEnd: undefined, requestCount: 0, serverErrorCount: 0, unavailableCount: 0 };
+}
+
+export const ProjectTrafficWindow: MessageFns<ProjectTrafficWindow> = {
+  encode(message: ProjectTrafficWindow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.windowStart !== undefined) {
+      Timestamp.encode(toTimestamp(message.windowStart), writer.uint32(10).fork()).join();
+    }
+    if (message.windowEnd !== undefined) {
+      Timestamp.encode(toTimestamp(message.windowEnd), writer.uint32(18).fork()).join();
+    }
+    if (message.requestCount !== 0) {
+      writer.uint32(24).uint64(message.requestCount);
+    }
+    if (message.serverErrorCount !== 0) {
+      writer.uint32(32).uint64(message.serverErrorCount);
+    }
+    if (message.unavailableCount !== 0) {
+      writer.uint32(40).uint64(message.unavailableCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectTrafficWindow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectTrafficWindow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.windowStart = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.windowEnd = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.requestCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.serverErrorCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.unavailableCount = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectTrafficWindow {
+    return {
+      windowStart: isSet(object.windowStart)
+        ? fromJsonTimestamp(object.windowStart)
+        : isSet(object.window_start)
+        ? fromJsonTimestamp(object.window_start)
+        : undefined,
+      windowEnd: isSet(object.windowEnd)
+        ? fromJsonTimestamp(object.windowEnd)
+        : isSet(object.window_end)
+        ? fromJsonTimestamp(object.window_end)
+        : undefined,
+      requestCount: isSet(object.requestCount)
+        ? globalThis.Number(object.requestCount)
+        : isSet(object.request_count)
+        ? globalThis.Number(object.request_count)
+        : 0,
+      serverErrorCount: isSet(object.serverErrorCount)
+        ? globalThis.Number(object.serverErrorCount)
+        : isSet(object.server_error_count)
+        ? globalThis.Number(object.server_error_count)
+        : 0,
+      unavailableCount: isSet(object.unavailableCount)
+        ? globalThis.Number(object.unavailableCount)
+        : isSet(object.unavailable_count)
+        ? globalThis.Number(object.unavailable_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: ProjectTrafficWindow): unknown {
+    const obj: any = {};
+    if (message.windowStart !== undefined) {
+      obj.windowStart = message.windowStart.toISOString();
+    }
+    if (message.windowEnd !== undefined) {
+      obj.windowEnd = message.windowEnd.toISOString();
+    }
+    if (message.requestCount !== 0) {
+      obj.requestCount = Math.round(message.requestCount);
+    }
+    if (message.serverErrorCount !== 0) {
+      obj.serverErrorCount = Math.round(message.serverErrorCount);
+    }
+    if (message.unavailableCount !== 0) {
+      obj.unavailableCount = Math.round(message.unavailableCount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectTrafficWindow>, I>>(base?: I): ProjectTrafficWindow {
+    return ProjectTrafficWindow.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectTrafficWindow>, I>>(object: I): ProjectTrafficWindow {
+    const message = createBaseProjectTrafficWindow();
+    message.windowStart = object.windowStart ?? undefined;
+    message.windowEnd = object.windowEnd ?? undefined;
+    message.requestCount = object.requestCount ?? 0;
+    message.serverErrorCount = object.serverErrorCount ?? 0;
+    message.unavailableCount = object.unavailableCount ?? 0;
     return message;
   },
 };
