@@ -17,6 +17,7 @@ import type { PomegrenadeConfig } from './config.js';
 import type { SourceFetcher } from './domain/build-runner.js';
 import { Engine } from './domain/engine.js';
 import type { Builder, Runtime } from './domain/ports.js';
+import { TrafficCounters } from './domain/traffic.js';
 import { GitArchiveSource } from './grpc/git-source.js';
 import { deploymentService, routingService } from './grpc/services.js';
 import { networkUnavailableReason } from './isolation/network.js';
@@ -85,13 +86,14 @@ export function startPomegrenade(
     });
     await engine.recover();
     const e = engine;
+    const traffic = new TrafficCounters();
     grpc = await serveGrpc({
       address: config.grpcAddress,
       secret,
       services: [SERVICE_NAMES.deploy, SERVICE_NAMES.routing],
       register: (server) => {
-        server.addService(deploy.DeploymentServiceService, deploymentService(e));
-        server.addService(routing.RoutingServiceService, routingService(e, logger));
+        server.addService(deploy.DeploymentServiceService, deploymentService(e, traffic));
+        server.addService(routing.RoutingServiceService, routingService(e, traffic, logger));
       },
     });
     logger.info(

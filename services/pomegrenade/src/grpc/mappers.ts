@@ -4,6 +4,7 @@ import type { DeploymentEvent } from '../domain/events.js';
 import type { Instance } from '../domain/instance.js';
 import type { DeploymentRecord, DeploymentState, FailureReason } from '../domain/model.js';
 import type { RouteEntry, UnavailableReason } from '../domain/routes.js';
+import type { ProjectTraffic, TrafficReport } from '../domain/traffic.js';
 import type { LogEntry } from '../store/logs.js';
 
 const STATE: Record<DeploymentState, deploy.DeploymentState> = {
@@ -136,5 +137,48 @@ export async function mapInstance(i: Instance): Promise<deploy.Instance> {
     memoryBytes: u.memoryBytes,
     memoryLimitBytes: i.spec.limits.memoryBytes,
     cpuMillicores: u.cpuMillicores,
+  };
+}
+
+/** Maps a project's traffic counters to the wire. */
+export function mapTraffic(t: ProjectTraffic): deploy.ProjectTraffic {
+  const w = t.lastWindow;
+  return {
+    countedSince: t.countedSince,
+    requestCount: t.requests,
+    serverErrorCount: t.serverErrors,
+    unavailableCount: t.unavailable,
+    bytesIn: t.bytesIn,
+    bytesOut: t.bytesOut,
+    lastWindow: w
+      ? {
+          windowStart: w.start,
+          windowEnd: w.end,
+          requestCount: w.requests,
+          serverErrorCount: w.serverErrors,
+          unavailableCount: w.unavailable,
+        }
+      : undefined,
+  };
+}
+
+/** Decodes a router report; a missing bound is the other one (a zero-length window). */
+export function toTrafficReport(r: routing.ReportRouterStatsRequest, now = new Date()): TrafficReport {
+  const end = r.windowEnd ?? now;
+  return {
+    start: r.windowStart ?? end,
+    end,
+    projects: new Map(
+      r.projects.map((s) => [
+        s.projectId,
+        {
+          requests: s.requestCount,
+          serverErrors: s.serverErrorCount,
+          unavailable: s.unavailableCount,
+          bytesIn: s.bytesIn,
+          bytesOut: s.bytesOut,
+        },
+      ]),
+    ),
   };
 }

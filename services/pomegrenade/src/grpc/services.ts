@@ -5,8 +5,17 @@ import type * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, type Logger, toGrpcError } from '@paastech/kit';
 import { deploy, routing } from '@paastech/proto';
 import type { Engine, NewDeployment } from '../domain/engine.js';
+import type { TrafficCounters } from '../domain/traffic.js';
 import { matchesLogQuery } from '../store/logs.js';
-import { mapDeployment, mapEvent, mapInstance, mapLogLine, mapRoute } from './mappers.js';
+import {
+  mapDeployment,
+  mapEvent,
+  mapInstance,
+  mapLogLine,
+  mapRoute,
+  mapTraffic,
+  toTrafficReport,
+} from './mappers.js';
 
 type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => void;
 
@@ -57,11 +66,12 @@ function toNewDeployment(r: deploy.CreateDeploymentRequest): NewDeployment {
       maxProcesses: r.limits?.maxProcesses ?? 0,
       diskBytes: r.limits?.diskBytes ?? 0,
     },
+    egressDisabled: r.egressDisabled,
   };
 }
 
-/** DeploymentService handlers. */
-export function deploymentService(engine: Engine): deploy.DeploymentServiceServer {
+/** DeploymentService handlers; `traffic` holds the router's counts shown in GetProjectStatus. */
+export function deploymentService(engine: Engine, traffic: TrafficCounters): deploy.DeploymentServiceServer {
   return {
     createDeployment: unary((r: deploy.CreateDeploymentRequest) => ({
       deployment: mapDeployment(r.projectId, engine.create(toNewDeployment(r))),
@@ -125,13 +135,20 @@ export function deploymentService(engine: Engine): deploy.DeploymentServiceServe
       await engine.start(r.projectId);
       return {};
     }),
-    updateProjectRouting: unary((r: deploy.UpdateProjectRoutingRequest) => {
-      engine.updateRouting(r.projectId, r.projectName, r.domains, r.httpsRedirect);
+    updateProjectRouting: unary(async (r: deploy.UpdateProjectRoutingRequest) => {
+      await engine.updateRouting(r.projectId, {
+        name: r.projectName,
+        domains: r.domains,
+        httpsRedirect: r.httpsRedirect,
+        ...(r.egressDisabled === undefined ? {} : { egressDisabled: r.egressDisabled }),
+      });
       return {};
     }),
-    deleteProject: unary(async (r: deploy.DeleteProjectRequest) => ({
-      freedBytes: await engine.deleteProject(r.projectId),
-    })),
+    deleteProject: unary(async (r: deploy.DeleteProjectRequest) => {
+      const freedBytes = await engine.deleteProject(r.projectId);
+      traffic.forget(r.projectId);
+      return { freedBytes };
+    }),
     streamLogs: (call: grpc.ServerWritableStream<deploy.StreamLogsRequest, deploy.StreamLogsResponse>) => {
       const r = call.request;
       if (!engine.hasProject(r.projectId)) {
@@ -156,8 +173,10 @@ export function deploymentService(engine: Engine): deploy.DeploymentServiceServe
     },
     getProjectStatus: unary(async (r: deploy.GetProjectStatusRequest) => {
       const s = engine.status(r.projectId);
-      if (!s) return { formation: {}, instances: [], stopped: false, diskUsedBytes: 0 };
+      const t = mapTraffic(traffic.of(r.projectId));
+      if (!s) return { formation: {}, instances: [], stopped: false, diskUsedBytes: 0, traffic: t };
       return {
+        traffic: t,
         activeDeployment: s.active ? mapDeployment(r.projectId, s.active) : undefined,
         pendingDeployment: s.pending ? mapDeployment(r.projectId, s.pending) : undefined,
         formation: s.formation,
@@ -169,8 +188,12 @@ export function deploymentService(engine: Engine): deploy.DeploymentServiceServe
   };
 }
 
-/** RoutingService handlers. */
-export function routingService(engine: Engine, logger: Logger): routing.RoutingServiceServer {
+/** RoutingService handlers; router reports are summed into `traffic`. */
+export function routingService(
+  engine: Engine,
+  traffic: TrafficCounters,
+  logger: Logger,
+): routing.RoutingServiceServer {
   return {
     watchRoutes: (
       call: grpc.ServerWritableStream<routing.WatchRoutesRequest, routing.WatchRoutesResponse>,
@@ -191,6 +214,7 @@ export function routingService(engine: Engine, logger: Logger): routing.RoutingS
       call.on('close', stop);
     },
     reportRouterStats: unary((r: routing.ReportRouterStatsRequest) => {
+      traffic.record(toTrafficReport(r));
       const seconds =
         r.windowStart && r.windowEnd
           ? Math.round((r.windowEnd.getTime() - r.windowStart.getTime()) / 1000)

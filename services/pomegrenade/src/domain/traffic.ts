@@ -1,0 +1,114 @@
+// Per-project request counts, summed from the router's reports (RoutingService.ReportRouterStats).
+//
+// The router sends deltas: what it saw since its previous report, only for projects that got
+// traffic. Totals are the sum of every delta since this process started (kept in memory, so a
+// restart starts from zero: `countedSince` says so). The last window is the latest report; a
+// project absent from it had no request in it, so its window counts are zero.
+
+/** The counts one report carries for one project. */
+export interface TrafficCounts {
+  requests: number;
+  serverErrors: number;
+  unavailable: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** One project's traffic in the last report window. */
+export interface TrafficWindow {
+  start: Date;
+  end: Date;
+  requests: number;
+  serverErrors: number;
+  unavailable: number;
+}
+
+/** What GetProjectStatus shows of one project's traffic. */
+export interface ProjectTraffic extends TrafficCounts {
+  countedSince: Date;
+  lastWindow?: TrafficWindow;
+}
+
+/** One router report: its interval and the counts of each project that got traffic. */
+export interface TrafficReport {
+  start: Date;
+  end: Date;
+  projects: ReadonlyMap<string, TrafficCounts>;
+}
+
+/** A project's totals plus the report sequence number its last window came from. */
+interface Entry {
+  totals: TrafficCounts;
+  window: TrafficCounts;
+  seq: number;
+}
+
+const ZERO: TrafficCounts = { requests: 0, serverErrors: 0, unavailable: 0, bytesIn: 0, bytesOut: 0 };
+
+/** Adds two sets of counts. */
+function add(a: TrafficCounts, b: TrafficCounts): TrafficCounts {
+  return {
+    requests: a.requests + b.requests,
+    serverErrors: a.serverErrors + b.serverErrors,
+    unavailable: a.unavailable + b.unavailable,
+    bytesIn: a.bytesIn + b.bytesIn,
+    bytesOut: a.bytesOut + b.bytesOut,
+  };
+}
+
+/** Counts that are not finite non-negative numbers become 0, so a bad report cannot poison totals. */
+function sanitize(c: TrafficCounts): TrafficCounts {
+  const ok = (n: number) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
+  return {
+    requests: ok(c.requests),
+    serverErrors: ok(c.serverErrors),
+    unavailable: ok(c.unavailable),
+    bytesIn: ok(c.bytesIn),
+    bytesOut: ok(c.bytesOut),
+  };
+}
+
+/** In-memory traffic counters of every project. */
+export class TrafficCounters {
+  private readonly entries = new Map<string, Entry>();
+  private seq = 0;
+  private last: { start: Date; end: Date } | undefined;
+
+  constructor(readonly countedSince: Date = new Date()) {}
+
+  /** Adds one router report to the totals and makes it the last window. */
+  record(report: TrafficReport): void {
+    this.seq += 1;
+    this.last = { start: report.start, end: report.end };
+    for (const [projectId, raw] of report.projects) {
+      if (!projectId) continue;
+      const counts = sanitize(raw);
+      const e = this.entries.get(projectId);
+      const window = e?.seq === this.seq ? add(e.window, counts) : counts;
+      this.entries.set(projectId, { totals: add(e?.totals ?? ZERO, counts), window, seq: this.seq });
+    }
+  }
+
+  /** A project's traffic: zeros when it never got a request. */
+  of(projectId: string): ProjectTraffic {
+    const e = this.entries.get(projectId);
+    const traffic: ProjectTraffic = { countedSince: this.countedSince, ...(e?.totals ?? ZERO) };
+    if (!this.last) return traffic;
+    const w = e?.seq === this.seq ? e.window : ZERO;
+    return {
+      ...traffic,
+      lastWindow: {
+        start: this.last.start,
+        end: this.last.end,
+        requests: w.requests,
+        serverErrors: w.serverErrors,
+        unavailable: w.unavailable,
+      },
+    };
+  }
+
+  /** Drops a deleted project's counters. */
+  forget(projectId: string): void {
+    this.entries.delete(projectId);
+  }
+}

@@ -1,0 +1,142 @@
+// Router traffic end to end through the real Pomegrenade: ReportRouterStats deltas are summed and
+// read back in GetProjectStatus; the counters themselves refuse hostile reports.
+import * as grpc from '@grpc/grpc-js';
+import { internalMetadata } from '@paastech/kit';
+import { type deploy, routing } from '@paastech/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TrafficCounters, type TrafficCounts } from '../src/domain/traffic.js';
+import { readPomegrenadeConfig } from '../src/index.js';
+import { fixture } from './support/git-server.js';
+import { type Harness, startHarness } from './support/pomegrenade.js';
+
+let h: Harness;
+let router: routing.RoutingServiceClient;
+
+beforeAll(async () => {
+  h = await startHarness({ PAASTECH_DRAIN_SECONDS: '0' });
+  router = new routing.RoutingServiceClient(
+    readPomegrenadeConfig(h.env).grpcAddress,
+    grpc.credentials.createInsecure(),
+  );
+});
+
+afterAll(async () => {
+  router?.close();
+  await h?.stop();
+});
+
+/** Sends one router report. */
+function report(req: routing.ReportRouterStatsRequest): Promise<void> {
+  return new Promise((resolve, reject) =>
+    router.reportRouterStats(req, internalMetadata(h.env.PAASTECH_INTERNAL_SECRET as string), (e) =>
+      e ? reject(e) : resolve(),
+    ),
+  );
+}
+
+/** One project's counts as the router sends them. */
+function stats(
+  projectId: string,
+  requests: number,
+  serverErrors = 0,
+  unavailable = 0,
+): routing.ProjectTrafficStats {
+  return {
+    projectId,
+    requestCount: requests,
+    serverErrorCount: serverErrors,
+    unavailableCount: unavailable,
+    bytesIn: requests * 100,
+    bytesOut: requests * 1000,
+  };
+}
+
+const status = (projectId: string) =>
+  h.call<deploy.GetProjectStatusRequest, deploy.GetProjectStatusResponse>('getProjectStatus', { projectId });
+
+describe('router traffic in GetProjectStatus', () => {
+  it('shows zero counts and no window before the router ever reported', async () => {
+    const s = await status('never-seen');
+    expect(s.traffic?.requestCount).toBe(0);
+    expect(s.traffic?.lastWindow).toBeUndefined();
+    expect(s.traffic?.countedSince).toBeInstanceOf(Date);
+  });
+
+  it('sums the deltas of every report and keeps the last window', async () => {
+    const commit = await h.repo('web').commitFixture(fixture('node-hello'));
+    const { deployment } = await h.deploy('web', 1, commit);
+    expect(deployment.failure?.message).toBeUndefined();
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    const t1 = new Date('2026-01-01T00:00:30Z');
+    const t2 = new Date('2026-01-01T00:01:00Z');
+    await report({ routerId: 'r1', windowStart: t0, windowEnd: t1, projects: [stats('web', 10, 2, 1)] });
+    await report({
+      routerId: 'r1',
+      windowStart: t1,
+      windowEnd: t2,
+      projects: [stats('web', 5, 0, 3), stats('other', 7)],
+    });
+    const s = await status('web');
+    expect(s.activeDeployment?.number).toBe(1);
+    expect(s.traffic).toMatchObject({
+      requestCount: 15,
+      serverErrorCount: 2,
+      unavailableCount: 4,
+      bytesIn: 1500,
+      bytesOut: 15_000,
+      lastWindow: {
+        windowStart: t1,
+        windowEnd: t2,
+        requestCount: 5,
+        serverErrorCount: 0,
+        unavailableCount: 3,
+      },
+    });
+    expect((await status('other')).traffic?.requestCount).toBe(7);
+  });
+
+  it('a report without the project makes its last window zero but keeps its total', async () => {
+    const t2 = new Date('2026-01-01T00:01:00Z');
+    const t3 = new Date('2026-01-01T00:01:30Z');
+    await report({ routerId: 'r1', windowStart: t2, windowEnd: t3, projects: [stats('other', 1)] });
+    const s = await status('web');
+    expect(s.traffic?.requestCount).toBe(15);
+    expect(s.traffic?.lastWindow).toMatchObject({ windowEnd: t3, requestCount: 0 });
+  });
+
+  it('forgets the counters of a deleted project', async () => {
+    await h.call('deleteProject', { projectId: 'other' });
+    expect((await status('other')).traffic?.requestCount).toBe(0);
+  });
+});
+
+const counts = (requests: number, more: Partial<TrafficCounts> = {}): TrafficCounts => ({
+  requests,
+  serverErrors: 0,
+  unavailable: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  ...more,
+});
+
+describe('TrafficCounters with hostile reports', () => {
+  const window = { start: new Date(0), end: new Date(1000) };
+  it.each([
+    ['negative counts', counts(-5, { serverErrors: -1 }), 0, 0],
+    ['NaN', counts(Number.NaN), 0, 0],
+    ['Infinity', counts(Number.POSITIVE_INFINITY), 0, 0],
+    ['fractions are floored', counts(2.9, { serverErrors: 1.5 }), 2, 1],
+  ])('%s', (_name, bad, requests, serverErrors) => {
+    const c = new TrafficCounters();
+    c.record({ ...window, projects: new Map([['p', counts(3)]]) });
+    c.record({ ...window, projects: new Map([['p', bad]]) });
+    expect(c.of('p')).toMatchObject({ requests: 3 + requests, serverErrors });
+    expect(c.of('p').lastWindow?.requests).toBe(requests);
+  });
+
+  it('ignores an empty project id', () => {
+    const c = new TrafficCounters();
+    c.record({ ...window, projects: new Map([['', counts(9)]]) });
+    expect(c.of('').requests).toBe(0);
+  });
+});
