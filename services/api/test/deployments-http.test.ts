@@ -414,6 +414,60 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
     expect(down.body.detail).toBe('the deployment service is not reachable');
   });
 
+  it("reports the router's request counts in the status, zeros when it has none", async () => {
+    const p = await createProject(w, alice);
+    const since = new Date('2026-11-28T10:00:00Z');
+    const start = new Date('2026-11-28T12:00:00Z');
+    const end = new Date('2026-11-28T12:00:30Z');
+    w.pom.status = {
+      formation: {},
+      instances: [],
+      stopped: false,
+      diskUsedBytes: 0,
+      traffic: {
+        countedSince: since,
+        requestCount: 120,
+        serverErrorCount: 7,
+        unavailableCount: 3,
+        bytesIn: 4096,
+        bytesOut: 65_536,
+        lastWindow: {
+          windowStart: start,
+          windowEnd: end,
+          requestCount: 30,
+          serverErrorCount: 1,
+          unavailableCount: 2,
+        },
+      },
+    };
+    const res = await call(w.api, 'GET', `/api/v1/projects/${p.name}/status`, { as: as(alice) });
+    expect(res.status).toBe(200);
+    expect(res.body.traffic).toEqual({
+      counted_since: since.toISOString(),
+      requests: 123,
+      server_errors: 7,
+      router_errors: 3,
+      bytes_in: 4096,
+      bytes_out: 65_536,
+      last_window: {
+        start: start.toISOString(),
+        end: end.toISOString(),
+        seconds: 30,
+        requests: 32,
+        server_errors: 1,
+        router_errors: 2,
+      },
+    });
+    w.pom.status = { formation: {}, instances: [], stopped: false, diskUsedBytes: 0 };
+    const none = await call(w.api, 'GET', `/api/v1/projects/${p.name}/status`, { as: as(alice) });
+    expect(none.body.traffic).toMatchObject({
+      requests: 0,
+      server_errors: 0,
+      router_errors: 0,
+      last_window: null,
+    });
+  });
+
   it('serves logs as JSON, and follows them over SSE', async () => {
     const p = await createProject(w, alice);
     const t = new Date('2026-11-28T12:00:00Z');
@@ -477,6 +531,11 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
       '/api/v1/projects/{name}/logs',
     ])
       expect(paths).toContain(route);
+    const schemas = doc.body.components.schemas;
+    expect(Object.keys(schemas.ProjectTrafficDto.properties)).toEqual(
+      expect.arrayContaining(['requests', 'server_errors', 'router_errors', 'last_window']),
+    );
+    expect(schemas.ProjectStatusDto.required).toContain('traffic');
   });
 
   it("answers 404 to another Client on a deployed project's streams", async () => {

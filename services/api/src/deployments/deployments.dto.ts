@@ -133,6 +133,58 @@ export class InstanceDto {
   cpu_millicores!: number;
 }
 
+export class TrafficWindowDto {
+  @ApiProperty({ format: 'date-time', description: 'start of the interval' })
+  start!: string;
+
+  @ApiProperty({ format: 'date-time', description: 'end of the interval: when the router last reported' })
+  end!: string;
+
+  @ApiProperty({ example: 30, description: 'length of the interval, in seconds' })
+  seconds!: number;
+
+  @ApiProperty({ description: 'requests in the interval (to instances and answered by the router)' })
+  requests!: number;
+
+  @ApiProperty({ description: 'of those, answered with 5xx by the app' })
+  server_errors!: number;
+
+  @ApiProperty({ description: 'of those, answered 502, 503 or 504 by the router itself' })
+  router_errors!: number;
+}
+
+export class ProjectTrafficDto {
+  @ApiProperty({
+    format: 'date-time',
+    description: 'counts start here: when the platform (Pomegrenade) last started',
+  })
+  counted_since!: string;
+
+  @ApiProperty({ description: 'requests the router got for the project (to instances and answered by it)' })
+  requests!: number;
+
+  @ApiProperty({ description: 'of those, answered with a 5xx status by the app' })
+  server_errors!: number;
+
+  @ApiProperty({
+    description: 'of those, answered 502, 503 or 504 by the router itself (no healthy instance, timeout)',
+  })
+  router_errors!: number;
+
+  @ApiProperty({ description: 'request bytes received from visitors' })
+  bytes_in!: number;
+
+  @ApiProperty({ description: 'response bytes sent to visitors' })
+  bytes_out!: number;
+
+  @ApiProperty({
+    type: TrafficWindowDto,
+    nullable: true,
+    description: "the router's last report interval; null until the router reported once",
+  })
+  last_window!: TrafficWindowDto | null;
+}
+
 export class ProjectStatusDto {
   @ApiProperty({ type: Number, nullable: true, description: 'the number of the active deployment' })
   active_deployment!: number | null;
@@ -151,6 +203,12 @@ export class ProjectStatusDto {
 
   @ApiProperty({ description: "disk used by the project's builds and logs, in bytes" })
   disk_used_bytes!: number;
+
+  @ApiProperty({
+    type: ProjectTrafficDto,
+    description: "requests the router counted, from the router's reports",
+  })
+  traffic!: ProjectTrafficDto;
 }
 
 export class LogLineDto {
@@ -222,6 +280,36 @@ export function mapStatus(s: deploy.GetProjectStatusResponse, now: number): Proj
     instances: s.instances.map((i) => mapInstance(i, now)),
     stopped: s.stopped,
     disk_used_bytes: Number(s.diskUsedBytes),
+    traffic: mapTraffic(s.traffic, now),
+  };
+}
+
+/** The response form of a project's traffic; an older Pomegrenade that sends none reads as zeros. */
+export function mapTraffic(t: deploy.ProjectTraffic | undefined, now: number): ProjectTrafficDto {
+  const w = t?.lastWindow;
+  const unavailable = Number(t?.unavailableCount ?? 0);
+  return {
+    counted_since: (t?.countedSince ?? new Date(now)).toISOString(),
+    requests: Number(t?.requestCount ?? 0) + unavailable,
+    server_errors: Number(t?.serverErrorCount ?? 0),
+    router_errors: unavailable,
+    bytes_in: Number(t?.bytesIn ?? 0),
+    bytes_out: Number(t?.bytesOut ?? 0),
+    last_window: w ? mapTrafficWindow(w) : null,
+  };
+}
+
+/** The response form of the router's last report interval. */
+function mapTrafficWindow(w: deploy.ProjectTrafficWindow): TrafficWindowDto {
+  const end = w.windowEnd ?? new Date(0);
+  const start = w.windowStart ?? end;
+  return {
+    start: start.toISOString(),
+    end: end.toISOString(),
+    seconds: Math.max(0, Math.round((end.getTime() - start.getTime()) / 1000)),
+    requests: Number(w.requestCount) + Number(w.unavailableCount),
+    server_errors: Number(w.serverErrorCount),
+    router_errors: Number(w.unavailableCount),
   };
 }
 

@@ -142,7 +142,20 @@ export async function startPomegrenadeContractServer(
     stepMs: 5,
     logs: [],
     formations: new Map(),
-    status: { formation: {}, instances: [], stopped: false, diskUsedBytes: 0 },
+    status: {
+      formation: {},
+      instances: [],
+      stopped: false,
+      diskUsedBytes: 0,
+      traffic: {
+        countedSince: new Date(),
+        requestCount: 0,
+        serverErrorCount: 0,
+        unavailableCount: 0,
+        bytesIn: 0,
+        bytesOut: 0,
+      },
+    },
     release: (projectId, number) => state.deployments.get(key(projectId, number))?.release(),
     addLog: (line) => {
       state.logs.push(line);
