@@ -875,6 +875,27 @@ export interface components {
       pending_deployment: number | null;
       /** @description true while the project is stopped */
       stopped: boolean;
+      /** @description requests the router counted, from the router's reports */
+      traffic: components['schemas']['ProjectTrafficDto'];
+    };
+    ProjectTrafficDto: {
+      /** @description request bytes received from visitors */
+      bytes_in: number;
+      /** @description response bytes sent to visitors */
+      bytes_out: number;
+      /**
+       * Format: date-time
+       * @description counts start here: when the platform (Pomegrenade) last started
+       */
+      counted_since: string;
+      /** @description the router's last report interval; null until the router reported once */
+      last_window: components['schemas']['TrafficWindowDto'] | null;
+      /** @description requests the router got for the project (to instances and answered by it) */
+      requests: number;
+      /** @description of those, answered 502, 503 or 504 by the router itself (no healthy instance, timeout) */
+      router_errors: number;
+      /** @description of those, answered with a 5xx status by the app */
+      server_errors: number;
     };
     RestartDto: {
       /**
@@ -941,6 +962,29 @@ export interface components {
        * @example pt_8fK2mQ1
        */
       prefix: string;
+    };
+    TrafficWindowDto: {
+      /**
+       * Format: date-time
+       * @description end of the interval: when the router last reported
+       */
+      end: string;
+      /** @description requests in the interval (to instances and answered by the router) */
+      requests: number;
+      /** @description of those, answered 502, 503 or 504 by the router itself */
+      router_errors: number;
+      /**
+       * @description length of the interval, in seconds
+       * @example 30
+       */
+      seconds: number;
+      /** @description of those, answered with 5xx by the app */
+      server_errors: number;
+      /**
+       * Format: date-time
+       * @description start of the interval
+       */
+      start: string;
     };
     UserCodeDto: {
       /** @example WDJB-MJHT */
