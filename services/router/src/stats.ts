@@ -64,8 +64,15 @@ export class TrafficStats {
   private readonly totals = new Map<string, ProjectCounters>();
   private window = new Map<string, ProjectCounters>();
   private windowStart = new Date();
+  /** Brings in records a data plane keeps in batches (haproxy: its access-log file). */
+  private collect: (() => void) | undefined;
 
   constructor(private readonly accessLog: Logger | undefined) {}
+
+  /** Registers what to call before counters are read, so reads see every finished request. */
+  setCollector(collect: (() => void) | undefined): void {
+    this.collect = collect;
+  }
 
   /** Records one finished request; `log` = false when the data plane wrote the access log itself. */
   record(r: RequestRecord, log = true): void {
@@ -90,11 +97,13 @@ export class TrafficStats {
 
   /** Every project's totals since the router started. */
   snapshot(): { buckets: number[]; projects: Record<string, ProjectCounters> } {
+    this.collect?.();
     return { buckets: LATENCY_BUCKETS_MS, projects: Object.fromEntries(this.totals) };
   }
 
   /** The counts since the previous call, as a ReportRouterStats request; resets the window. */
   takeReport(routerId: string): routing.ReportRouterStatsRequest {
+    this.collect?.();
     const windowEnd = new Date();
     const projects = [...this.window.entries()]
       .filter(([key]) => key !== UNROUTED)

@@ -14,8 +14,8 @@ import path from 'node:path';
 import { run } from '@paastech/kit';
 import type { DataPlane, DataPlaneContext, Listening } from '../dataplane.js';
 import type { RouteEntry, RouteTable } from '../routes.js';
+import { AccessLogFollower } from './accesslog.js';
 import {
-  ACCESS_RING,
   type HaproxyPaths,
   haproxyCfg,
   haproxyPaths,
@@ -33,6 +33,12 @@ const INITIAL_SLOTS = 16;
 const PDEATHSIG = ['/usr/bin/setpriv', '/bin/setpriv'].some((f) => fs.existsSync(f));
 /** Largest payload sent in one `add map` command (HAProxy's CLI buffer is tune.bufsize). */
 const MAP_CHUNK_BYTES = 16 * 1024;
+/** Keep-alive pool settings of a configured server, which `add server` does not apply by itself. */
+const DYNAMIC_SERVER_POOL = 'pool-max-conn -1 pool-purge-delay 5s';
+/** The access log is rotated (to access.log.1) past this size. */
+const ACCESS_LOG_MAX_BYTES = 64 * 1024 * 1024;
+/** How often the router reads what HAProxy appended to the access log. */
+const ACCESS_LOG_POLL_MS = 1_000;
 
 /** One slot backend: the project it serves (if any) and its servers by address. */
 interface Slot {
@@ -138,7 +144,8 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   let dirty = false;
   let sweepTimer: NodeJS.Timeout | undefined;
   let certsWatcher: fs.FSWatcher | undefined;
-  let logSocket: net.Socket | undefined;
+  let logFollower: AccessLogFollower | undefined;
+  let logTimer: NodeJS.Timeout | undefined;
   let certsTimer: NodeJS.Timeout | undefined;
 
   /** Adds empty slots up to `count`. */
@@ -214,7 +221,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     while (stale().length > 0) await new Promise((r) => setTimeout(r, 50));
   };
 
-  /** Feeds one line of HAProxy's log (ACCESS_LOG_FORMAT in config.ts) to the counters and the access log. */
+  /** Feeds one line of HAProxy's access log (ACCESS_LOG_FORMAT in config.ts) to the counters. */
   const onLogLine = (line: string) => {
     if (line.charCodeAt(0) !== 123) return; // HAProxy's own notices are not "{" lines
     let l: AccessLine;
@@ -224,53 +231,44 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       return;
     }
     const route = ctx.table.lookup(l.host);
-    ctx.stats.record({
-      projectId: route?.projectId ?? '',
-      projectName: route?.projectName ?? '',
-      method: l.method,
-      status: l.status,
-      bytesIn: l.bytesIn,
-      bytesOut: l.bytes,
-      durationMs: Math.max(l.durationMs, 0),
-      upstream: l.upstream === '-:-' ? '' : l.upstream,
-      requestId: l.requestId,
-      byRouter:
-        !/^s\d+$/.test(l.backend) ||
-        l.upstream === '-:-' ||
-        (l.status >= 500 && /^[sSP]/.test(l.termination)),
-    });
-  };
-
-  /** Splits a stream of access-log lines into lines, a chunk at a time. */
-  const readLog = (stream: NodeJS.ReadableStream) => {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      const text = rest + chunk;
-      let start = 0;
-      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-        onLogLine(text.slice(start, nl));
-        start = nl + 1;
-      }
-      rest = text.slice(start);
-    });
+    ctx.stats.record(
+      {
+        projectId: route?.projectId ?? '',
+        projectName: route?.projectName ?? '',
+        method: l.method,
+        status: l.status,
+        bytesIn: l.bytesIn,
+        bytesOut: l.bytes,
+        durationMs: Math.max(l.durationMs, 0),
+        upstream: l.upstream === '-:-' ? '' : l.upstream,
+        requestId: l.requestId,
+        byRouter:
+          !/^s\d+$/.test(l.backend) ||
+          l.upstream === '-:-' ||
+          (l.status >= 500 && /^[sSP]/.test(l.termination)),
+      },
+      // HAProxy wrote the access-log line itself.
+      false,
+    );
   };
 
   /**
-   * Follows the access-log ring (`show events access -w -n`) on a Runtime API connection kept open;
-   * reconnects when it closes (HAProxy restarted or reloaded) until the plane stops.
+   * Follows the access log HAProxy appends to: read in batches every second, and whenever the
+   * counters are read (GET /stats, traffic reports), so they include every finished request.
    */
   const followLog = () => {
-    if (stopping) return;
-    const socket = net.connect(paths.socket);
-    logSocket = socket;
-    socket.on('connect', () => socket.write(`show events ${ACCESS_RING} -w -n\n`));
-    readLog(socket);
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => {
-      if (logSocket === socket) logSocket = undefined;
-      if (!stopping) setTimeout(followLog, 200);
-    });
+    const follower = new AccessLogFollower(paths.accessLog, onLogLine, ACCESS_LOG_MAX_BYTES);
+    const poll = () => {
+      try {
+        follower.poll();
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'cannot read the haproxy access log');
+      }
+    };
+    logFollower = follower;
+    ctx.stats.setCollector(poll);
+    logTimer = setInterval(poll, ACCESS_LOG_POLL_MS);
+    logTimer.unref();
   };
 
   /** Resolves once HAProxy answers on its socket (rejects if it exits first). */
@@ -291,13 +289,19 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   const launch = async () => {
     // setpriv --pdeathsig: HAProxy is killed with the router even when the router is SIGKILLed.
     const argv = ['-W', '-db', '-f', paths.config, '-p', paths.pidFile];
-    const proc = PDEATHSIG
-      ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'haproxy', ...argv], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        })
-      : spawn('haproxy', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    // HAProxy's own notices (stdout, stderr) are kept for the error message if it exits.
-    proc.stdout?.resume();
+    // HAProxy's stdout is the access log: HAProxy appends to the file itself (one write per
+    // request, no router wake-up); the router reads it in batches (followLog).
+    const logFd = (logFollower as AccessLogFollower).openForWriter();
+    let proc: ChildProcess;
+    try {
+      const stdio: ['ignore', number, 'pipe'] = ['ignore', logFd, 'pipe'];
+      proc = PDEATHSIG
+        ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'haproxy', ...argv], { stdio })
+        : spawn('haproxy', argv, { stdio });
+    } finally {
+      fs.closeSync(logFd);
+    }
+    // HAProxy's own notices (stderr) are kept for the error message if it exits.
     child = proc;
     let stderr = '';
     proc.stderr?.on('data', (b: Buffer) => {
@@ -341,9 +345,6 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     const before = /^Pid: (\d+)/m.exec(await api.send('show info').catch(() => ''))?.[1];
     process.kill(proc.pid, 'SIGUSR2');
     await waitReady(proc, () => '', before);
-    // The log follower is a session of the old worker: reconnect it to the new one (and let the
-    // old worker finish).
-    logSocket?.destroy();
     logger.info({ slots: slots.length }, 'haproxy reloaded with more slot backends');
   };
 
@@ -375,7 +376,10 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
         const state = s.servers.get(a);
         const id = `${s.name}/${serverName(a)}`;
         if (state === undefined) {
-          await api.must(`add server ${id} ${a}`);
+          // HAProxy 2.6 gives a server added at runtime no idle-connection pool by default (every
+          // request would open a new connection to the instance): ask for the pool a configured
+          // server has.
+          await api.must(`add server ${id} ${a} ${DYNAMIC_SERVER_POOL}`);
           await api.must(`enable server ${id}`);
         } else if (state === 'maint') {
           await api.must(`set server ${id} state ready`);
@@ -483,10 +487,10 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       while (!assignSlots(routes)) growSlots(slots.length * 2);
       resetServers(routes);
       writeFiles(routes);
+      followLog();
       await launch();
       sweepTimer = setInterval(() => void sweep(), 1_000);
       sweepTimer.unref();
-      followLog();
       if (tlsPort !== undefined) watchCerts();
       return tlsPort === undefined ? { port } : { port, tlsPort };
     },
@@ -496,20 +500,22 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     async stop(): Promise<void> {
       stopping = true;
       clearInterval(sweepTimer);
+      clearInterval(logTimer);
       clearTimeout(certsTimer);
       certsWatcher?.close();
       await syncing;
       const proc = child;
       if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
       const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-      // An open CLI session would hold the soft stop until hard-stop-after: close the log follower.
-      logSocket?.destroy();
       // SIGUSR1: soft stop — stop listening, let requests in flight finish (hard-stop-after caps it).
       proc.kill('SIGUSR1');
       const timer = setTimeout(() => proc.kill('SIGKILL'), config.timeouts.drainMs + 2_000);
       await exited;
       clearTimeout(timer);
       child = undefined;
+      // Count the requests that finished while HAProxy stopped; later reads see the final counts.
+      logFollower?.poll();
+      ctx.stats.setCollector(undefined);
       fs.rmSync(paths.pidFile, { force: true });
     },
   };
