@@ -36,6 +36,9 @@ const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 60_000;
 const CRASH_LOOP_AFTER = 5;
 const STABLE_AFTER_MS = 30_000;
+/** Health probe interval while a new instance is expected to come up, and for how long. */
+const FAST_PROBE_MS = 10;
+const FAST_PROBE_WINDOW_MS = 2000;
 const TAIL_LINES = 30;
 
 /** A supervised process. */
@@ -152,8 +155,11 @@ export class Instance {
   private async waitHealthy(seq: number, proc: RunningProcess): Promise<void> {
     const deadline = Date.now() + this.spec.healthTimeoutSeconds * 1000;
     let last: string | undefined;
-    // Short polls: the switch happens as soon as the app answers (a deploy's critical path).
-    let delay = 20;
+    // Short polls: the switch happens as soon as the app answers (a deploy's critical path). A
+    // refused connection costs little, so poll every 10 ms for the first 2 s (most apps are up by
+    // then) and back off only for the slow starters.
+    const fastUntil = Date.now() + FAST_PROBE_WINDOW_MS;
+    let delay = FAST_PROBE_MS;
     while (seq === this.seq && this.state === 'starting') {
       const r = await probe(this.address, this.spec.healthPath || '/');
       if (seq !== this.seq || this.state !== 'starting') return;
@@ -161,7 +167,7 @@ export class Instance {
       last = r.detail;
       if (Date.now() >= deadline) break;
       await new Promise((res) => setTimeout(res, delay));
-      delay = Math.min(delay * 2, 250);
+      if (Date.now() >= fastUntil) delay = Math.min(delay * 2, 250);
     }
     if (seq !== this.seq || this.state !== 'starting') return;
     const listening = await proc.listening();
