@@ -461,6 +461,17 @@ export interface CreateDeploymentRequest {
     | undefined;
   /** Id of the client who caused the deployment (push, config change, …). */
   createdByClientId: string;
+  /**
+   * True to cut the project off from the outside world: no connection leaves
+   * its network (builds included, so dependencies cannot be downloaded);
+   * false or unset (optional only so that older callers stay valid) lets it
+   * out through NAT when the operator allows egress at all
+   * (PAASTECH_INSTANCE_EGRESS). A project setting, not a deployment's: it
+   * applies to every process of the project, the running ones included, and
+   * is kept across restarts; UpdateProjectRoutingRequest.egress_disabled
+   * changes it between deployments.
+   */
+  egressDisabled?: boolean | undefined;
 }
 
 export interface CreateDeploymentRequest_ConfigVarsEntry {
@@ -669,7 +680,10 @@ export interface StartProjectRequest {
 export interface StartProjectResponse {
 }
 
-/** UpdateProjectRoutingRequest is the routing of a project. */
+/**
+ * UpdateProjectRoutingRequest is the routing of a project, and the project
+ * settings that apply at once (egress).
+ */
 export interface UpdateProjectRoutingRequest {
   /** Id of the project. */
   projectId: string;
@@ -682,6 +696,13 @@ export interface UpdateProjectRoutingRequest {
   domains: string[];
   /** True to redirect plain-HTTP requests to HTTPS. */
   httpsRedirect: boolean;
+  /**
+   * When set, turns the project's outside-world access off (true) or on
+   * (false) at once, for its running instances too, and keeps it for the
+   * next deployments until one says otherwise (see
+   * CreateDeploymentRequest.egress_disabled); unset leaves it as it is.
+   */
+  egressDisabled?: boolean | undefined;
 }
 
 /** UpdateProjectRoutingResponse is returned once the routes are published. */
@@ -1732,6 +1753,7 @@ function createBaseCreateDeploymentRequest(): CreateDeploymentRequest {
     healthCheck: undefined,
     limits: undefined,
     createdByClientId: "",
+    egressDisabled: undefined,
   };
 }
 
@@ -1775,6 +1797,9 @@ export const CreateDeploymentRequest: MessageFns<CreateDeploymentRequest> = {
     }
     if (message.createdByClientId !== "") {
       writer.uint32(106).string(message.createdByClientId);
+    }
+    if (message.egressDisabled !== undefined) {
+      writer.uint32(112).bool(message.egressDisabled);
     }
     return writer;
   },
@@ -1902,6 +1927,14 @@ export const CreateDeploymentRequest: MessageFns<CreateDeploymentRequest> = {
             message.createdByClientId = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.egressDisabled = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1998,6 +2031,11 @@ export const CreateDeploymentRequest: MessageFns<CreateDeploymentRequest> = {
         : isSet(object.created_by_client_id)
         ? globalThis.String(object.created_by_client_id)
         : "",
+      egressDisabled: isSet(object.egressDisabled)
+        ? globalThis.Boolean(object.egressDisabled)
+        : isSet(object.egress_disabled)
+        ? globalThis.Boolean(object.egress_disabled)
+        : undefined,
     };
   },
 
@@ -2054,6 +2092,9 @@ export const CreateDeploymentRequest: MessageFns<CreateDeploymentRequest> = {
     if (message.createdByClientId !== "") {
       obj.createdByClientId = message.createdByClientId;
     }
+    if (message.egressDisabled !== undefined) {
+      obj.egressDisabled = message.egressDisabled;
+    }
     return obj;
   },
 
@@ -2099,6 +2140,7 @@ export const CreateDeploymentRequest: MessageFns<CreateDeploymentRequest> = {
       ? ResourceLimits.fromPartial(object.limits)
       : undefined;
     message.createdByClientId = object.createdByClientId ?? "";
+    message.egressDisabled = object.egressDisabled ?? undefined;
     return message;
   },
 };
@@ -4356,7 +4398,7 @@ export const StartProjectResponse: MessageFns<StartProjectResponse> = {
 };
 
 function createBaseUpdateProjectRoutingRequest(): UpdateProjectRoutingRequest {
-  return { projectId: "", projectName: "", domains: [], httpsRedirect: false };
+  return { projectId: "", projectName: "", domains: [], httpsRedirect: false, egressDisabled: undefined };
 }
 
 export const UpdateProjectRoutingRequest: MessageFns<UpdateProjectRoutingRequest> = {
@@ -4372,6 +4414,9 @@ export const UpdateProjectRoutingRequest: MessageFns<UpdateProjectRoutingRequest
     }
     if (message.httpsRedirect !== false) {
       writer.uint32(32).bool(message.httpsRedirect);
+    }
+    if (message.egressDisabled !== undefined) {
+      writer.uint32(40).bool(message.egressDisabled);
     }
     return writer;
   },
@@ -4421,6 +4466,14 @@ export const UpdateProjectRoutingRequest: MessageFns<UpdateProjectRoutingRequest
             message.httpsRedirect = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.egressDisabled = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4451,6 +4504,11 @@ export const UpdateProjectRoutingRequest: MessageFns<UpdateProjectRoutingRequest
         : isSet(object.https_redirect)
         ? globalThis.Boolean(object.https_redirect)
         : false,
+      egressDisabled: isSet(object.egressDisabled)
+        ? globalThis.Boolean(object.egressDisabled)
+        : isSet(object.egress_disabled)
+        ? globalThis.Boolean(object.egress_disabled)
+        : undefined,
     };
   },
 
@@ -4468,6 +4526,9 @@ export const UpdateProjectRoutingRequest: MessageFns<UpdateProjectRoutingRequest
     if (message.httpsRedirect !== false) {
       obj.httpsRedirect = message.httpsRedirect;
     }
+    if (message.egressDisabled !== undefined) {
+      obj.egressDisabled = message.egressDisabled;
+    }
     return obj;
   },
 
@@ -4480,6 +4541,7 @@ export const UpdateProjectRoutingRequest: MessageFns<UpdateProjectRoutingRequest
     message.projectName = object.projectName ?? "";
     message.domains = object.domains?.map((e) => e) || [];
     message.httpsRedirect = object.httpsRedirect ?? false;
+    message.egressDisabled = object.egressDisabled ?? undefined;
     return message;
   },
 };
