@@ -73,6 +73,17 @@ export interface NewDeployment {
   healthCheckPath: string;
   healthTimeoutSeconds: number;
   limits: Partial<Limits>;
+  /** True to cut the project off from the outside world (a project setting, kept). */
+  egressDisabled: boolean;
+}
+
+/** Settings UpdateProjectRouting changes between deployments. */
+export interface ProjectRouting {
+  name: string;
+  domains: string[];
+  httpsRedirect: boolean;
+  /** Applied at once when set; unset keeps the project's setting. */
+  egressDisabled?: boolean;
 }
 
 /** The running state of a project (GetProjectStatus). */
@@ -133,6 +144,8 @@ export class Engine {
       this.removeStaleBuildDirs(p);
       this.persist(p);
       this.publish(p);
+      // Before any process starts again: a restart must not reopen a closed network.
+      await this.applyEgress(p);
       const active = this.active(p);
       if (active && !record.stopped) {
         this.log(p, 'platform', `restarting v${active.number} after a platform restart`, active.number);
@@ -192,6 +205,7 @@ export class Engine {
     p.record.domains = req.domains;
     p.record.httpsRedirect = req.httpsRedirect;
     p.record.formation = { ...req.formation };
+    p.record.egressDisabled = req.egressDisabled;
     // A newer deployment replaces anything still pending: its push lost the race.
     for (const other of p.record.deployments) {
       if (other.state === 'queued') this.setState(p, other, 'cancelled');
@@ -259,6 +273,7 @@ export class Engine {
       }
       this.setState(p, d, 'building');
       this.publish(p);
+      await this.applyEgress(p);
       if (d.source.kind === 'build_of') {
         const from = this.deployment(p, d.source.number);
         if (!from.build || !from.buildRetained)
@@ -649,8 +664,9 @@ export class Engine {
     this.enqueue(p, () => this.reconcile(p));
   }
 
-  /** Sets domains and HTTPS redirect; creates the project record when unknown. */
-  updateRouting(projectId: string, name: string, domains: string[], httpsRedirect: boolean): void {
+  /** Sets domains, HTTPS redirect and (when given) egress; creates the project record when unknown. */
+  async updateRouting(projectId: string, routing: ProjectRouting): Promise<void> {
+    const { name, domains, httpsRedirect, egressDisabled } = routing;
     if (!isValidProjectId(projectId))
       throw new InvalidArgumentError(
         `project id "${projectId.slice(0, 80)}" must be 1-64 of A-Z, a-z, 0-9, _, -`,
@@ -663,8 +679,15 @@ export class Engine {
     p.record.name = name;
     p.record.domains = domains.map((d) => d.toLowerCase());
     p.record.httpsRedirect = httpsRedirect;
+    if (egressDisabled !== undefined) p.record.egressDisabled = egressDisabled;
     this.persist(p);
     this.publish(p);
+    if (egressDisabled !== undefined) await this.applyEgress(p);
+  }
+
+  /** Hands the project's egress setting to the runtime (at once for its running processes). */
+  private async applyEgress(p: Project): Promise<void> {
+    await this.deps.runtime.setEgress?.(p.record.id, !p.record.egressDisabled);
   }
 
   /** Removes everything of a project (instances, builds, caches, logs, cgroups, uid). Idempotent. */

@@ -101,6 +101,8 @@ export interface ProjectRecord {
   activeNumber: number;
   /** uid and gid every process of the project runs as (allocated from a range, never 0). */
   uid: number;
+  /** True when the project may not reach the outside world (absent in older records: false). */
+  egressDisabled?: boolean;
   deployments: DeploymentRecord[];
 }
 

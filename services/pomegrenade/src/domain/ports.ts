@@ -69,6 +69,9 @@ export interface Runtime {
   cleanupLeftovers(): Promise<number>;
   /** Removes what the runtime keeps for a deleted project. */
   forgetProject(projectId: string): Promise<void>;
+  /** Lets the project's processes reach the outside world or not, running ones included
+   * (runtimes without a network of their own per project have nothing to switch). */
+  setEgress?(projectId: string, on: boolean): Promise<void>;
 }
 
 /** Options of one build command. */

@@ -66,7 +66,7 @@ function toNewDeployment(r: deploy.CreateDeploymentRequest): NewDeployment {
       maxProcesses: r.limits?.maxProcesses ?? 0,
       diskBytes: r.limits?.diskBytes ?? 0,
     },
-    egressDisabled: r.egressDisabled,
+    egressDisabled: r.egressDisabled ?? false,
   };
 }
 

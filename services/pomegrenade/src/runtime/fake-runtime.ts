@@ -85,4 +85,11 @@ export class FakeRuntime implements Runtime {
   }
 
   async forgetProject(): Promise<void> {}
+
+  /** Egress per project as the engine last set it (tests read it). */
+  readonly egress = new Map<string, boolean>();
+
+  async setEgress(projectId: string, on: boolean): Promise<void> {
+    this.egress.set(projectId, on);
+  }
 }

@@ -83,12 +83,15 @@ export class LocalRuntime implements Runtime {
   /** Web instance port → the address it listens on (its project's namespace address). */
   private readonly addressByPort = new Map<number, string>();
   private readonly programs: { bwrap: string; nsenter: string };
+  /** The operator's global egress switch. */
+  private readonly egressAllowed: boolean;
 
   constructor(private readonly options: LocalRuntimeOptions) {
     const tag = createHash('sha256').update(options.stateDir).digest('hex').slice(0, 10);
     this.cgroups = options.sandbox === 'bwrap' ? detectCgroups(`paastech-${tag}`) : null;
     this.etcDir = path.join(options.stateDir, 'etc');
     const network = options.network === undefined ? DEFAULT_INSTANCE_NETWORK : options.network;
+    this.egressAllowed = network?.egress ?? false;
     this.networks =
       options.sandbox === 'bwrap' && network
         ? new ProjectNetworks({ tag: `paastech-${tag}`, ...network })
@@ -105,9 +108,10 @@ export class LocalRuntime implements Runtime {
     return this.networks ? this.networks.ensure(projectId) : null;
   }
 
-  /** Turns a project's access to the outside world on or off. */
+  /** Turns a project's access to the outside world on or off; never on when the operator's
+   * PAASTECH_INSTANCE_EGRESS=none closed it for every project. */
   async setEgress(projectId: string, on: boolean): Promise<void> {
-    await this.networks?.setEgress(projectId, on);
+    await this.networks?.setEgress(projectId, on && this.egressAllowed);
   }
 
   /** The cgroup version in use (null with sandbox "none"). */

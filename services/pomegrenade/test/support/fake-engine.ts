@@ -111,6 +111,7 @@ export function request(
     healthCheckPath: '/',
     healthTimeoutSeconds: 0,
     limits: {},
+    egressDisabled: false,
     ...extra,
   };
 }
