@@ -282,16 +282,19 @@ export interface RunningPush {
 }
 
 /** Starts pushing HEAD of `dir` to main of `project` over HTTP without waiting for the end. */
-export function startPush(daemon: RunningDaemon, dir: string, project: string, token: string): RunningPush {
-  const child = spawn(
-    'git',
-    ['push', '--progress', gitHttpUrl(daemon, project, token), 'HEAD:refs/heads/main'],
-    {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...gitEnv(path.dirname(dir)) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+export function startPush(
+  daemon: RunningDaemon,
+  dir: string,
+  project: string,
+  token: string,
+  force = false,
+): RunningPush {
+  const refspec = `${force ? '+' : ''}HEAD:refs/heads/main`;
+  const child = spawn('git', ['push', '--progress', gitHttpUrl(daemon, project, token), refspec], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...gitEnv(path.dirname(dir)) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => {
