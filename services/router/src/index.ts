@@ -12,6 +12,7 @@ import {
   resolveInternalSecret,
   type ServiceHandle,
 } from '@paastech/kit';
+import { AccessLogWriter, accessLogPath } from './accesslog.js';
 import type { RouterConfig } from './config.js';
 import type { DataPlane, DataPlaneContext, Listening } from './dataplane.js';
 import { createHaproxyPlane } from './haproxy/plane.js';
@@ -50,8 +51,11 @@ export function startRouter(
   logger: Logger = createLogger('router', config.log),
 ): ServiceHandle {
   const table = new RouteTable();
-  // Access-log lines carry no secrets (no headers, no query strings): skip the redaction pass.
-  const stats = new TrafficStats(logger.child({ component: 'access' }, { redact: [] }));
+  // The access log is a file (<data dir>/router/access.log): HAProxy writes it for the haproxy
+  // plane, a batched writer for the node plane — no logger call per request.
+  const accessLog =
+    config.dataplane === 'node' ? new AccessLogWriter(accessLogPath(config.dataDir)) : undefined;
+  const stats = new TrafficStats(accessLog);
   const plane = createPlane({ config, table, stats, logger });
   let watcher: RouteWatcher | undefined;
   let listening: Listening = { port: config.port };
@@ -99,6 +103,7 @@ export function startRouter(
       clearInterval(reportTimer);
       watcher?.stop();
       await Promise.all([plane.stop(), closeHttp(admin)]);
+      accessLog?.close();
       await fs.promises.rm(config.adminSocket, { force: true });
       logger.info('router stopped');
     },

@@ -1,7 +1,6 @@
 // Per-project traffic counters (requests by status class, latency histogram, bytes) and the access
 // log line, fed by whichever data plane is running. Read over the admin socket (GET /stats) and
 // reported to Pomegrenade (ReportRouterStats) as deltas since the previous report.
-import type { Logger } from '@paastech/kit';
 import type { routing } from '@paastech/proto';
 
 /** Upper bounds (ms) of the latency histogram buckets; the last bucket is everything above. */
@@ -59,6 +58,11 @@ export function bucketOf(ms: number): number {
   return LATENCY_BUCKETS_MS.length;
 }
 
+/** Where access-log lines go (the node plane's batched file; HAProxy writes its own). */
+export interface AccessLogSink {
+  write(r: RequestRecord): void;
+}
+
 /** Counts every request, totals and since the last report, and writes the access log. */
 export class TrafficStats {
   private readonly totals = new Map<string, ProjectCounters>();
@@ -67,7 +71,7 @@ export class TrafficStats {
   /** Brings in records a data plane keeps in batches (haproxy: its access-log file). */
   private collect: (() => void) | undefined;
 
-  constructor(private readonly accessLog: Logger | undefined) {}
+  constructor(private readonly accessLog: AccessLogSink | undefined) {}
 
   /** Registers what to call before counters are read, so reads see every finished request. */
   setCollector(collect: (() => void) | undefined): void {
@@ -79,20 +83,7 @@ export class TrafficStats {
     const key = r.projectId || UNROUTED;
     count(this.totals, key, r);
     count(this.window, key, r);
-    if (!log) return;
-    this.accessLog?.info(
-      {
-        project: r.projectName || undefined,
-        method: r.method,
-        status: r.status,
-        bytes: r.bytesOut,
-        bytesIn: r.bytesIn,
-        durationMs: Math.round(r.durationMs * 1000) / 1000,
-        upstream: r.upstream || undefined,
-        requestId: r.requestId,
-      },
-      'request',
-    );
+    if (log) this.accessLog?.write(r);
   }
 
   /** Every project's totals since the router started. */

@@ -61,6 +61,10 @@ interface Exchange {
   attempts: number;
   /** True once the request body started flowing to an instance. */
   bodyStarted: boolean;
+  /** True when the request declares no body (no Content-Length, or 0, and no Transfer-Encoding). */
+  bodiless: boolean;
+  /** The request to the current instance, cut if the client goes away first. */
+  upReq: http.ClientRequest | undefined;
 }
 
 /** The headers sent to an instance: the client's, filtered, plus the router's forwarding headers. */
@@ -100,8 +104,14 @@ export function handleRequest(ctx: ProxyContext, req: http.IncomingMessage, res:
     bytesWrittenAtStart: req.socket.bytesWritten,
     attempts: 0,
     bodyStarted: false,
+    bodiless: false,
+    upReq: undefined,
   };
-  res.on('close', () => finish(ctx, ex));
+  // One listener per request: count it, and cut the instance request if the client left early.
+  res.on('close', () => {
+    if (ex.upReq && !res.writableFinished) ex.upReq.destroy();
+    finish(ctx, ex);
+  });
   const problem = smugglingProblem(req.rawHeaders);
   if (problem) return void refuse(ex, badRequestPage(problem));
   const host = normaliseHost(req.headers.host);
@@ -115,6 +125,7 @@ export function handleRequest(ctx: ProxyContext, req: http.IncomingMessage, res:
   if (length !== undefined && Number(length) > ctx.config.maxBodyBytes)
     return void refuse(ex, tooLargePage(ctx.config.maxBodyBytes));
   ex.bytesIn = length === undefined ? 0 : Number(length);
+  ex.bodiless = ex.bytesIn === 0 && req.headers['transfer-encoding'] === undefined;
   forward(ctx, ex, undefined);
 }
 
@@ -141,7 +152,7 @@ function forward(ctx: ProxyContext, ex: Exchange, exclude: Upstream | undefined)
   ex.upstream = upstream;
   ex.attempts++;
   upstream.acquire();
-  const { req, res } = ex;
+  const { req } = ex;
   const upReq = http.request({
     host: upstream.host,
     port: upstream.port,
@@ -151,16 +162,23 @@ function forward(ctx: ProxyContext, ex: Exchange, exclude: Upstream | undefined)
     agent: upstream.agent,
     setHost: false,
   });
+  ex.upReq = upReq;
+  // Without a body there is nothing to hold back until the connection is made (no pipe either):
+  // the request head goes out as soon as the socket is ready.
+  if (ex.bodiless) upReq.end();
   let connectTimer: NodeJS.Timeout | undefined;
   upReq.on('socket', (socket) => {
-    if (!socket.connecting) return sendBody(ctx, ex, upReq);
+    if (!socket.connecting) {
+      if (!ex.bodiless) sendBody(ctx, ex, upReq);
+      return;
+    }
     connectTimer = setTimeout(
       () => upReq.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
       ctx.config.timeouts.connectMs,
     );
     socket.once('connect', () => {
       clearTimeout(connectTimer);
-      sendBody(ctx, ex, upReq);
+      if (!ex.bodiless) sendBody(ctx, ex, upReq);
     });
   });
   upReq.setTimeout(ctx.config.timeouts.upstreamMs, () =>
@@ -170,9 +188,6 @@ function forward(ctx: ProxyContext, ex: Exchange, exclude: Upstream | undefined)
   upReq.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(connectTimer);
     onUpstreamError(ctx, ex, upReq, err);
-  });
-  res.on('close', () => {
-    if (!res.writableFinished) upReq.destroy();
   });
 }
 
@@ -213,10 +228,8 @@ function onUpstreamError(
   const route = ex.route as RouteEntry;
   // A keep-alive socket the instance closed just before reuse also means nothing was delivered —
   // safe to retry only when there is no body to resend.
-  const bodiless =
-    req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
   const refused = NOT_CONNECTED.has(code) && !ex.bodyStarted;
-  const staleSocket = upReq.reusedSocket && code === 'ECONNRESET' && bodiless;
+  const staleSocket = upReq.reusedSocket && code === 'ECONNRESET' && ex.bodiless;
   if ((refused || staleSocket) && ex.attempts <= route.upstreams.length)
     return void forward(ctx, ex, refused ? ex.upstream : undefined);
   if (code === 'ETIMEDOUT') return void sendPage(req, res, gatewayTimeoutPage(route.projectName));

@@ -1,0 +1,68 @@
+// The node data plane's access log: one JSON line per request (the same shape HAProxy writes for
+// the haproxy plane) in <data dir>/router/access.log, written in batches rather than one log call
+// and one write per request, and rotated by size.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { RequestRecord } from './stats.js';
+
+/** Where both data planes keep the access log. */
+export function accessLogPath(dataDir: string): string {
+  return path.join(dataDir, 'router', 'access.log');
+}
+
+/** Buffered lines are written once they reach this size… */
+const FLUSH_BYTES = 64 * 1024;
+/** …or after this long. */
+const FLUSH_MS = 200;
+
+export class AccessLogWriter {
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private fd: number;
+  private size: number;
+
+  constructor(
+    private readonly file: string,
+    private readonly maxBytes = 64 * 1024 * 1024,
+  ) {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    this.fd = fs.openSync(file, 'a', 0o600);
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  /** Queues the line of one finished request. */
+  write(r: RequestRecord): void {
+    const line = `{"level":30,"time":${Date.now()},"service":"router","component":"access","project":${JSON.stringify(r.projectName)},"method":${JSON.stringify(r.method)},"status":${r.status},"bytes":${r.bytesOut},"bytesIn":${r.bytesIn},"durationMs":${Math.round(r.durationMs * 1000) / 1000},"upstream":${JSON.stringify(r.upstream)},"requestId":${JSON.stringify(r.requestId)},"msg":"request"}\n`;
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), FLUSH_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes the queued lines (one write), rotating to `<file>.1` past maxBytes. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.size += fs.writeSync(this.fd, text);
+    if (this.size >= this.maxBytes) {
+      fs.closeSync(this.fd);
+      fs.renameSync(this.file, `${this.file}.1`);
+      this.fd = fs.openSync(this.file, 'a', 0o600);
+      this.size = 0;
+    }
+  }
+
+  /** Writes what is queued and closes the file. */
+  close(): void {
+    this.flush();
+    fs.closeSync(this.fd);
+  }
+}
