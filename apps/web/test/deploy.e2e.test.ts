@@ -97,7 +97,8 @@ describe('deploying from the dashboard', () => {
   beforeAll(async () => {
     const missing = missingPrerequisite();
     if (missing) throw new Error(`cannot run the browser tests: ${missing}`);
-    d = await openDashboard();
+    // Router reports every second, so the overview's request counts move within the test.
+    d = await openDashboard({ PAASTECH_ROUTER_REPORT_INTERVAL_MS: '1000' });
   }, 90_000);
   afterAll(async () => {
     await d?.close();
@@ -120,6 +121,10 @@ describe('deploying from the dashboard', () => {
     await page.getByLabel('Token name').fill('push');
     await page.getByRole('button', { name: 'Create token' }).click();
     const token = (await page.getByTestId('new-token').textContent())!;
+
+    // Before any request the overview says so.
+    await page.goto(`${origin}/projects/${name}`);
+    await page.getByText('No traffic yet').waitFor();
 
     // Watch the deployments tab, then push: v1 appears and goes live without a reload.
     await page.goto(`${origin}/projects/${name}/deployments`);
@@ -221,6 +226,15 @@ describe('deploying from the dashboard', () => {
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.getByText('v3 is active.').waitFor();
     await page.getByRole('cell', { name: 'web.1' }).waitFor();
+    // The app answered 5 requests through the router above (v1 once, logs twice, v2, v3).
+    const counts = page.getByLabel('Request counts');
+    const total = counts.locator('dt:text-is("Requests") + dd');
+    await expect
+      .poll(async () => Number(((await total.textContent()) ?? '').replace(/,/g, '')), { timeout: 20_000 })
+      .toBeGreaterThanOrEqual(5);
+    expect(await counts.locator('dt:text-matches("^Last [0-9]+ s$") + dd').textContent()).toMatch(
+      /^\d+ requests?( \(.+\))?$/,
+    );
     await screenshots(page, 'overview');
     await page.getByRole('link', { name: 'Scale' }).click();
     await page.getByLabel('web instances').fill('2');
