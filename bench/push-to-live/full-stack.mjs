@@ -38,24 +38,33 @@ function gitRun(args, cwd, env = gitEnv) {
   return r.stdout.trim();
 }
 
-// Runs git asynchronously (so the router can be polled meanwhile); resolves with code and stderr.
-function gitAsync(args, cwd, env = gitEnv) {
-  const start = performance.now();
+// The push's progress lines that mark a step, and the step they start.
+const STEPS = [
+  [/-----> deployment v\d+ of/, 'created'],
+  [/-----> Fetching source/, 'fetching'],
+  [/-----> Building with/, 'building'],
+  [/-----> Starting web/, 'starting'],
+  [/-----> Traffic switched/, 'switched'],
+];
+
+// Runs git asynchronously (so the router can be polled meanwhile); resolves with code, stderr and
+// when (ms after `t0`) each step line of the push arrived.
+function gitAsync(args, cwd, env = gitEnv, t0 = performance.now()) {
   return new Promise((resolve) => {
     const child = spawn('git', args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
+    const at = {};
     child.stderr.on('data', (b) => {
-      // BENCH_TRACE=1 prints every line of the push (the `remote:` steps) with its time since start.
-      if (process.env.BENCH_TRACE) {
-        for (const line of b
-          .toString()
-          .split(/[\r\n]+/)
-          .filter(Boolean))
-          console.error(`${(performance.now() - start).toFixed(0).padStart(5)} ms  ${line}`);
+      const now = performance.now() - t0;
+      for (const line of b.toString().split(/[\r\n]+/)) {
+        if (!line) continue;
+        // BENCH_TRACE=1 prints every line of the push with its time since the push started.
+        if (process.env.BENCH_TRACE) console.error(`${now.toFixed(0).padStart(5)} ms  ${line}`);
+        for (const [re, step] of STEPS) if (re.test(line) && at[step] === undefined) at[step] = now;
       }
       stderr += b.toString();
     });
-    child.on('close', (code) => resolve({ code, stderr, end: performance.now() }));
+    child.on('close', (code) => resolve({ code, stderr, at, end: performance.now() }));
   });
 }
 
@@ -195,11 +204,11 @@ async function redeployOnce(stack, work, n) {
   commitGreeting(work, greeting);
   const t0 = performance.now();
   if (process.env.BENCH_DAEMON_LOG) console.error(`push ${n} at ${Date.now()}`);
-  const pushing = gitAsync(['push', stack.url, 'HEAD:refs/heads/main'], work, stack.env);
+  const pushing = gitAsync(['push', stack.url, 'HEAD:refs/heads/main'], work, stack.env, t0);
   const live = await pollBody(stack.appsPort, 'hello.localhost', `${greeting} from`);
   const pushed = await pushing;
   if (pushed.code !== 0) throw new Error(`push ${n} failed: ${pushed.stderr}`);
-  return { live: live - t0, pushEnd: pushed.end - t0 };
+  return { live: live - t0, pushEnd: pushed.end - t0, at: pushed.at };
 }
 
 const ms = (x) => `${x.toFixed(0)} ms`;
@@ -242,6 +251,30 @@ console.log(
   `  git push → new body through the router                  ${ms(liveMedian)}  (${(liveMedian / floorMedian).toFixed(2)}x the floor; first deploy ${ms(first)})`,
 );
 console.log(`  git push → push accepted (command returned)             ${ms(pushMedian)}`);
+console.log('where the time goes (median of each step, from the remote: lines as the pusher sees them)');
+const step = (from, to) => median(runs.map((r) => (to(r) ?? Number.NaN) - (from(r) ?? Number.NaN)));
+const phases = [
+  [
+    'git push → deployment created (HTTP, receive-pack, pre-receive, RecordPush)',
+    () => 0,
+    (r) => r.at.created,
+  ],
+  ['deployment created → fetching source (queue, build start)', (r) => r.at.created, (r) => r.at.fetching],
+  ['fetching source → building (GetArchive, tar in the sandbox)', (r) => r.at.fetching, (r) => r.at.building],
+  [
+    'building → starting web.1 (node builder, Procfile, artifact)',
+    (r) => r.at.building,
+    (r) => r.at.starting,
+  ],
+  [
+    'starting web.1 → traffic switched (sandbox, node start, health check)',
+    (r) => r.at.starting,
+    (r) => r.at.switched,
+  ],
+  ['traffic switched → router answers the new body', (r) => r.at.switched, (r) => r.live],
+];
+for (const [label, from, to] of phases)
+  console.log(`  ${label.padEnd(74)} ${ms(step(from, to)).padStart(7)}`);
 console.log('  targets: <= 1000 ms median and <= 3x the floor');
 const pass = liveMedian <= 1000 && liveMedian <= 3 * floorMedian;
 console.log(pass ? 'result: targets met' : 'result: targets NOT met');
