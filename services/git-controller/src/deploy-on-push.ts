@@ -43,9 +43,12 @@ export async function handlePreReceive(deps: PushDeps, req: HookRequest, reply: 
     return reject((err as Error).message);
   }
   if (!(await lockProject(deps, session, reply, stop))) return;
-  const stale = await staleRef(deps, session.projectId, updates);
+  // Read the refs and the new commits at once (both are on every push's critical path).
+  const [stale, refUpdates] = await Promise.all([
+    staleRef(deps, session.projectId, updates),
+    describeUpdates(deps, session.projectId, updates, quarantineEnv),
+  ]);
   if (stale) return reject(`ref "${stale}" moved while this push waited; fetch and push again`);
-  const refUpdates = await describeUpdates(deps, session.projectId, updates, quarantineEnv);
   const exit = await forwardToApi(deps, session, req, refUpdates, reply, stop);
   session.accepted = exit === 0;
   reply.finish(exit);

@@ -149,11 +149,15 @@ export class Repositories {
   /** Lists refs under `prefix` (every ref when empty), sorted by name, and what HEAD names. */
   async listRefs(projectId: string, prefix = ''): Promise<{ refs: RefInfo[]; head: string }> {
     const dir = this.existingPath(projectId);
-    const out = await git(
-      this.runtime,
-      ['for-each-ref', '--sort=refname', '--format=%(refname)%00%(objectname)%00%(*objectname)'],
-      { cwd: dir },
-    );
+    // Both reads at once: a push waits on this in pre-receive.
+    const [out, head] = await Promise.all([
+      git(
+        this.runtime,
+        ['for-each-ref', '--sort=refname', '--format=%(refname)%00%(objectname)%00%(*objectname)'],
+        { cwd: dir },
+      ),
+      this.head(dir),
+    ]);
     const refs = out
       .split('\n')
       .filter((l) => l !== '')
@@ -162,7 +166,7 @@ export class Repositories {
         return { name, targetSha, peeledSha };
       })
       .filter((r) => r.name.startsWith(prefix));
-    return { refs, head: await this.head(dir) };
+    return { refs, head };
   }
 
   /** Full name of the ref HEAD points to. */
