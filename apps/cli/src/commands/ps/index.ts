@@ -1,4 +1,4 @@
-import { unwrap } from '@paastech/api-client';
+import { type components, unwrap } from '@paastech/api-client';
 import { defineCommand } from '../../command.js';
 
 export default defineCommand({
@@ -31,8 +31,20 @@ export default defineCommand({
       ]),
       'no instances running',
     );
+    ctx.out.line(requestsLine(s.traffic));
   },
 });
+
+type Traffic = components['schemas']['ProjectTrafficDto'];
+
+/** `requests: 1,234 (5xx from the app: 3, 502/503/504 from the router: 0), last 30 s: 12`. */
+export function requestsLine(t: Traffic | undefined): string {
+  if (!t || !(t.requests > 0)) return 'requests: none yet';
+  const n = (x: number) => (Number.isFinite(x) && x > 0 ? Math.floor(x) : 0).toLocaleString('en');
+  const w = t.last_window;
+  const last = w ? `, last ${w.seconds} s: ${n(w.requests)}` : '';
+  return `requests: ${n(t.requests)} (5xx from the app: ${n(t.server_errors)}, 502/503/504 from the router: ${n(t.router_errors)})${last}`;
+}
 
 /** Seconds as `3d 4h`, `2h 5m`, `4m 10s`, or `-`. */
 function duration(seconds: number | null): string {

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { requestsLine } from '../src/commands/ps/index.js';
+
+const base = {
+  counted_since: '2026-01-01T00:00:00Z',
+  requests: 0,
+  server_errors: 0,
+  router_errors: 0,
+  bytes_in: 0,
+  bytes_out: 0,
+  last_window: null,
+};
+const window = { start: '', end: '', seconds: 30, requests: 12, server_errors: 0, router_errors: 0 };
+
+describe('paastech ps: requests line', () => {
+  it.each([
+    ['no traffic object (older API)', undefined, 'requests: none yet'],
+    ['zero requests', base, 'requests: none yet'],
+    [
+      'counts without a window',
+      { ...base, requests: 1234, server_errors: 3, router_errors: 1 },
+      'requests: 1,234 (5xx from the app: 3, 502/503/504 from the router: 1)',
+    ],
+    [
+      'counts with the last window',
+      { ...base, requests: 50, last_window: window },
+      'requests: 50 (5xx from the app: 0, 502/503/504 from the router: 0), last 30 s: 12',
+    ],
+    [
+      'hostile counts read as 0',
+      { ...base, requests: 5, server_errors: -4, router_errors: Number.NaN },
+      'requests: 5 (5xx from the app: 0, 502/503/504 from the router: 0)',
+    ],
+  ])('%s', (_name, traffic, line) => {
+    expect(requestsLine(traffic)).toBe(line);
+  });
+});
