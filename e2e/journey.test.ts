@@ -248,6 +248,37 @@ describe('each Client tries every door into the other’s projects and gets noth
     });
   }
 
+  it('the dashboard URLs of the other’s project serve the same page as a missing project (the data comes only through the REST above)', async () => {
+    const tabs = [
+      '',
+      '/deployments',
+      '/deployments/1',
+      '/logs',
+      '/config',
+      '/domains',
+      '/scale',
+      '/settings',
+    ];
+    for (const [who, other] of [
+      ['a', 'b'],
+      ['b', 'a'],
+    ] as const) {
+      const client = who === 'a' ? a : b;
+      const target = project(other, 'node-hello');
+      const owner = other === 'a' ? a : b;
+      const id = (await owner.json('GET', `/api/v1/projects/${target}`)).id as string;
+      for (const tab of tabs) {
+        const page = async (name: string) => {
+          const res = await client.request('GET', `/projects/${name}${tab}`);
+          return { status: res.status, body: (await res.text()).replaceAll(name, '<name>') };
+        };
+        const theirs = await page(target);
+        expect({ tab, ...theirs }).toEqual({ tab, ...(await page(`${who}-no-such-project`)) });
+        expect(theirs.body).not.toContain(id);
+      }
+    }
+  });
+
   it('each through git over SSH with its own registered key: clone and push → repository not found', async () => {
     const sshDir = tempDir('pt-ssh-');
     const keys: Record<'a' | 'b', string> = { a: path.join(sshDir, 'a'), b: path.join(sshDir, 'b') };
