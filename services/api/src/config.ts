@@ -76,6 +76,8 @@ export interface RateLimits {
   signupPerIp: Limit;
   devicePollPerIp: Limit;
   deviceStartPerIp: Limit;
+  /** Looking up, approving or denying user codes, per Client (RFC 8628 §5.1: no guessing codes). */
+  deviceVerifyPerClient: Limit;
 }
 
 const MINUTE = 60_000;
@@ -87,6 +89,7 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   signupPerIp: { max: 20, windowMs: 60 * MINUTE },
   devicePollPerIp: { max: 120, windowMs: MINUTE },
   deviceStartPerIp: { max: 30, windowMs: 15 * MINUTE },
+  deviceVerifyPerClient: { max: 30, windowMs: 15 * MINUTE },
 };
 
 /** Reads the API's configuration; throws ConfigError listing every bad variable. */

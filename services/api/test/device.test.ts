@@ -118,6 +118,33 @@ describe.each(DIALECTS)('device authorization flow on %s', (dialect) => {
     expect(seen.body.status).toBe('expired');
   });
 
+  it('guessing user codes is rate-limited per account (RFC 8628 §5.1)', async () => {
+    const guesser = await signUp(api, 'guesser');
+    const statuses: number[] = [];
+    let limited: Awaited<ReturnType<typeof call>> | undefined;
+    for (let i = 0; i < 40 && !limited; i++) {
+      const res = await call(api, 'POST', '/api/v1/auth/device/approve', {
+        body: { user_code: `BCDF-${'BCDFGHJKMNPQRSTVWXZ'[i % 19]}GHJ` },
+        as: { cookie: guesser.cookie },
+      });
+      statuses.push(res.status);
+      if (res.status === 429) limited = res;
+    }
+    expect(statuses.slice(0, 30).every((s) => s === 404)).toBe(true);
+    expect(limited?.status).toBe(429);
+    expect(Number(limited?.headers.get('retry-after'))).toBeGreaterThan(0);
+    const lookedUp = await call(api, 'GET', '/api/v1/auth/device/BCDF-GHJK', {
+      as: { cookie: guesser.cookie },
+    });
+    expect(lookedUp.status).toBe(429);
+    // Another account is not affected.
+    const start = await call(api, 'POST', '/api/v1/auth/device');
+    const other = await call(api, 'GET', `/api/v1/auth/device/${start.body.user_code}`, {
+      as: { cookie: person.cookie },
+    });
+    expect(other.status).toBe(200);
+  });
+
   it('approval needs a CSRF-safe session: no Origin → 403', async () => {
     const start = await call(api, 'POST', '/api/v1/auth/device');
     const res = await call(api, 'POST', '/api/v1/auth/device/approve', {

@@ -60,7 +60,7 @@ export class DeviceController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Approve a CLI login by its user code (dashboard session only)' })
   @ApiNoContentResponse({ description: 'approved; the CLI receives its token on its next poll' })
-  @ApiProblems(400, 401, 403, 404)
+  @ApiProblems(400, 401, 403, 404, 429)
   async approve(
     @Auth() auth: AuthContext,
     @Body() dto: UserCodeDto,
@@ -74,7 +74,7 @@ export class DeviceController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Deny a CLI login by its user code (dashboard session only)' })
   @ApiNoContentResponse({ description: 'denied; the CLI gets access_denied' })
-  @ApiProblems(400, 401, 403, 404)
+  @ApiProblems(400, 401, 403, 404, 429)
   async deny(@Auth() auth: AuthContext, @Body() dto: UserCodeDto, @Req() req: AuthedRequest): Promise<void> {
     requireSession(auth);
     await this.device.decide(auth.clientId, dto.user_code, false, clientIp(req));
@@ -83,8 +83,8 @@ export class DeviceController {
   @Get(':user_code')
   @ApiOperation({ summary: 'What a user code is about, before approving it' })
   @ApiOkResponse({ type: DeviceInfoDto })
-  @ApiProblems(401, 404)
-  describe(@Param('user_code') userCode: string): Promise<DeviceInfo> {
-    return this.device.describe(userCode);
+  @ApiProblems(401, 404, 429)
+  describe(@Auth() auth: AuthContext, @Param('user_code') userCode: string): Promise<DeviceInfo> {
+    return this.device.describe(auth.clientId, userCode);
   }
 }

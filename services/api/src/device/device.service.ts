@@ -99,8 +99,18 @@ export class DeviceService {
     }
   }
 
+  /** Counts one look-up or decision on a user code; refuses when a Client tries too many. */
+  private verifying(clientId: string): void {
+    this.limiter.hit(
+      `device:verify:${clientId}`,
+      this.config.rateLimits.deviceVerifyPerClient,
+      'device code checks by this account',
+    );
+  }
+
   /** What the dashboard shows before the Client approves. */
-  async describe(userCode: string): Promise<DeviceInfo> {
+  async describe(clientId: string, userCode: string): Promise<DeviceInfo> {
+    this.verifying(clientId);
     const row = await this.find(userCode);
     const expired = row.status === 'pending' && Date.parse(row.expires_at) <= Date.now();
     return {
@@ -113,6 +123,7 @@ export class DeviceService {
 
   /** Approves (or denies) a pending, unexpired user code on behalf of `clientId`. */
   async decide(clientId: string, userCode: string, approve: boolean, ip: string): Promise<void> {
+    this.verifying(clientId);
     const code = normalizeUserCode(userCode);
     const result = code
       ? await this.database.db
