@@ -153,6 +153,8 @@ describe('project networks (root, iproute2, nftables)', () => {
   let a: ProjectNetwork;
   let b: ProjectNetwork;
   const world = { ns: `xw-${randomBytes(3).toString('hex')}`, host: '', addr: '' };
+  // A host of the operator's private network (CGNAT range here), also a namespace of this test.
+  const lan = { ns: `xl-${randomBytes(3).toString('hex')}`, host: '', addr: '' };
 
   beforeAll(async () => {
     [a, b] = await Promise.all([networks.ensure('project-a'), networks.ensure('project-b')]);
@@ -166,11 +168,21 @@ describe('project networks (root, iproute2, nftables)', () => {
     await run('ip', ['-n', world.ns, 'link', 'set', 'eth0', 'up']);
     await run('ip', ['addr', 'add', `${world.host}/30`, 'dev', world.ns]);
     await run('ip', ['link', 'set', world.ns, 'up']);
+    lan.host = `100.64.${octet}.1`;
+    lan.addr = `100.64.${octet}.2`;
+    await run('ip', ['netns', 'add', lan.ns]);
+    await run('ip', ['link', 'add', lan.ns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lan.ns]);
+    await run('ip', ['-n', lan.ns, 'addr', 'add', `${lan.addr}/30`, 'dev', 'eth0']);
+    await run('ip', ['-n', lan.ns, 'link', 'set', 'eth0', 'up']);
+    await run('ip', ['-n', lan.ns, 'route', 'add', 'default', 'via', lan.host]);
+    await run('ip', ['addr', 'add', `${lan.host}/30`, 'dev', lan.ns]);
+    await run('ip', ['link', 'set', lan.ns, 'up']);
     await Promise.all([
       serve('a', a.nsPath),
       serve('b', b.nsPath),
       serve('host', null),
       serve('world', `/run/netns/${world.ns}`),
+      serve('lan', `/run/netns/${lan.ns}`),
     ]);
   });
 
@@ -178,6 +190,8 @@ describe('project networks (root, iproute2, nftables)', () => {
     for (const c of children) c.kill('SIGKILL');
     await run('ip', ['link', 'del', world.ns]).catch(() => undefined);
     await run('ip', ['netns', 'del', world.ns]).catch(() => undefined);
+    await run('ip', ['link', 'del', lan.ns]).catch(() => undefined);
+    await run('ip', ['netns', 'del', lan.ns]).catch(() => undefined);
     await networks.destroyAll();
   });
 
@@ -236,6 +250,12 @@ describe('project networks (root, iproute2, nftables)', () => {
     expect(await connectFrom(b.nsPath, world.addr)).toBe('world');
     await networks.setEgress('project-a', true);
     expect(await connectFrom(a.nsPath, world.addr)).toBe('world');
+  });
+
+  it('a host of the private network the platform sits in is unreachable, egress or not', async () => {
+    expect(await connectFromHost(lan.addr)).toBe('lan');
+    expect(await connectFrom(a.nsPath, world.addr)).toBe('world');
+    expect(await connectFrom(a.nsPath, lan.addr)).toMatch(/^E[A-Z]+$/);
   });
 
   it('destroy leaves no namespace, veth, table or reservation behind', async () => {

@@ -2,9 +2,10 @@
 // exactly its rules). Invariant, for packets arriving from the project's veth: nothing new reaches
 // the host itself (any address, any port — loopback services, the veth's host end, the host's other
 // addresses) nor another project's network, nor link-local/metadata addresses, nor anything over
-// IPv6; only replies to connections the host opened (the router, health checks) pass. Traffic to
-// the outside world is masqueraded behind the host, or rejected when egress is off. Nothing but
-// replies is ever forwarded into the namespace.
+// IPv6, nor the private networks the host may sit in (RFC 1918, CGNAT: the operator's database or
+// other hosts of the platform); only replies to connections the host opened (the router, health
+// checks) pass. Traffic to the outside world is masqueraded behind the host, or rejected when
+// egress is off. Nothing but replies is ever forwarded into the namespace.
 import { run } from '@paastech/kit';
 
 export interface FirewallSpec {
@@ -19,6 +20,15 @@ export interface FirewallSpec {
 }
 
 const NAME = /^[a-z0-9_-]{1,15}$/;
+
+/** Private networks an app must never reach through the host (a separate rule: they may overlap the range). */
+export const PRIVATE_NETWORKS = [
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '100.64.0.0/10',
+  '0.0.0.0/8',
+];
 const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 
 /** The nft script (for `nft -f -`) that replaces the project's table atomically (pure). */
@@ -44,6 +54,7 @@ export function projectRuleset(s: FirewallSpec): string {
     `    oifname "${s.hostIf}" ${reject}`,
     `    ${from} meta nfproto ipv6 ${reject}`,
     `    ${from} ip daddr { ${s.range}, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/4 } ${reject}`,
+    `    ${from} ip daddr { ${PRIVATE_NETWORKS.join(', ')} } ${reject}`,
     `    ${from} oifname "pt-*" ${reject}`,
     ...(s.egress ? [] : [`    ${from} ${reject}`]),
     '  }',
