@@ -10,6 +10,7 @@ import { DomainsModule } from './domains/domains.module.js';
 import { GitModule } from './git/git.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
+import { SettingsModule } from './settings/settings.module.js';
 import { SshKeysModule } from './ssh-keys/ssh-keys.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { WebModule } from './web/web.module.js';
@@ -26,6 +27,7 @@ import { WebModule } from './web/web.module.js';
     ConfigVarsModule,
     DeploymentsModule,
     DomainsModule,
+    SettingsModule,
     SshKeysModule,
     WebModule,
   ],

@@ -71,8 +71,37 @@ describe.each(DIALECTS)('database on %s', (dialect) => {
     expect(names).toContain('clients');
     expect(await again.db.selectFrom('clients').selectAll().execute()).toEqual([]);
     const recorded = await sql<{ name: string }>`select name from paastech_migrations`.execute(again.db);
-    expect(recorded.rows.map((r) => r.name)).toEqual(['0001_initial']);
+    expect(recorded.rows.map((r) => r.name)).toEqual(MIGRATIONS.map((m) => m.name));
     await again.close();
+  });
+
+  it('the settings migration keeps existing projects, with egress on and platform-default limits', async () => {
+    t = await createTestDatabase(dialect);
+    const old = await openDatabase(t, { migrations: MIGRATIONS.slice(0, 1) });
+    await sql`insert into clients (id, email, password_hash, created_at) values ('c', 'a@x', 'h', 'now')`.execute(
+      old.db,
+    );
+    await sql`insert into projects (id, client_id, name, created_at) values ('p', 'c', 'shop', 'now')`.execute(
+      old.db,
+    );
+    await old.close();
+    const upgraded = await openDatabase(t);
+    expect(await upgraded.db.selectFrom('projects').selectAll().execute()).toEqual([
+      {
+        id: 'p',
+        client_id: 'c',
+        name: 'shop',
+        created_at: 'now',
+        health_check_path: null,
+        builder: 'auto',
+        egress_enabled: 1,
+        memory_mb: null,
+        cpu_millicores: null,
+        max_processes: null,
+        disk_mb: null,
+      },
+    ]);
+    await upgraded.close();
   });
 
   // PostgreSQL only: several API replicas may share one server. (Two SQLite connections in one
@@ -83,7 +112,7 @@ describe.each(DIALECTS)('database on %s', (dialect) => {
       t = await createTestDatabase(dialect);
       const both = await Promise.all([openDatabase(t), openDatabase(t)]);
       const recorded = await sql<{ name: string }>`select name from paastech_migrations`.execute(both[0].db);
-      expect(recorded.rows.map((r) => r.name)).toEqual(['0001_initial']);
+      expect(recorded.rows.map((r) => r.name)).toEqual(MIGRATIONS.map((m) => m.name));
       await Promise.all(both.map((d) => d.close()));
     },
   );

@@ -1,6 +1,7 @@
 // The ordered list of every migration; append new ones at the end, never edit an applied one.
 
 import { initial } from './migrations/0001_initial.js';
+import { projectSettings } from './migrations/0002_project_settings.js';
 import type { Migration } from './migrator.js';
 
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, projectSettings];

@@ -80,6 +80,13 @@ export interface ProjectsTable {
   health_check_path: string | null;
   /** Which builder builds the project ('auto' = detect). */
   builder: Generated<string>;
+  /** 1 when instances may reach the outside world (through NAT), 0 when cut off. */
+  egress_enabled: Generated<number>;
+  /** Per-instance limits; null = the platform default. */
+  memory_mb: number | null;
+  cpu_millicores: number | null;
+  max_processes: number | null;
+  disk_mb: number | null;
 }
 
 export interface ConfigVarsTable {

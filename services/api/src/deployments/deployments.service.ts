@@ -24,7 +24,20 @@ export const POMEGRENADE = Symbol('POMEGRENADE');
 export const FOLLOW_TIMING = Symbol('FOLLOW_TIMING');
 
 /** The project a deployment belongs to. */
-export type DeployedProject = Pick<ProjectRow, 'id' | 'name' | 'health_check_path' | 'builder'>;
+export type DeployedProject = Pick<
+  ProjectRow,
+  | 'id'
+  | 'name'
+  | 'health_check_path'
+  | 'builder'
+  | 'egress_enabled'
+  | 'memory_mb'
+  | 'cpu_millicores'
+  | 'max_processes'
+  | 'disk_mb'
+>;
+
+const MiB = 1024 * 1024;
 
 /** Where the build of a new deployment comes from. */
 export type BuildSource =
@@ -188,9 +201,29 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
       httpsRedirect: false,
       build: { builder: project.builder === 'auto' ? '' : project.builder, timeoutSeconds: 0 },
       healthCheck: { path: project.health_check_path ?? '', timeoutSeconds: 0 },
-      limits: { memoryBytes: 0, cpuMillicores: 0, maxProcesses: 0, diskBytes: 0 },
+      // null = 0 = the platform default; Pomegrenade refuses values above the operator's bounds.
+      limits: {
+        memoryBytes: (project.memory_mb ?? 0) * MiB,
+        cpuMillicores: project.cpu_millicores ?? 0,
+        maxProcesses: project.max_processes ?? 0,
+        diskBytes: (project.disk_mb ?? 0) * MiB,
+      },
       createdByClientId: spec.clientId,
+      egressDisabled: project.egress_enabled === 0,
     };
+  }
+
+  /** Switches a deployed project's outside-world access at once; a project never deployed gets
+   * it with its first deployment. */
+  async applyEgress(project: DeployedProject, enabled: boolean): Promise<void> {
+    if ((await this.repo.list(project.id, 1)).length === 0) return;
+    await this.pomegrenade.updateProjectRouting({
+      projectId: project.id,
+      projectName: project.name,
+      domains: [`${project.name}.${this.config.appsDomain}`, ...(await this.repo.customDomains(project.id))],
+      httpsRedirect: false,
+      egressDisabled: !enabled,
+    });
   }
 
   /** The config a deployment runs with, decrypted. */

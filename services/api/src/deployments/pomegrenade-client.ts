@@ -31,6 +31,8 @@ export interface Pomegrenade {
   scaleProject(projectId: string, formation: Record<string, number>): Promise<Record<string, number>>;
   restartProject(projectId: string, processType: string): Promise<void>;
   stopProject(projectId: string): Promise<void>;
+  /** Domains, and project settings that apply at once (egress). */
+  updateProjectRouting(req: deploy.UpdateProjectRoutingRequest): Promise<void>;
   deleteProject(projectId: string): Promise<void>;
   streamLogs(req: deploy.StreamLogsRequest, signal?: AbortSignal): AsyncIterable<deploy.LogLine>;
   getProjectStatus(projectId: string): Promise<deploy.GetProjectStatusResponse>;
@@ -131,6 +133,10 @@ export class PomegrenadeClient implements Pomegrenade {
 
   async cancelDeployment(projectId: string, number: number): Promise<void> {
     await this.call(this.client.cancelDeployment, { projectId, deploymentNumber: number });
+  }
+
+  async updateProjectRouting(req: deploy.UpdateProjectRoutingRequest): Promise<void> {
+    await this.call(this.client.updateProjectRouting, req);
   }
 
   async scaleProject(projectId: string, formation: Record<string, number>): Promise<Record<string, number>> {

@@ -1,7 +1,7 @@
 // Queries of the projects table (one set for SQLite and PostgreSQL).
 import { Inject, Injectable } from '@nestjs/common';
 import { ConflictError } from '@paastech/kit';
-import type { Selectable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { ProjectsTable } from '../db/schema.js';
 import { isUniqueViolation } from '../db/unique.js';
@@ -35,7 +35,7 @@ export class ProjectsRepository {
   }
 
   /** Inserts a project; a name taken by any Client is a ConflictError (the unique index decides). */
-  async insert(row: Omit<ProjectRow, 'builder'>): Promise<void> {
+  async insert(row: Insertable<ProjectsTable>): Promise<void> {
     try {
       await this.database.db.insertInto('projects').values(row).execute();
     } catch (err) {

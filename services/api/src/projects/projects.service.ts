@@ -16,6 +16,16 @@ import { parseProjectName, projectNameProblem, quote } from './project-name.js';
 import { mapProject, type ProjectDto } from './projects.dto.js';
 import { type ProjectRow, ProjectsRepository } from './projects.repository.js';
 
+/** The settings columns of a new project (the database defaults). */
+const DEFAULT_SETTINGS = {
+  builder: 'auto',
+  egress_enabled: 1,
+  memory_mb: null,
+  cpu_millicores: null,
+  max_processes: null,
+  disk_mb: null,
+} as const;
+
 @Injectable()
 export class ProjectsService {
   constructor(
@@ -67,7 +77,7 @@ export class ProjectsService {
       throw asDomainError(err, `project ${quote(name)}: the repository could not be created`);
     }
     await this.audit.record(clientId, 'project.create', `project:${name}`, ip, { project_id: row.id });
-    return this.present({ ...row, builder: 'auto' });
+    return this.present({ ...row, ...DEFAULT_SETTINGS });
   }
 
   /** Removes what a failed create left: the row, and a repository the controller may have made anyway. */

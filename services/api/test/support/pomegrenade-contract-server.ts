@@ -70,6 +70,8 @@ export interface PomegrenadeContractServer {
   logs: deploy.LogLine[];
   /** Formation ScaleProject last set, per project. */
   formations: Map<string, Record<string, number>>;
+  /** Every UpdateProjectRouting request, in order. */
+  routings: deploy.UpdateProjectRoutingRequest[];
   /** The status GetProjectStatus answers. */
   status: deploy.GetProjectStatusResponse;
   /** Lets a deployment paused at a `wait` step continue. */
@@ -142,6 +144,7 @@ export async function startPomegrenadeContractServer(
     stepMs: 5,
     logs: [],
     formations: new Map(),
+    routings: [],
     status: {
       formation: {},
       instances: [],
@@ -326,6 +329,7 @@ export async function startPomegrenadeContractServer(
     }),
     updateProjectRouting: unary(async (req: deploy.UpdateProjectRoutingRequest) => {
       state.calls.push(`routing:${req.projectId}`);
+      state.routings.push(req);
       return {};
     }),
     deleteProject: unary(async (req: deploy.DeleteProjectRequest) => {

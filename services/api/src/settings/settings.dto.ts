@@ -1,0 +1,160 @@
+// Request and response shapes of /api/v1/projects/:name/settings. Limits are checked here for sane
+// ranges only; the operator's bounds (PAASTECH_MAX_INSTANCE_*) are Pomegrenade's to enforce, and a
+// deployment asking for more fails with the bound it broke.
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+import type { ProjectRow } from '../projects/projects.repository.js';
+
+export const BUILDERS = ['auto', 'node', 'static', 'python', 'procfile'] as const;
+export type BuilderName = (typeof BUILDERS)[number];
+
+/** Sane ranges of the limits (the operator's bounds may be lower). */
+export const LIMIT_RANGES = {
+  memory_mb: [16, 1_048_576],
+  cpu_millicores: [100, 256_000],
+  max_processes: [8, 1_048_576],
+  disk_mb: [1, 16_777_216],
+} as const;
+
+/** A path the health check may GET: starts with /, printable ASCII without spaces, ≤ 256. */
+const HEALTH_PATH = /^\/[\x21-\x7e]{0,255}$/;
+
+/** The class-validator rules of one limit, with the range named in the message. */
+function limitRules(field: keyof typeof LIMIT_RANGES): PropertyDecorator {
+  const [min, max] = LIMIT_RANGES[field];
+  const message = `${field} must be a whole number from ${min} to ${max}, or null for the platform default`;
+  return (target, key) => {
+    IsOptional()(target, key);
+    IsInt({ message })(target, key);
+    Min(min, { message })(target, key);
+    Max(max, { message })(target, key);
+  };
+}
+
+export class LimitsDto {
+  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 16, maximum: 1_048_576, example: 512 })
+  @limitRules('memory_mb')
+  memory_mb?: number | null;
+
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    minimum: 100,
+    maximum: 256_000,
+    example: 1000,
+    description: 'thousandths of a core (1000 = one core)',
+  })
+  @limitRules('cpu_millicores')
+  cpu_millicores?: number | null;
+
+  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 8, maximum: 1_048_576, example: 256 })
+  @limitRules('max_processes')
+  max_processes?: number | null;
+
+  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 1, maximum: 16_777_216, example: 1024 })
+  @limitRules('disk_mb')
+  disk_mb?: number | null;
+}
+
+export class SettingsChangeDto {
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    example: '/healthz',
+    description:
+      'path new web instances must answer with 2xx/3xx before they get traffic; null = only check that the port accepts connections',
+  })
+  @IsOptional()
+  @IsString({ message: 'health_check_path must be a string starting with /' })
+  @Matches(HEALTH_PATH, {
+    message: 'health_check_path must start with / and hold 1–256 printable ASCII characters without spaces',
+  })
+  health_check_path?: string | null;
+
+  @ApiPropertyOptional({ enum: BUILDERS, example: 'auto', description: 'auto detects it from the source' })
+  @ValidateIf((o: SettingsChangeDto) => o.builder !== undefined)
+  @IsIn(BUILDERS, { message: `builder must be one of ${BUILDERS.join(', ')}` })
+  builder?: BuilderName;
+
+  @ApiPropertyOptional({
+    example: true,
+    description:
+      'false cuts the project off from the outside world (builds too), at once for a deployed project',
+  })
+  @ValidateIf((o: SettingsChangeDto) => o.egress !== undefined)
+  @IsBoolean({ message: 'egress must be true or false' })
+  egress?: boolean;
+
+  @ApiPropertyOptional({
+    type: LimitsDto,
+    description: 'per-instance limits; a field left out is unchanged, null = platform default',
+  })
+  @ValidateIf((o: SettingsChangeDto) => o.limits !== undefined)
+  @IsObject({ message: 'limits must be an object' })
+  @ValidateNested()
+  @Type(() => LimitsDto)
+  limits?: LimitsDto;
+}
+
+export class LimitsViewDto {
+  @ApiProperty({ type: Number, nullable: true, example: 512, description: 'MiB; null = platform default' })
+  memory_mb!: number | null;
+
+  @ApiProperty({ type: Number, nullable: true, example: 1000, description: 'null = platform default' })
+  cpu_millicores!: number | null;
+
+  @ApiProperty({ type: Number, nullable: true, example: 256, description: 'null = platform default' })
+  max_processes!: number | null;
+
+  @ApiProperty({ type: Number, nullable: true, example: 1024, description: 'MiB; null = platform default' })
+  disk_mb!: number | null;
+}
+
+export class SettingsDto {
+  @ApiProperty({ type: String, nullable: true, example: '/healthz' })
+  health_check_path!: string | null;
+
+  @ApiProperty({ enum: BUILDERS, example: 'auto' })
+  builder!: BuilderName;
+
+  @ApiProperty({ example: true, description: 'instances may reach the outside world' })
+  egress!: boolean;
+
+  @ApiProperty({ type: LimitsViewDto })
+  limits!: LimitsViewDto;
+
+  @ApiProperty({
+    example: 'changes apply at the next deployment; egress applies at once',
+    description: 'when the settings take effect',
+  })
+  applies!: string;
+}
+
+/** The response form of a project's settings. */
+export function mapSettings(row: ProjectRow): SettingsDto {
+  return {
+    health_check_path: row.health_check_path,
+    builder: (BUILDERS as readonly string[]).includes(row.builder) ? (row.builder as BuilderName) : 'auto',
+    egress: row.egress_enabled !== 0,
+    limits: {
+      memory_mb: row.memory_mb,
+      cpu_millicores: row.cpu_millicores,
+      max_processes: row.max_processes,
+      disk_mb: row.disk_mb,
+    },
+    applies: 'changes apply at the next deployment; egress applies at once',
+  };
+}
