@@ -56,10 +56,13 @@ const status = (projectId: string) =>
 
 describe('router traffic in GetProjectStatus', () => {
   it('shows zero counts and no window before the router ever reported', async () => {
-    const s = await status('never-seen');
+    const commit = await h.repo('quiet').commitFixture(fixture('node-hello'));
+    await h.deploy('quiet', 1, commit);
+    const s = await status('quiet');
     expect(s.traffic?.requestCount).toBe(0);
     expect(s.traffic?.lastWindow).toBeUndefined();
     expect(s.traffic?.countedSince).toBeInstanceOf(Date);
+    expect((await status('never-seen')).traffic).toBeUndefined();
   });
 
   it('sums the deltas of every report and keeps the last window', async () => {
@@ -105,8 +108,9 @@ describe('router traffic in GetProjectStatus', () => {
   });
 
   it('forgets the counters of a deleted project', async () => {
+    expect((await status('other')).traffic?.requestCount).toBe(8);
     await h.call('deleteProject', { projectId: 'other' });
-    expect((await status('other')).traffic?.requestCount).toBe(0);
+    expect((await status('other')).traffic).toBeUndefined();
   });
 });
 

@@ -89,6 +89,11 @@ export class TrafficCounters {
     }
   }
 
+  /** True when the router reported at least one request of the project. */
+  has(projectId: string): boolean {
+    return this.entries.has(projectId);
+  }
+
   /** A project's traffic: zeros when it never got a request. */
   of(projectId: string): ProjectTraffic {
     const e = this.entries.get(projectId);

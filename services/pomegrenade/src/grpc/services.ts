@@ -174,7 +174,11 @@ export function deploymentService(engine: Engine, traffic: TrafficCounters): dep
     getProjectStatus: unary(async (r: deploy.GetProjectStatusRequest) => {
       const s = engine.status(r.projectId);
       const t = mapTraffic(traffic.of(r.projectId));
-      if (!s) return { formation: {}, instances: [], stopped: false, diskUsedBytes: 0, traffic: t };
+      if (!s) {
+        // Unknown project: the empty status, with traffic only if the router counted some.
+        const empty = { formation: {}, instances: [], stopped: false, diskUsedBytes: 0 };
+        return traffic.has(r.projectId) ? { ...empty, traffic: t } : empty;
+      }
       return {
         traffic: t,
         activeDeployment: s.active ? mapDeployment(r.projectId, s.active) : undefined,
