@@ -118,6 +118,16 @@ describe('masker', () => {
     const mask = masker({ A: 'secret', B: 'secret-longer', C: 'abc' });
     expect(mask('x secret-longer y secret z abc')).toBe('x [hidden] y [hidden] z abc');
   });
+
+  it('hides each line of a multi-line value, since output is masked line by line', () => {
+    const key =
+      '-----BEGIN KEY-----\r\nMIIEvQIBADANBgkqhkiG9w0B\nAQEFAASCBKcwggSjAgEAAoIB\n-----END KEY-----';
+    const mask = masker({ KEY: key, EMPTY_LINES: 'a\n\n  \nbcde' });
+    expect(mask('printing MIIEvQIBADANBgkqhkiG9w0B')).toBe('printing [hidden]');
+    expect(mask('AQEFAASCBKcwggSjAgEAAoIB done')).toBe('[hidden] done');
+    expect(mask(key)).toBe('[hidden]');
+    expect(mask('a b c')).toBe('a b c');
+  });
 });
 
 describe('cgroups on fake hierarchies', () => {

@@ -48,10 +48,13 @@ export interface BuildDeps {
 
 const BUILD_ENV_PATH = '/usr/local/bin:/usr/bin:/bin';
 
-/** Hides config var values in build output (values of 4+ characters; shorter ones are too common). */
+/**
+ * Hides config var values in build output (values of 4+ characters; shorter ones are too common).
+ * Output is masked one line at a time, so each line of a multi-line value (a PEM key) is hidden too.
+ */
 export function masker(configVars: Record<string, string>): (text: string) => string {
-  const values = [...new Set(Object.values(configVars))]
-    .filter((v) => v.length >= 4)
+  const values = [...new Set(Object.values(configVars).flatMap((v) => [v, ...v.split(/\r?\n/)]))]
+    .filter((v) => v.trim().length >= 4)
     .sort((a, b) => b.length - a.length);
   return (text) => values.reduce((t, v) => t.split(v).join('[hidden]'), text);
 }
