@@ -420,8 +420,10 @@ Each target gets \`wrk -t1 -c50 -d${DURATION}s --latency -H 'Host: ${HOST}'\`, t
 the table shows medians. The backend is the same nginx (one worker, \`return 200\` of a 23-byte body)
 for every target. nginx runs \`worker_processes auto\` with a keep-alive upstream and Host routing;
 HAProxy (by hand) runs its defaults (one thread per CPU) with a host map; "ours" is the PaaSTech
-router fed by a paastech.routing.v1 contract server, writing its access log (nginx writes its
-access log too, buffered; HAProxy by hand logs to stdout). RSS is of the proxy processes (for our
+router fed by a paastech.routing.v1 contract server, writing its access log to a file (haproxy
+plane: HAProxy writes it, one write per request, the router reads it in batches for its counters;
+node plane: batched writes). nginx writes its access log too (buffered, 64 KiB / 1 s); HAProxy by
+hand logs every request to stdout (/dev/null). RSS is of the proxy processes (for our
 haproxy plane: the HAProxy processes; the router's own Node process is not included), idle and
 sampled mid-run.
 
