@@ -361,6 +361,24 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/projects/{name}/settings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Read a project's settings: health check path, builder, egress, limits */
+    get: operations['SettingsController_get'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /** Change settings (fields left out stay); they apply at the next deployment, egress also at once */
+    patch: operations['SettingsController_change'];
+    trace?: never;
+  };
   '/api/v1/projects/{name}/status': {
     parameters: {
       query?: never;
@@ -789,6 +807,41 @@ export interface components {
       /** @description seconds since its process started; null when not running */
       uptime_seconds: number | null;
     };
+    LimitsDto: {
+      /**
+       * @description thousandths of a core (1000 = one core)
+       * @example 1000
+       */
+      cpu_millicores?: number | null;
+      /** @example 1024 */
+      disk_mb?: number | null;
+      /** @example 256 */
+      max_processes?: number | null;
+      /** @example 512 */
+      memory_mb?: number | null;
+    };
+    LimitsViewDto: {
+      /**
+       * @description null = platform default
+       * @example 1000
+       */
+      cpu_millicores: number | null;
+      /**
+       * @description MiB; null = platform default
+       * @example 1024
+       */
+      disk_mb: number | null;
+      /**
+       * @description null = platform default
+       * @example 256
+       */
+      max_processes: number | null;
+      /**
+       * @description MiB; null = platform default
+       * @example 512
+       */
+      memory_mb: number | null;
+    };
     LoginDto: {
       /** @example ada@example.com */
       email: string;
@@ -910,6 +963,46 @@ export interface components {
        * @example 2
        */
       number?: number;
+    };
+    SettingsChangeDto: {
+      /**
+       * @description auto detects it from the source
+       * @example auto
+       * @enum {string}
+       */
+      builder?: 'auto' | 'node' | 'static' | 'python' | 'procfile';
+      /**
+       * @description false cuts the project off from the outside world (builds too), at once for a deployed project
+       * @example true
+       */
+      egress?: boolean;
+      /**
+       * @description path new web instances must answer with 2xx/3xx before they get traffic; null = only check that the port accepts connections
+       * @example /healthz
+       */
+      health_check_path?: string | null;
+      /** @description per-instance limits; a field left out is unchanged, null = platform default */
+      limits?: components['schemas']['LimitsDto'];
+    };
+    SettingsDto: {
+      /**
+       * @description when the settings take effect
+       * @example changes apply at the next deployment; egress applies at once
+       */
+      applies: string;
+      /**
+       * @example auto
+       * @enum {string}
+       */
+      builder: 'auto' | 'node' | 'static' | 'python' | 'procfile';
+      /**
+       * @description instances may reach the outside world
+       * @example true
+       */
+      egress: boolean;
+      /** @example /healthz */
+      health_check_path: string | null;
+      limits: components['schemas']['LimitsViewDto'];
     };
     SignupDto: {
       /** @example ada@example.com */
@@ -1092,6 +1185,15 @@ export interface operations {
           'application/problem+json': components['schemas']['ProblemDto'];
         };
       };
+      /** @description too many attempts; see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['ProblemDto'];
+        };
+      };
     };
   };
   DeviceController_approve: {
@@ -1150,6 +1252,15 @@ export interface operations {
           'application/problem+json': components['schemas']['ProblemDto'];
         };
       };
+      /** @description too many attempts; see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['ProblemDto'];
+        };
+      };
     };
   };
   DeviceController_deny: {
@@ -1201,6 +1312,15 @@ export interface operations {
       };
       /** @description not found (also: belongs to another Client) */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['ProblemDto'];
+        };
+      };
+      /** @description too many attempts; see Retry-After */
+      429: {
         headers: {
           [name: string]: unknown;
         };
@@ -2131,6 +2251,124 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['DeploymentDto'];
+        };
+      };
+    };
+  };
+  SettingsController_get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SettingsDto'];
+        };
+      };
+      /** @description no valid session cookie or API token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['ProblemDto'];
+        };
+      };
+      /** @description not found (also: belongs to another Client) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['ProblemDto'];
+        };
+      };
+      /** @description the database is unreachable; retry */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['ProblemDto'];
+        };
+      };
+    };
+  };
+  SettingsController_change: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['SettingsChangeDto'];
+      };
+    };
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SettingsDto'];
+        };
+      };
+      /** @description the request breaks a rule (per-field `errors` for validation) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['ProblemDto'];
+        };
+      };
+      /** @description no valid session cookie or API token */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['ProblemDto'];
+        };
+      };
+      /** @description cross-site request refused, or the credential may not do this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['ProblemDto'];
+        };
+      };
+      /** @description not found (also: belongs to another Client) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['ProblemDto'];
+        };
+      };
+      /** @description the database is unreachable; retry */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['ProblemDto'];
         };
       };
     };
