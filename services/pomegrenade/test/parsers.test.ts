@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { isRealDirInside } from '../src/build/builders.js';
 import { parseBuildpackUrl, parseReleaseYaml } from '../src/build/buildpack.js';
 import { masker } from '../src/domain/build-runner.js';
 import { diagnose } from '../src/domain/health.js';
@@ -181,5 +182,31 @@ describe('cgroups on fake hierarchies', () => {
 
   it('neither: null', () => {
     expect(detectCgroups('x', fs.mkdtempSync(path.join(os.tmpdir(), 'cg0-')))).toBeNull();
+  });
+});
+
+describe('isRealDirInside (the build cache is written by apps, copied from as root)', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cache-'));
+  const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'host-'));
+  fs.mkdirSync(path.join(root, 'node_modules', 'good', 'node_modules'), { recursive: true });
+  fs.mkdirSync(path.join(outside, 'node_modules'), { recursive: true });
+  fs.symlinkSync(outside, path.join(root, 'node_modules', 'planted'));
+  fs.mkdirSync(path.join(root, 'node_modules', 'inner'), { recursive: true });
+  fs.symlinkSync(
+    path.join(outside, 'node_modules'),
+    path.join(root, 'node_modules', 'inner', 'node_modules'),
+  );
+  fs.writeFileSync(path.join(root, 'node_modules', 'file'), 'x');
+
+  it.each([
+    ['a real directory tree', 'node_modules/good/node_modules', true],
+    ['a symlinked middle component', 'node_modules/planted/node_modules', false],
+    ['a symlinked last component', 'node_modules/inner/node_modules', false],
+    ['a file', 'node_modules/file', false],
+    ['a missing path', 'node_modules/none/node_modules', false],
+    ['the root itself', '', false],
+    ['outside the root', '../x', false],
+  ])('%s → %s', (_what, rel, expected) => {
+    expect(isRealDirInside(root, path.join(root, rel))).toBe(expected);
   });
 });

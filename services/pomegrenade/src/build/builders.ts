@@ -62,7 +62,7 @@ export class NodeBuilder implements Builder {
       .digest('hex')
       .slice(0, 16);
     const keep = path.join(ctx.cacheDir, 'node_modules', hash);
-    if (fs.existsSync(path.join(keep, 'node_modules'))) {
+    if (isRealDirInside(ctx.cacheDir, path.join(keep, 'node_modules'))) {
       ctx.step('Reusing node_modules (lockfile unchanged)');
       // A node_modules of the app's own (possibly a symlink out of the tree) must not be written into.
       fs.rmSync(path.join(ctx.appDir, 'node_modules'), { recursive: true, force: true });
@@ -78,6 +78,26 @@ export class NodeBuilder implements Builder {
     fs.mkdirSync(keep, { recursive: true });
     await run('cp', ['-al', '--', built, path.join(keep, 'node_modules')]);
   }
+}
+
+/**
+ * True when `dir` is a directory reached from `root` through real directories only. The cache is
+ * writable by the app's builds, so a planted symlink (`/cache/node_modules/<hash>` → a host directory)
+ * must never steer the copy this process makes as root.
+ */
+export function isRealDirInside(root: string, dir: string): boolean {
+  const rel = path.relative(root, dir);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return false;
+  let at = root;
+  for (const part of rel.split(path.sep)) {
+    at = path.join(at, part);
+    try {
+      if (!fs.lstatSync(at).isDirectory()) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }
 
 let cachedNodeVersion: Promise<string> | undefined;
