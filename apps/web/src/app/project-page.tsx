@@ -12,6 +12,7 @@ import { ProjectOverview } from '../features/projects/components/project-overvie
 import { ScalePage } from '../features/scale/components/scale-page.js';
 import { StatusCard } from '../features/scale/components/status-card.js';
 import { DeleteProject } from '../features/settings/components/delete-project.js';
+import { SettingsPanel } from '../features/settings/components/settings-form.js';
 import { buildPath } from '../shared/route-match.js';
 import { Link, usePathname } from '../shared/router.js';
 import { Page } from '../shared/ui/page.js';
@@ -82,7 +83,12 @@ function TabContent({
     config: () => <ConfigPage name={name} />,
     domains: () => <DomainsPage name={name} appUrl={project.app_url} />,
     scale: () => <ScalePage name={name} />,
-    settings: () => <DeleteProject name={name} />,
+    settings: () => (
+      <>
+        <SettingsPanel name={name} />
+        <DeleteProject name={name} />
+      </>
+    ),
   };
   return <>{content[tab]()}</>;
 }
