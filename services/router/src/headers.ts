@@ -83,7 +83,7 @@ export function filterHeaders(raw: string[], dropForwarding: boolean, keepUpgrad
       continue;
     }
     if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
-    if (dropForwarding && FORWARDING.has(name)) continue;
+    if (dropForwarding && (FORWARDING.has(name) || FORWARDING.has(name.replaceAll('_', '-')))) continue;
     out.push(raw[i] as string, raw[i + 1] as string);
   }
   return out;

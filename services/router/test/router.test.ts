@@ -201,6 +201,15 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
         expect(count(n), n).toBe(1);
     });
 
+    it('drops underscore spellings of the forwarding headers (CGI turns both into HTTP_X_FORWARDED_FOR)', async () => {
+      const e = await echo('shop.apps.test', '/echo', {
+        headers: { x_forwarded_for: '6.6.6.6', 'X_Forwarded-Proto': 'https', x_request_id: 'forged' },
+      });
+      const names = e.rawHeaders.filter((_x, i) => i % 2 === 0).map((x) => x.toLowerCase());
+      expect(names.filter((n) => n.includes('_'))).toEqual([]);
+      expect(e.headers['x-forwarded-for']).toBe('127.0.0.1');
+    });
+
     it('gives every request its own request id', async () => {
       const ids = new Set<string>();
       for (let i = 0; i < 5; i++) ids.add(String((await echo('shop.apps.test')).headers['x-request-id']));

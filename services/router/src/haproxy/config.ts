@@ -308,7 +308,8 @@ export function haproxyCfg(input: CfgInput): string {
     '  http-request set-var(txn.host) var(txn.host),regsub([.]$,) if { var(txn.host) -m end . }',
     '  http-request lua.strip_req if { req.hdr(connection) -m found }',
     // One pass over the headers for every hop-by-hop and client-sent forwarding header.
-    `  http-request del-header ^(${[...hop, ...FORWARDING].join('|')})$ -m reg`,
+    // Forwarding headers in any spelling of - and _ (CGI-style servers read X_Forwarded_For as X-Forwarded-For).
+    `  http-request del-header ^(${[...hop, ...[...FORWARDING].map((n) => n.replaceAll('-', '[-_]'))].join('|')})$ -m reg`,
     '  http-request set-header X-Forwarded-For %[src]',
     `  http-request set-header X-Forwarded-Proto ${tlsPort !== undefined ? '%[ssl_fc,iif(https,http)]' : 'http'}`,
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
