@@ -83,6 +83,8 @@ export function createSshServer(deps: SshDeps, hostKey: string): SshServer {
         server.once('error', reject);
         server.listen(port, host, () => {
           server.off('error', reject);
+          // An accept-time error (EMFILE…) must not take the whole platform down.
+          server.on('error', (err: Error) => deps.logger.error({ err }, 'git ssh server error'));
           bound = true;
           resolve((server.address() as net.AddressInfo).port);
         });
