@@ -176,13 +176,17 @@ export class Engine {
         `deployment v${req.number} of project "${req.projectId}" already exists for commit ${existing.commitSha.slice(0, 12)}`,
       );
     }
-    if (req.source.kind === 'build_of') {
-      const from = this.deployment(p, req.source.number);
+    let source = req.source;
+    if (source.kind === 'build_of') {
+      const from = this.deployment(p, source.number);
       if (!from.buildRetained || !from.build) {
-        throw new InvalidArgumentError(`deployment v${req.source.number}: its build is no longer kept`, [
+        throw new InvalidArgumentError(`deployment v${source.number}: its build is no longer kept`, [
           { field: 'source.build_of_deployment_number', message: 'build no longer kept' },
         ]);
       }
+      // A deployment that itself reused a build (a rollback, a config change) has no build directory
+      // of its own: point at the deployment that really built it.
+      source = { kind: 'build_of', number: this.buildOwner(from) };
     }
     const now = nowIso();
     const d: DeploymentRecord = {
@@ -191,7 +195,7 @@ export class Engine {
       state: 'queued',
       createdAt: now,
       stateChangedAt: now,
-      source: req.source.kind === 'git' ? { kind: 'git', refName: req.source.refName } : req.source,
+      source: source.kind === 'git' ? { kind: 'git', refName: source.refName } : source,
       configVars: req.configVars,
       builder: req.builder,
       ...(req.buildpackUrl ? { buildpackUrl: req.buildpackUrl } : {}),
