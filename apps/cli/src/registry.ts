@@ -17,6 +17,7 @@ export const TOPICS: Record<string, string> = {
   ps: 'see, scale and restart a project’s instances',
   logs: 'build, app, router and platform output',
   config: 'read and change a project’s config vars',
+  settings: 'health check path, builder, outside-world access and limits of a project',
   domains: 'route hostnames to a project',
   keys: 'manage the SSH keys that may push',
   tokens: 'create and revoke API tokens',
