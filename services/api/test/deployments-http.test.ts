@@ -517,6 +517,33 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
     expect(w.pom.calls).toContain(`delete:${p.id}`);
   });
 
+  it("hands a deployed project's domains to Pomegrenade at once, and undoes a change routing cannot follow", async () => {
+    const p = await createProject(w, alice);
+    await recordPush(w, alice, p.id, nextSha());
+    const host = `${p.name}.example.org`;
+    const added = await call(w.api, 'POST', `/api/v1/projects/${p.name}/domains`, {
+      body: { hostname: host },
+      as: as(alice),
+    });
+    expect(added.status).toBe(201);
+    expect(w.pom.routings.filter((r) => r.projectId === p.id).at(-1)?.domains).toContain(host);
+    const removed = await call(w.api, 'DELETE', `/api/v1/projects/${p.name}/domains/${host}`, {
+      as: as(alice),
+    });
+    expect(removed.status).toBe(204);
+    expect(w.pom.routings.filter((r) => r.projectId === p.id).at(-1)?.domains).not.toContain(host);
+    expect(w.pom.routings.filter((r) => r.projectId === p.id).at(-1)?.egressDisabled).toBeUndefined();
+    // Pomegrenade down: the change fails with its reason and nothing is left half-done.
+    await w.pom.stop();
+    const failed = await call(w.api, 'POST', `/api/v1/projects/${p.name}/domains`, {
+      body: { hostname: host },
+      as: as(alice),
+    });
+    expect(failed.status).toBe(503);
+    const list = await call(w.api, 'GET', `/api/v1/projects/${p.name}/domains`, { as: as(alice) });
+    expect(JSON.stringify(list.body)).not.toContain(host);
+  });
+
   it('describes every deployment route in the OpenAPI document', async () => {
     const doc = await call(w.api, 'GET', '/api/openapi.json');
     const paths = Object.keys(doc.body.paths);

@@ -216,13 +216,29 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
   /** Switches a deployed project's outside-world access at once; a project never deployed gets
    * it with its first deployment. */
   async applyEgress(project: DeployedProject, enabled: boolean): Promise<void> {
+    await this.updateRouting(project, { egressDisabled: !enabled });
+  }
+
+  /**
+   * Hands Pomegrenade the project's current domains at once: a removed domain must stop routing to
+   * this project now (another Client may claim it next), not at its next deployment.
+   */
+  async syncDomains(project: Pick<DeployedProject, 'id' | 'name'>): Promise<void> {
+    await this.updateRouting(project, {});
+  }
+
+  /** UpdateProjectRouting with the stored domains, for a project that has been deployed. */
+  private async updateRouting(
+    project: Pick<DeployedProject, 'id' | 'name'>,
+    extra: { egressDisabled?: boolean },
+  ): Promise<void> {
     if ((await this.repo.list(project.id, 1)).length === 0) return;
     await this.pomegrenade.updateProjectRouting({
       projectId: project.id,
       projectName: project.name,
       domains: [`${project.name}.${this.config.appsDomain}`, ...(await this.repo.customDomains(project.id))],
       httpsRedirect: false,
-      egressDisabled: !enabled,
+      ...extra,
     });
   }
 

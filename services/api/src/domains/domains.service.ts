@@ -1,9 +1,10 @@
 // Custom domains of a project: validated hostnames, unique across all projects.
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { NotFoundError } from '@paastech/kit';
 import { AuditService } from '../audit/audit.service.js';
 import type { ApiConfig } from '../config.js';
 import { isoNow, newId } from '../db/ids.js';
+import { DeploymentsService } from '../deployments/deployments.service.js';
 import { quote } from '../projects/project-name.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { API_CONFIG } from '../providers.js';
@@ -18,6 +19,7 @@ export class DomainsService {
     private readonly projects: ProjectsService,
     private readonly audit: AuditService,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Optional() private readonly deployments?: DeploymentsService,
   ) {}
 
   async list(clientId: string, projectName: string): Promise<DomainDto[]> {
@@ -38,6 +40,13 @@ export class DomainsService {
     });
     const row = { id: newId(), project_id: project.id, hostname, created_at: isoNow() };
     await this.repo.insert(row);
+    try {
+      await this.deployments?.syncDomains(project);
+    } catch (err) {
+      // Routing could not follow: leave nothing half-done, the Client can try again.
+      await this.repo.delete(project.id, hostname);
+      throw err;
+    }
     await this.audit.record(clientId, 'domain.add', `project:${project.name}`, ip, { hostname });
     return mapDomain(row);
   }
@@ -48,8 +57,18 @@ export class DomainsService {
     const hostname = rawHostname.toLowerCase().replace(/\.$/, '');
     // Only printable ASCII can be stored, so anything else is simply not there (and never reaches SQL).
     const storable = /^[\u0021-\u007e]{1,253}$/.test(hostname);
-    if (!storable || !(await this.repo.delete(project.id, hostname))) {
+    const row = storable
+      ? (await this.repo.list(project.id)).find((d) => d.hostname === hostname)
+      : undefined;
+    if (!row || !(await this.repo.delete(project.id, hostname))) {
       throw new NotFoundError(`domain ${quote(rawHostname)} not found in project ${quote(project.name)}`);
+    }
+    try {
+      // The router must stop sending this host to the project now: another Client may claim it next.
+      await this.deployments?.syncDomains(project);
+    } catch (err) {
+      await this.repo.insert(row);
+      throw err;
     }
     await this.audit.record(clientId, 'domain.remove', `project:${project.name}`, ip, { hostname });
   }
