@@ -213,14 +213,20 @@ describe('deploying from the dashboard', () => {
     await page.getByText('Saved 1 change as one update.').waitFor();
     await page.getByRole('link', { name: 'Deployments' }).click();
     await page.getByRole('row', { name: /v2 active/ }).waitFor({ timeout: 120_000 });
-    expect((await getApp(routerPort, appHost)).body).toBe('bonjour from v2\n');
+    // The router applies the route a few milliseconds after Pomegrenade publishes it.
+    await expect
+      .poll(async () => (await getApp(routerPort, appHost)).body, { timeout: 5000 })
+      .toBe('bonjour from v2\n');
 
     // Roll back to v1 (code and config): v3 goes live greeting "hello" again.
     await page.getByRole('button', { name: 'Roll back to v1' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Roll back to v1' }).click();
     await page.getByRole('heading', { name: /^v3/ }).waitFor();
     await page.locator('h2 .badge', { hasText: 'active' }).waitFor({ timeout: 120_000 });
-    expect((await getApp(routerPort, appHost)).body).toBe('hello from v3\n');
+    // The router applies the route a few milliseconds after Pomegrenade publishes it.
+    await expect
+      .poll(async () => (await getApp(routerPort, appHost)).body, { timeout: 5000 })
+      .toBe('hello from v3\n');
 
     // Overview and scale show the running instance.
     await page.getByRole('link', { name: 'Overview' }).click();
