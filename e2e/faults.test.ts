@@ -163,22 +163,22 @@ describe('kill -9 of paastechd', () => {
   }, 240_000);
 
   it('during a build: after the restart the deployment is not left building, the old version serves, the next push works', async () => {
-    const dir = await fixtureRepository('node-dep', path.join(tempDir('pt-fx-'), 'builder'));
+    // node-hello (no dependencies: no registry on the way), given a build step below.
+    const dir = await fixtureRepository('node-hello', path.join(tempDir('pt-fx-'), 'builder'));
     await client.createProject('builder');
     const first = await pushHttp(daemon, dir, 'builder', client.token);
     expect(first.code, first.stderr).toBe(0);
-    live.set('builder', 'two days is 172800000 ms\n');
+    live.set('builder', 'hello from v1 (web.1)\n');
     await allAppsAnswer();
     const repo = await repository('builder');
     const old = git(repo, ['rev-parse', 'refs/heads/main']);
     // A build that takes a while: the kill lands inside it.
     const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
-    pkg.scripts.build = 'node -e "setTimeout(() => {}, 20000)"';
+    pkg.scripts.build = `node -e "console.log('slow build started'); setTimeout(() => {}, 20000)"`;
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg));
     const fresh = await commitChange(dir, 'note.txt', 'slow build\n');
     const push = startPush(daemon, dir, 'builder', client.token);
-    await push.waitFor(/remote: .*(npm run build|Building)/, 90_000);
-    await sleep(1000);
+    await push.waitFor(/remote: .*slow build started/, 90_000);
     const pids = await killDaemon();
     expect((await push.done).code).not.toBe(0);
     await startDaemon();
@@ -193,7 +193,9 @@ describe('kill -9 of paastechd', () => {
     const fixed = await commitChange(dir, 'note.txt', 'fast build\n');
     const again = await pushHttp(daemon, dir, 'builder', client.token);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/deployed v\d+/);
+    const version = /deployed v(\d+)/.exec(again.stderr)?.[1];
+    expect(version, again.stderr).toBeDefined();
+    live.set('builder', `hello from v${version} (web.1)\n`);
     expect(git(repo, ['rev-parse', 'refs/heads/main'])).toBe(fixed);
     await allAppsAnswer();
   }, 300_000);
