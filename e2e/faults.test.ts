@@ -187,6 +187,10 @@ describe('kill -9 of paastechd', () => {
     expect([old, fresh]).toContain(git(repo, ['rev-parse', 'refs/heads/main']));
     const settled = await client.settled('builder', 60_000);
     expect(settled.filter((d) => ['queued', 'building', 'releasing'].includes(d.state))).toEqual([]);
+    // The deployment was recorded before the kill (its build had started): it ends failed, saying why.
+    const interrupted = settled.find((d) => d.commit_sha === fresh);
+    expect(interrupted?.state, JSON.stringify(settled)).toBe('failed');
+    expect(interrupted?.failure_reason).toMatch(/interrupted by a platform restart/);
     await allAppsAnswer();
     pkg.scripts.build = 'node -e "0"';
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg));
