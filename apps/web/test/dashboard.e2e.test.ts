@@ -190,8 +190,22 @@ describe('dashboard in a real browser', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Remove key' }).click();
     await page.getByText('No SSH keys yet').waitFor();
 
-    // Delete the project: only once its name is typed.
+    // Settings: a limit out of range shows the API's rule under its field; a good one is saved.
     await page.goto(`${origin}/projects/${name}/settings`);
+    await page.getByLabel('Memory (MiB)').fill('8');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('memory_mb must be a whole number from 16 to 1048576').first().waitFor();
+    await page.getByLabel('Memory (MiB)').fill('256');
+    await page.getByLabel(/Allow outside-world access/).uncheck();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('status').getByText('Saved.').waitFor();
+    const settings = await page.evaluate(
+      async (n) => (await fetch(`/api/v1/projects/${n}/settings`)).json(),
+      name,
+    );
+    expect(settings).toMatchObject({ egress: false, limits: { memory_mb: 256 } });
+
+    // Delete the project: only once its name is typed.
     await page.getByRole('button', { name: 'Delete project' }).click();
     const confirm = page.getByRole('dialog').getByRole('button', { name: `Delete ${name}` });
     expect(await confirm.isDisabled()).toBe(true);
