@@ -14,7 +14,7 @@ import {
   slotAddresses,
   slotCount,
 } from '../src/isolation/addresses.js';
-import { listTables, projectRuleset } from '../src/isolation/firewall.js';
+import { listTables, parseResolvers, projectRuleset } from '../src/isolation/firewall.js';
 import { networkUnavailableReason, type ProjectNetwork, ProjectNetworks } from '../src/isolation/network.js';
 
 const TAG = `t-${randomBytes(4).toString('hex')}`;
@@ -266,5 +266,36 @@ describe('project networks (root, iproute2, nftables)', () => {
     expect(fs.existsSync(`/sys/class/net/${c.names.hostIf}`)).toBe(false);
     expect(await listTables(c.names.table)).toEqual([]);
     expect(networks.projects()).not.toContain('project-c');
+  });
+});
+
+describe('resolvers (apps resolve names through the host resolver, even on a private address)', () => {
+  it.each([
+    ['nameserver 10.255.255.53\n', ['10.255.255.53']],
+    [
+      '# comment\nnameserver 1.1.1.1\nnameserver ::1\noptions ndots:1\n  nameserver 192.168.1.1  \n',
+      ['1.1.1.1', '192.168.1.1'],
+    ],
+    ['nameserver 1.2.3.4; rm -rf /\nsearch x\n', []],
+    ['', []],
+  ])('parseResolvers(%j) → %j', (conf, expected) => {
+    expect(parseResolvers(conf)).toEqual(expected);
+  });
+
+  it('opens port 53 of the resolvers before refusing private networks, only with egress', () => {
+    const spec = {
+      table: 'pt_x',
+      hostIf: 'pt-x',
+      subnet: '10.213.0.0/30',
+      range: '10.213.0.0/16',
+      egress: true,
+      resolvers: ['10.255.255.53'],
+    };
+    const rules = projectRuleset(spec);
+    const dns = rules.indexOf('ip daddr { 10.255.255.53 } meta l4proto { udp, tcp } th dport 53 accept');
+    expect(dns).toBeGreaterThan(0);
+    expect(dns).toBeLessThan(rules.indexOf('ip daddr { 10.0.0.0/8'));
+    expect(projectRuleset({ ...spec, egress: false })).not.toContain('dport 53');
+    expect(() => projectRuleset({ ...spec, resolvers: ['1.2.3.4 } accept; {'] })).toThrow(/refusing/);
   });
 });

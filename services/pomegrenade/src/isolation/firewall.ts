@@ -17,9 +17,12 @@ export interface FirewallSpec {
   range: string;
   /** NAT to the outside world (true) or no traffic leaves the project at all (false). */
   egress: boolean;
+  /** DNS resolvers the host uses (often on a private address): apps may reach port 53 there only. */
+  resolvers?: string[];
 }
 
 const NAME = /^[a-z0-9_-]{1,15}$/;
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** Private networks an app must never reach through the host (a separate rule: they may overlap the range). */
 export const PRIVATE_NETWORKS = [
@@ -33,7 +36,14 @@ const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 
 /** The nft script (for `nft -f -`) that replaces the project's table atomically (pure). */
 export function projectRuleset(s: FirewallSpec): string {
-  if (!NAME.test(s.table) || !NAME.test(s.hostIf) || !CIDR.test(s.subnet) || !CIDR.test(s.range)) {
+  const resolvers = s.resolvers ?? [];
+  if (
+    !NAME.test(s.table) ||
+    !NAME.test(s.hostIf) ||
+    !CIDR.test(s.subnet) ||
+    !CIDR.test(s.range) ||
+    !resolvers.every((r) => IPV4.test(r))
+  ) {
     throw new Error(`firewall: refusing names/addresses ${JSON.stringify(s)}`);
   }
   const from = `iifname "${s.hostIf}"`;
@@ -54,6 +64,10 @@ export function projectRuleset(s: FirewallSpec): string {
     `    oifname "${s.hostIf}" ${reject}`,
     `    ${from} meta nfproto ipv6 ${reject}`,
     `    ${from} ip daddr { ${s.range}, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/4 } ${reject}`,
+    // Name resolution through the host's resolvers, even on a private address; nothing else there.
+    ...(s.egress && resolvers.length > 0
+      ? [`    ${from} ip daddr { ${resolvers.join(', ')} } meta l4proto { udp, tcp } th dport 53 accept`]
+      : []),
     `    ${from} ip daddr { ${PRIVATE_NETWORKS.join(', ')} } ${reject}`,
     `    ${from} oifname "pt-*" ${reject}`,
     ...(s.egress ? [] : [`    ${from} ${reject}`]),
@@ -85,4 +99,12 @@ export async function listTables(prefix: string): Promise<string[]> {
     .split('\n')
     .map((l) => /^table inet (\S+)$/.exec(l.trim())?.[1])
     .filter((t): t is string => t?.startsWith(prefix) ?? false);
+}
+
+/** IPv4 nameservers of a resolv.conf (IPv6 ones are useless here: apps have no IPv6). */
+export function parseResolvers(resolvConf: string): string[] {
+  return resolvConf
+    .split('\n')
+    .map((l) => /^\s*nameserver\s+(\d{1,3}(?:\.\d{1,3}){3})\s*$/.exec(l)?.[1])
+    .filter((a): a is string => a !== undefined);
 }

@@ -18,7 +18,7 @@ import {
   slotAddresses,
   slotCount,
 } from './addresses.js';
-import { applyRuleset, removeRuleset } from './firewall.js';
+import { applyRuleset, parseResolvers, removeRuleset } from './firewall.js';
 
 export interface NetworkOptions {
   /** Tells this installation's projects apart from another's on the same host. */
@@ -263,6 +263,7 @@ export class ProjectNetworks {
       subnet: n.addresses.subnet,
       range: formatNet(this.net),
       egress: n.egress,
+      resolvers: hostResolvers(),
     });
   }
 
@@ -317,5 +318,14 @@ export class ProjectNetworks {
     } catch {
       return false;
     }
+  }
+}
+
+/** The host's IPv4 DNS resolvers (bwrap gives apps the host's /etc/resolv.conf). */
+function hostResolvers(): string[] {
+  try {
+    return parseResolvers(fs.readFileSync('/etc/resolv.conf', 'utf8'));
+  } catch {
+    return [];
   }
 }
