@@ -17,6 +17,7 @@ declare -A NEEDED=(
 # Needed by the test suite only (browser tests, PostgreSQL client).
 declare -A NEEDED_FOR_TESTS=(
   [psql]=postgresql-client
+  [pg_ctlcluster]=postgresql
   [ssh]=openssh-client
   [chromium]=chromium
 )
