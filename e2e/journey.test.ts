@@ -362,8 +362,8 @@ describe('config change, rollback, scale, domains, logs and delete', () => {
         },
       );
       expect(taken.status).toBe(409); // unique across all projects
-      // The router learns a project's domains with its next deployment (the API does not push routing
-      // on its own when a domain is added), so the domain is checked after the config change.
+      // The domain is routed as soon as it is added (the API hands Pomegrenade the domains at once);
+      // it is checked after the config change so both hosts show v2.
       const vars = await client().json('PATCH', `/api/v1/projects/${name}/config`, {
         set: { GREETING: 'bonjour' },
       });
