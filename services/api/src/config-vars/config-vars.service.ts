@@ -6,7 +6,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InvalidArgumentError } from '@paastech/kit';
 import { AuditService } from '../audit/audit.service.js';
 import { SECRET_BOX } from '../crypto/crypto.module.js';
-import { configVarAad, type Sealed, type SecretBox } from '../crypto/secret-box.js';
+import { configVarAad, openConfigVars, type Sealed, type SecretBox } from '../crypto/secret-box.js';
 import { DeploymentsService } from '../deployments/deployments.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { CONFIG_VARS_MAX_PER_PROJECT, parseConfigChange } from './config-var.js';
@@ -31,16 +31,7 @@ export class ConfigVarsService {
 
   /** The project's vars as plaintext, name → value. */
   async decrypted(projectId: string): Promise<Record<string, string>> {
-    const vars: Record<string, string> = {};
-    for (const row of await this.repo.list(projectId)) {
-      const sealed = {
-        ciphertext: row.value_ciphertext,
-        nonce: row.value_nonce,
-        keyVersion: row.key_version,
-      };
-      vars[row.name] = this.box.open(sealed, configVarAad(projectId, row.name));
-    }
-    return vars;
+    return openConfigVars(this.box, projectId, await this.repo.list(projectId));
   }
 
   /** Applies one change atomically and returns the resulting config. */

@@ -109,3 +109,25 @@ export class SecretBox {
     }
   }
 }
+
+/** A config var row as stored: name and its sealed value. */
+export interface SealedConfigVar {
+  name: string;
+  value_ciphertext: string;
+  value_nonce: string;
+  key_version: number;
+}
+
+/** Opens the stored config vars of a project, name → plaintext value. */
+export function openConfigVars(
+  box: SecretBox,
+  projectId: string,
+  rows: readonly SealedConfigVar[],
+): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const row of rows) {
+    const sealed = { ciphertext: row.value_ciphertext, nonce: row.value_nonce, keyVersion: row.key_version };
+    vars[row.name] = box.open(sealed, configVarAad(projectId, row.name));
+  }
+  return vars;
+}

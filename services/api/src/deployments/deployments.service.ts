@@ -8,7 +8,7 @@ import { ConflictError, type Logger, NotFoundError } from '@paastech/kit';
 import type { deploy, git } from '@paastech/proto';
 import type { ApiConfig } from '../config.js';
 import { SECRET_BOX } from '../crypto/crypto.module.js';
-import { configVarAad, type SecretBox } from '../crypto/secret-box.js';
+import { openConfigVars, type SecretBox } from '../crypto/secret-box.js';
 import { isoNow, newId } from '../db/ids.js';
 import type { DeploymentReason } from '../db/schema.js';
 import { quote } from '../projects/project-name.js';
@@ -258,16 +258,7 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
 
   /** The project's current config vars, decrypted. */
   async currentConfig(projectId: string): Promise<Record<string, string>> {
-    const vars: Record<string, string> = {};
-    for (const row of await this.repo.configVars(projectId)) {
-      const sealed = {
-        ciphertext: row.value_ciphertext,
-        nonce: row.value_nonce,
-        keyVersion: row.key_version,
-      };
-      vars[row.name] = this.box.open(sealed, configVarAad(projectId, row.name));
-    }
-    return vars;
+    return openConfigVars(this.box, projectId, await this.repo.configVars(projectId));
   }
 
   /** The formation new deployments get: the active deployment's, else the latest one's. */
