@@ -20,6 +20,7 @@ import type { Builder, Runtime } from './domain/ports.js';
 import { TrafficCounters } from './domain/traffic.js';
 import { GitArchiveSource } from './grpc/git-source.js';
 import { deploymentService, routingService } from './grpc/services.js';
+import { DiskQuotas } from './isolation/disk-quota.js';
 import { networkUnavailableReason } from './isolation/network.js';
 import { LocalRuntime, sandboxUnavailableReason } from './runtime/local-runtime.js';
 import { UnconfinedRuntime } from './runtime/unconfined-runtime.js';
@@ -74,8 +75,17 @@ export function startPomegrenade(
       (config.sandbox === 'none'
         ? new UnconfinedRuntime()
         : new LocalRuntime({ sandbox: config.sandbox, stateDir, logger, network: config.instanceNetwork }));
+    // The disk quota of builds (what the real runtimes' builds write on this host's disk).
+    const disk = overrides.runtime
+      ? undefined
+      : await DiskQuotas.create({
+          projectsDir: store.projectsDir(),
+          maxBytes: config.limitBounds.diskBytes,
+          logger,
+        });
     engine = new Engine({
       runtime,
+      disk,
       builders: overrides.builders ?? defaultBuilders(),
       source: overrides.source ?? source,
       store,

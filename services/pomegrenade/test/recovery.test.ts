@@ -96,7 +96,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await daemon?.stop('SIGKILL');
+  // A clean stop: it unmounts the projects' disks, so the data dir can be removed.
+  await daemon?.stop();
   await gitServer?.stop();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });

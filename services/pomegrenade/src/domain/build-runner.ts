@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ExecError, run } from '@paastech/kit';
 import { BuildpackBuilder } from '../build/buildpack.js';
 import { readAppFile } from '../build/files.js';
+import { type DiskQuotas, type DiskWatch, quotaExceededMessage } from '../isolation/disk-quota.js';
 import { type BuildInfo, DeploymentFailedError, type Failure, type Limits } from './model.js';
 import type { BuildContext, Builder, ExecOptions, Runtime } from './ports.js';
 import { parseProcfile } from './procfile.js';
@@ -44,9 +45,13 @@ export interface BuildDeps {
   runtime: Runtime;
   builders: Builder[];
   source: SourceFetcher;
+  /** The per-project disk quota of builds and caches (absent: none, e.g. with a FakeRuntime). */
+  disk?: DiskQuotas;
 }
 
 const BUILD_ENV_PATH = '/usr/local/bin:/usr/bin:/bin';
+/** Output of a command that ran out of space. */
+const NO_SPACE = /ENOSPC|No space left on device|Disk quota exceeded/i;
 
 /**
  * Hides config var values in build output (values of 4+ characters; shorter ones are too common).
@@ -61,6 +66,33 @@ export function masker(configVars: Record<string, string>): (text: string) => st
 
 /** Runs a build and returns what it produced; throws DeploymentFailedError on any failure. */
 export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInfo> {
+  const disk = deps.disk;
+  if (!disk) return buildTree(job, deps, null);
+  await disk.ensure(job.projectId, job.limits.diskBytes);
+  const guard = disk.watch(job.projectId, job.limits.diskBytes);
+  try {
+    return await buildTree(job, deps, guard);
+  } catch (err) {
+    // A write of the platform's own (the source archive, a copy) that hit the full disk.
+    if (!(err instanceof DeploymentFailedError) && guard.check()) {
+      throw quotaError(job, disk);
+    }
+    throw err;
+  } finally {
+    guard.stop();
+  }
+}
+
+/** The failure of a build that ran out of its disk quota. */
+function quotaError(job: BuildJob, disk: DiskQuotas | undefined, command?: string): DeploymentFailedError {
+  return new DeploymentFailedError({
+    reason: 'limit_exceeded',
+    message: quotaExceededMessage(job.limits.diskBytes, disk?.mode ?? 'loop', command),
+  });
+}
+
+/** The build itself, its disk watched by `guard` when there is a quota. */
+async function buildTree(job: BuildJob, deps: BuildDeps, guard: DiskWatch | null): Promise<BuildInfo> {
   const tmp = `${job.artifactDir}.tmp`;
   const appDir = path.join(tmp, 'app');
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -78,7 +110,7 @@ export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInf
   const mask = masker(job.configVars);
   const deadline = Date.now() + job.timeoutSeconds * 1000;
   const exec = (argv: string[], o: ExecOptions = {}) =>
-    sandboxExec(job, deps.runtime, appDir, argv, o, deadline, o.capture ?? ((t) => job.line(mask(t))));
+    sandboxExec(job, deps, guard, appDir, argv, o, deadline, o.capture ?? ((t) => job.line(mask(t))));
 
   job.step('Fetching source');
   const tarFile = path.join(tmp, 'source.tar');
@@ -120,6 +152,7 @@ export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInf
     });
   }
   job.step(`Process types: ${Object.keys(processes).join(', ')}`);
+  if (guard && (await guard.settle())) throw quotaError(job, deps.disk);
   const sizeBytes = Number((await run('du', ['-sb', '--', appDir])).stdout.split('\t')[0]) || 0;
   fs.rmSync(job.artifactDir, { recursive: true, force: true });
   fs.renameSync(tmp, job.artifactDir);
@@ -168,7 +201,8 @@ function readProcfile(appDir: string): ReturnType<typeof parseProcfile> {
 /** Runs one build command in the sandbox (network on, project uid), bounded by the build deadline. */
 async function sandboxExec(
   job: BuildJob,
-  runtime: Runtime,
+  deps: { runtime: Runtime; disk?: DiskQuotas },
+  guard: DiskWatch | null,
   appDir: string,
   argv: string[],
   o: ExecOptions,
@@ -184,7 +218,7 @@ async function sandboxExec(
     ...o.env,
   };
   const cwdArgv = o.cwd ? ['/bin/sh', '-c', 'cd "$1" && shift && exec "$@"', 'sh', o.cwd, ...argv] : argv;
-  const proc = await runtime.run(
+  const proc = await deps.runtime.run(
     {
       projectId: job.projectId,
       id: `build-v${job.number}-${Date.now().toString(36)}`,
@@ -202,8 +236,14 @@ async function sandboxExec(
       uid: job.uid,
       gid: job.uid,
     },
-    line,
+    (t) => {
+      // Looked at now: the writer may clean up before the next poll.
+      if (NO_SPACE.test(t)) guard?.check(true);
+      line(t);
+    },
   );
+  // Watch mode: the watchdog stops the command once the tree passed the quota.
+  const unwatch = guard?.onExceeded(() => void proc.stop(0));
   let timedOut = false;
   const remaining = Math.max(0, deadline - Date.now());
   const timer = setTimeout(() => {
@@ -213,6 +253,7 @@ async function sandboxExec(
   const onAbort = () => void proc.stop(2000);
   job.signal.addEventListener('abort', onAbort);
   const exit = await proc.exited;
+  unwatch?.();
   clearTimeout(timer);
   job.signal.removeEventListener('abort', onAbort);
   if (job.signal.aborted) throw new DeploymentFailedError({ reason: 'internal', message: 'cancelled' });
@@ -224,6 +265,7 @@ async function sandboxExec(
   }
   if (exit.code !== 0) {
     const cmd = argv.slice(0, 3).join(' ');
+    if (guard?.check()) throw quotaError(job, deps.disk, cmd);
     const how = exit.oomKilled
       ? 'ran out of memory'
       : exit.code !== null

@@ -1,0 +1,244 @@
+// The per-project disk quota (isolation/disk-quota.ts), as root with loop devices: a build that
+// writes past its project's limit fails with ENOSPC and "disk quota of N MiB exceeded" while a
+// neighbour builds; a raised limit takes effect; deleting a project, stopping Pomegrenade and
+// recovering after a kill -9 leave no mount, loop device or image behind. The watchdog fallback
+// (hosts without loop devices) is checked on its own.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createLogger, run } from '@paastech/kit';
+import { deploy } from '@paastech/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DiskQuotas,
+  loopDevicesUnder,
+  loopUnavailableReason,
+  mountPoints,
+  quotaExceededMessage,
+} from '../src/isolation/disk-quota.js';
+import { fixture } from './support/git-server.js';
+import { type Harness, startHarness } from './support/pomegrenade.js';
+
+const MiB = 1024 * 1024;
+const canLoop = loopUnavailableReason() === null;
+const logger = createLogger('test', { level: 'silent', format: 'json' });
+
+/** Mounts and loop devices of anything under `dir`. */
+function leftovers(dir: string): string[] {
+  const mounts = mountPoints().filter((m) => m.startsWith(`${dir}/`));
+  return [...mounts, ...loopDevicesUnder(dir)];
+}
+
+/** Polls until `check` holds (loop devices are freed by the kernel a moment after the unmount). */
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Writes `bytes` to `file` in 1 MiB chunks; returns the bytes written and the error code, if any. */
+function fill(file: string, bytes: number): { written: number; code: string | null } {
+  const fd = fs.openSync(file, 'w');
+  const chunk = Buffer.alloc(MiB, 7);
+  let written = 0;
+  try {
+    while (written < bytes) written += fs.writeSync(fd, chunk, 0, Math.min(MiB, bytes - written));
+    fs.fsyncSync(fd);
+    return { written, code: null };
+  } catch (err) {
+    return { written, code: (err as NodeJS.ErrnoException).code ?? 'unknown' };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+describe('quota message', () => {
+  it.each([
+    [
+      32 * MiB,
+      'loop',
+      'npm run build',
+      'disk quota of 32 MiB exceeded: build command "npm run build" got ENOSPC',
+    ],
+    [1024 * MiB, 'watch', 'npm ci', 'disk quota of 1024 MiB exceeded: build command "npm ci" was stopped'],
+    [8 * MiB, 'loop', undefined, 'disk quota of 8 MiB exceeded by the build'],
+  ] as const)('%i bytes, %s, %s', (limit, mode, command, start) => {
+    expect(quotaExceededMessage(limit, mode, command).startsWith(start)).toBe(true);
+  });
+});
+
+describe('DiskQuotas (loop devices, root)', () => {
+  let root: string;
+  beforeAll(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'pdq-'));
+  });
+  afterAll(async () => {
+    // Whatever a failed test left mounted must not keep the directory (or a loop device) busy.
+    for (const m of mountPoints()
+      .filter((x) => x.startsWith(`${root}/`))
+      .reverse()) {
+      await run('umount', ['-l', '--', m]).catch(() => {});
+    }
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it.skipIf(!canLoop)('ENOSPC at the limit; raising and lowering it take effect at once', async () => {
+    const dir = path.join(root, 'a', 'projects');
+    const q = await DiskQuotas.create({ projectsDir: dir, maxBytes: 256 * MiB, logger });
+    expect(q.mode).toBe('loop');
+    await q.ensure('p1', 16 * MiB);
+    const builds = path.join(dir, 'p1', 'builds');
+    expect(fs.lstatSync(builds).isSymbolicLink()).toBe(true);
+    const first = fill(path.join(builds, 'big'), 40 * MiB);
+    expect(first.code).toBe('ENOSPC');
+    expect(first.written).toBeGreaterThanOrEqual(15 * MiB);
+    expect(first.written).toBeLessThanOrEqual(16 * MiB);
+    const w = q.watch('p1', 16 * MiB);
+    expect(w.check()).toBe(true);
+    w.stop();
+
+    await q.ensure('p1', 64 * MiB);
+    const raised = fill(path.join(builds, 'big'), 40 * MiB);
+    expect(raised).toEqual({ written: 40 * MiB, code: null });
+    const w2 = q.watch('p1', 64 * MiB);
+    expect(w2.check()).toBe(false);
+    w2.stop();
+
+    // Lowered below what is stored: full; once space is freed, the next build's ensure() holds
+    // the project to its new limit.
+    await q.ensure('p1', 8 * MiB);
+    expect(fill(path.join(dir, 'p1', 'cache', 'more'), MiB).code).toBe('ENOSPC');
+    fs.rmSync(path.join(builds, 'big'));
+    await q.ensure('p1', 8 * MiB);
+    const after = fill(path.join(dir, 'p1', 'cache', 'more'), 40 * MiB);
+    expect(after.code).toBe('ENOSPC');
+    expect(after.written).toBeLessThanOrEqual(8 * MiB);
+
+    await q.remove('p1');
+    await until(() => leftovers(dir).length === 0, 'no mount or loop device of p1');
+    expect(fs.existsSync(path.join(dir, 'p1', 'disk.img'))).toBe(false);
+  });
+
+  it.skipIf(!canLoop)(
+    'after a kill -9: deleted projects lose their disk, the others keep theirs',
+    async () => {
+      const dir = path.join(root, 'b', 'projects');
+      const before = await DiskQuotas.create({ projectsDir: dir, maxBytes: 128 * MiB, logger });
+      for (const id of ['kept', 'gone']) {
+        await before.ensure(id, 16 * MiB);
+        fs.writeFileSync(path.join(dir, id, 'state.json'), '{}');
+        fs.writeFileSync(path.join(dir, id, 'builds', 'marker'), id);
+      }
+      // The platform dies here: mounts outlive it (nothing is unmounted). "gone" was being deleted.
+      fs.rmSync(path.join(dir, 'gone', 'state.json'));
+      expect(leftovers(path.join(dir, 'gone')).length).toBe(2);
+
+      const after = await DiskQuotas.create({ projectsDir: dir, maxBytes: 128 * MiB, logger });
+      expect(await after.recover()).toEqual({ removed: ['gone'], attached: [] });
+      await until(() => leftovers(path.join(dir, 'gone')).length === 0, 'no mount or loop device of gone');
+      expect(fs.existsSync(path.join(dir, 'gone', 'disk.img'))).toBe(false);
+      expect(fs.readFileSync(path.join(dir, 'kept', 'builds', 'marker'), 'utf8')).toBe('kept');
+
+      // A clean stop unmounts; the next start mounts the image again with its data.
+      await after.detachAll();
+      await until(() => leftovers(dir).length === 0, 'nothing mounted after detachAll');
+      expect(fs.existsSync(path.join(dir, 'kept', 'builds', 'marker'))).toBe(false);
+      const again = await DiskQuotas.create({ projectsDir: dir, maxBytes: 128 * MiB, logger });
+      expect(await again.recover()).toEqual({ removed: [], attached: ['kept'] });
+      expect(fs.readFileSync(path.join(dir, 'kept', 'builds', 'marker'), 'utf8')).toBe('kept');
+      await again.detachAll();
+      await until(() => leftovers(dir).length === 0, 'nothing mounted at the end');
+    },
+  );
+
+  it.each([['../escape'], ['a/b'], ['.disk-probe-1'], [''], ['x'.repeat(65)], ['p1\n']])(
+    'refuses the project id %j',
+    async (id) => {
+      const q = await DiskQuotas.create({
+        projectsDir: path.join(root, 'ids'),
+        maxBytes: 64 * MiB,
+        logger,
+        mode: 'watch',
+      });
+      await expect(q.ensure(id, MiB)).rejects.toThrow(/invalid project id/);
+      expect(() => q.paths(id)).toThrow(/invalid project id/);
+    },
+  );
+
+  it('watch mode (no loop devices): the watchdog finds a tree over its limit', async () => {
+    const dir = path.join(root, 'w', 'projects');
+    const q = await DiskQuotas.create({ projectsDir: dir, maxBytes: 64 * MiB, logger, mode: 'watch' });
+    await q.ensure('p', 4 * MiB);
+    expect(fs.lstatSync(path.join(dir, 'p', 'builds')).isDirectory()).toBe(true);
+    const w = q.watch('p', 4 * MiB);
+    let called = 0;
+    w.onExceeded(() => called++);
+    fs.writeFileSync(path.join(dir, 'p', 'cache', 'small'), Buffer.alloc(MiB));
+    expect(await w.settle()).toBe(false);
+    fs.writeFileSync(path.join(dir, 'p', 'builds', 'big'), Buffer.alloc(5 * MiB, 1));
+    await until(() => called === 1, 'the watchdog firing', 5000);
+    expect(w.exceeded).toBe(true);
+    w.stop();
+    expect(leftovers(dir)).toEqual([]);
+  });
+});
+
+describe.skipIf(!canLoop)('builds under the disk quota (real Pomegrenade)', () => {
+  let h: Harness;
+  let dataDir = '';
+  beforeAll(async () => {
+    h = await startHarness({ PAASTECH_APP_UID_BASE: '250000' });
+    dataDir = h.dataDir;
+  }, 60_000);
+  afterAll(async () => {
+    await h?.stop();
+    // Pomegrenade stopped: nothing of the test stays mounted or attached.
+    await until(() => leftovers(dataDir).length === 0, 'no mount or loop device after stop');
+    expect(fs.existsSync(dataDir)).toBe(false);
+  }, 60_000);
+
+  it('a build that writes past its quota fails with ENOSPC while a neighbour builds; a raise lets it pass; delete leaves nothing', async () => {
+    const limits = (diskBytes: number) => ({
+      memoryBytes: 512 * MiB,
+      cpuMillicores: 1000,
+      maxProcesses: 256,
+      diskBytes,
+    });
+    const filler = await h.repo('filler').commitFixture(fixture('node-hello'), {
+      'package.json': JSON.stringify({
+        name: 'filler',
+        scripts: { build: 'head -c 50331648 /dev/zero > big.bin', start: 'node server.js' },
+      }),
+    });
+    const calm = await h.repo('calm').commitFixture(fixture('node-hello'));
+    const [over, neighbour] = await Promise.all([
+      h.deploy('filler', 1, filler, { limits: limits(32 * MiB) }),
+      h.deploy('calm', 1, calm),
+    ]);
+    expect(over.deployment.state).toBe(deploy.DeploymentState.DEPLOYMENT_STATE_FAILED);
+    expect(over.deployment.failure?.reason).toBe(
+      deploy.DeploymentFailureReason.DEPLOYMENT_FAILURE_REASON_LIMIT_EXCEEDED,
+    );
+    expect(over.deployment.failure?.message).toMatch(
+      /^disk quota of 32 MiB exceeded: build command "npm run build" got ENOSPC/,
+    );
+    expect(over.lines.join('\n')).toMatch(/No space left on device/);
+    expect(neighbour.deployment.state).toBe(deploy.DeploymentState.DEPLOYMENT_STATE_ACTIVE);
+    // The failed build's directory is gone: its space is free again.
+    const projects = path.join(dataDir, 'pomegrenade', 'projects');
+    expect(fs.readdirSync(path.join(projects, 'filler', 'builds'))).toEqual([]);
+
+    const raised = await h.deploy('filler', 2, filler, { limits: limits(96 * MiB) });
+    expect(raised.deployment.state).toBe(deploy.DeploymentState.DEPLOYMENT_STATE_ACTIVE);
+    expect(fs.statSync(path.join(projects, 'filler', 'builds', 'v2', 'app', 'big.bin')).size).toBe(48 * MiB);
+
+    await h.call('deleteProject', { projectId: 'filler' });
+    await until(() => leftovers(path.join(projects, 'filler')).length === 0, 'filler unmounted');
+    expect(fs.existsSync(path.join(projects, 'filler'))).toBe(false);
+    // The neighbour's disk is untouched.
+    expect(mountPoints()).toContain(path.join(projects, 'calm', 'disk'));
+    expect(fs.readdirSync(path.join(projects, 'calm', 'builds'))).toEqual(['v1']);
+  }, 180_000);
+});
