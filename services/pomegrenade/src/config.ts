@@ -1,4 +1,6 @@
 // Pomegrenade configuration, parsed once from the environment.
+
+import path from 'node:path';
 import {
   type CommonConfig,
   commonShape,
@@ -56,6 +58,21 @@ const schema = z.object({
   PAASTECH_MAX_INSTANCE_CPU_MILLICORES: count(4000, 100, 1_024_000),
   PAASTECH_MAX_INSTANCE_PROCESSES: count(4096, 8, 4_194_304),
   PAASTECH_MAX_INSTANCE_DISK_MB: count(10_240, 1, 16_777_216),
+  PAASTECH_RUNTIME: z.enum(['local', 'swarm']).default('local'),
+  PAASTECH_DOCKER_SOCKET: z
+    .string()
+    .startsWith('/', 'must be an absolute path')
+    .default('/var/run/docker.sock'),
+  PAASTECH_REGISTRY: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be host or host:port (e.g. 127.0.0.1:5000)')
+    .default('127.0.0.1:5000'),
+  PAASTECH_SWARM_NAMESPACE: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{0,11}$/, 'must be 1-12 of a-z, 0-9, starting with a letter')
+    .default('pt'),
+  PAASTECH_SWARM_BASE_CACHE: z.string().startsWith('/', 'must be an absolute path').optional(),
+  PAASTECH_DEBIAN_MIRROR: z.string().url().optional(),
 });
 
 export interface PomegrenadeConfig extends CommonConfig {
@@ -85,6 +102,22 @@ export interface PomegrenadeConfig extends CommonConfig {
   instanceNetwork: { range: string; egress: boolean } | null;
   /** Highest limits a deployment may ask for (PAASTECH_MAX_INSTANCE_*). */
   limitBounds: Limits;
+  /**
+   * Where instances run: `local` (this machine's sandbox, the default; never needs Docker) or
+   * `swarm` (Docker Swarm services from images in `registry`; builds stay on this machine).
+   */
+  runtime: 'local' | 'swarm';
+  swarm: {
+    /** The Engine API socket of a swarm manager. */
+    dockerSocket: string;
+    /** host[:port] of the registry every node pulls from (PAASTECH_REGISTRY). */
+    registry: string;
+    /** Prefix of the services and networks this installation owns. */
+    namespace: string;
+    /** Cache of base-image root filesystems. */
+    baseCacheDir: string;
+    mirror?: string;
+  };
 }
 
 /** Reads Pomegrenade's configuration; throws ConfigError listing every bad variable. */
@@ -113,6 +146,14 @@ export function readPomegrenadeConfig(env: Env = processEnv()): PomegrenadeConfi
       cpuMillicores: e.PAASTECH_MAX_INSTANCE_CPU_MILLICORES,
       maxProcesses: e.PAASTECH_MAX_INSTANCE_PROCESSES,
       diskBytes: e.PAASTECH_MAX_INSTANCE_DISK_MB * 1024 * 1024,
+    },
+    runtime: e.PAASTECH_RUNTIME,
+    swarm: {
+      dockerSocket: e.PAASTECH_DOCKER_SOCKET,
+      registry: e.PAASTECH_REGISTRY,
+      namespace: e.PAASTECH_SWARM_NAMESPACE,
+      baseCacheDir: e.PAASTECH_SWARM_BASE_CACHE ?? path.join(common.dataDir, 'pomegrenade', 'base-images'),
+      ...(e.PAASTECH_DEBIAN_MIRROR ? { mirror: e.PAASTECH_DEBIAN_MIRROR } : {}),
     },
   };
 }

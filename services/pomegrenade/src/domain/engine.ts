@@ -3,6 +3,10 @@
 // cancelled / superseded. Invariants: one deployment at a time per project (a promise chain per
 // project), at most `maxConcurrentBuilds` builds at once overall, and traffic moves to new instances
 // only once every new web instance passed its health check — until then the previous ones serve.
+// With an orchestrating runtime (ports.ts Orchestrator: Docker Swarm) the engine keeps deciding
+// what runs (deployments, formation, config, the switch) but hands each deployment whole to the
+// orchestrator, which starts, health-checks, restarts and drains the instances; the engine's view
+// of them (status, routes) is what the orchestrator reports.
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -31,6 +35,7 @@ import {
   nowIso,
   type ProjectRecord,
 } from './model.js';
+import { type DesiredDeployment, type Orchestrator, RolloutFailedError, type TaskStatus } from './ports.js';
 import { type RouteEntry, RouteTable } from './routes.js';
 import { Semaphore } from './semaphore.js';
 
@@ -92,6 +97,8 @@ export interface ProjectStatus {
   active?: DeploymentRecord;
   pending?: DeploymentRecord;
   instances: Instance[];
+  /** The instances an orchestrating runtime reports (empty with the local runtime). */
+  tasks: TaskStatus[];
   formation: Record<string, number>;
   diskUsed: number;
 }
@@ -102,6 +109,11 @@ interface Project {
   chain: Promise<void>;
   /** Instances of the active deployment currently meant to serve. */
   instances: Instance[];
+  /** Orchestrated runtime: the instances it reports, and the deployment whose web tasks get traffic. */
+  tasks: TaskStatus[];
+  serving: number;
+  /** Settles once the orchestrator watches the project (with the deployment its services run). */
+  attached?: Promise<number | null>;
   abort?: AbortController;
   deleted: boolean;
 }
@@ -121,6 +133,11 @@ export class Engine {
     this.buildSlots = new Semaphore(deps.settings.maxConcurrentBuilds);
   }
 
+  /** The orchestrator of an orchestrating runtime; undefined with the local runtime. */
+  private get orchestrator(): Orchestrator | undefined {
+    return this.deps.runtime.orchestrator;
+  }
+
   // ---- start-up and shutdown ----
 
   /**
@@ -131,8 +148,6 @@ export class Engine {
   async recover(): Promise<void> {
     const killed = await this.deps.runtime.cleanupLeftovers();
     if (killed > 0) this.deps.logger.warn({ killed }, 'killed processes left over by a previous run');
-    // Project disks: a crash leaves them mounted; those of deleted projects go, the others stay.
-    await this.deps.disk?.recover();
     const records = this.deps.store.loadAll((id, err) =>
       this.deps.logger.error({ err, projectId: id }, 'unreadable project state, skipped'),
     );
@@ -149,21 +164,73 @@ export class Engine {
       // Before any process starts again: a restart must not reopen a closed network.
       await this.applyEgress(p);
       const active = this.active(p);
-      if (active && !record.stopped) {
+      if (this.orchestrator) {
+        await this.reattach(p, active);
+      } else if (active && !record.stopped) {
         this.log(p, 'platform', `restarting v${active.number} after a platform restart`, active.number);
         this.enqueue(p, () => this.reconcile(p));
       }
     }
   }
 
+  /**
+   * Orchestrated runtime after a platform restart: the orchestrator kept the instances running;
+   * watch them again and bring the services to the active deployment and formation (a no-op when
+   * nothing changed while the platform was down).
+   */
+  private async reattach(p: Project, active: DeploymentRecord | undefined): Promise<void> {
+    const running = await p.attached;
+    if (!active) return;
+    p.serving = active.number;
+    this.publish(p);
+    if (running === active.number)
+      this.log(p, 'platform', `re-attached to v${active.number} (its instances kept running)`, active.number);
+    else this.log(p, 'platform', `bringing v${active.number} back after a platform restart`, active.number);
+    this.enqueue(p, () => this.reconcile(p));
+  }
+
+  /** Starts following the project's orchestrated instances; resolves with the deployment they run. */
+  private watch(p: Project): Promise<number | null> {
+    const orch = this.orchestrator as Orchestrator;
+    return orch.attach(p.record.id, {
+      onTasks: (tasks) => {
+        if (p.deleted) return;
+        this.reportTaskChanges(p, p.tasks, tasks);
+        p.tasks = tasks;
+        this.publish(p);
+      },
+      onLine: (source, text, n) => this.log(p, source, text, n),
+    });
+  }
+
+  /** Platform log lines for orchestrated instances that crashed or turned unhealthy. */
+  private reportTaskChanges(p: Project, before: TaskStatus[], after: TaskStatus[]): void {
+    for (const t of after) {
+      if (t.state !== 'crashed' && t.state !== 'unhealthy') continue;
+      const old = before.find(
+        (b) =>
+          b.processType === t.processType && b.index === t.index && b.deploymentNumber === t.deploymentNumber,
+      );
+      if (old && old.state === t.state && old.restartCount === t.restartCount) continue;
+      const name = `${t.processType}.${t.index}`;
+      this.log(
+        p,
+        'platform',
+        `${name} ${t.state}: ${t.message || 'exited'}; the orchestrator restarts it`,
+        t.deploymentNumber,
+      );
+    }
+  }
+
   /** Stops every instance (platform shutdown; projects keep their desired state). */
   async shutdown(): Promise<void> {
     for (const p of this.projects.values()) p.abort?.abort();
+    // Orchestrated instances keep running without the platform; only stop watching them.
+    for (const p of this.projects.values()) this.orchestrator?.detach(p.record.id);
     await Promise.all(
       [...this.projects.values()].flatMap((p) => p.instances.map((i) => i.stop(this.graceMs()))),
     );
     await Promise.all(this.draining);
-    await this.deps.disk?.detachAll();
   }
 
   // ---- deployments ----
@@ -295,6 +362,7 @@ export class Engine {
         await this.build(p, d, quarantine, abort.signal);
       }
       if (abort.signal.aborted) throw new DeploymentFailedError({ reason: 'internal', message: 'cancelled' });
+      if (this.orchestrator) await this.prepare(p, d, abort.signal);
       this.setState(p, d, 'releasing');
       await this.release(p, d, { runRelease: true, signal: abort.signal });
       this.activate(p, d);
@@ -377,6 +445,7 @@ export class Engine {
       this.step(p, d, 'Project is stopped: instances will start with StartProject');
       return;
     }
+    if (this.orchestrator) return this.rollOut(p, d, o);
     const plan = this.plan(p, d, o.only);
     if (plan.length > 0) this.step(p, d, `Starting ${plan.map((i) => i.name).join(', ')}`);
     const results = await Promise.allSettled(plan.map((i) => i.start()));
@@ -411,6 +480,92 @@ export class Engine {
           .join(', ')} of v${d.number}`,
       );
     this.drain(p, replaced);
+  }
+
+  /** Orchestrated runtime: builds the deployment's image unless it exists (build output). */
+  private async prepare(p: Project, d: DeploymentRecord, signal: AbortSignal): Promise<void> {
+    const orch = this.orchestrator as Orchestrator;
+    this.step(p, d, `Preparing the image of v${this.buildOwner(d)} for ${this.deps.runtime.kind}`);
+    const mask = masker(d.configVars);
+    try {
+      await orch.prepare(this.desired(p, d), signal, (t) => this.line(p, d, 'build', mask(t)));
+    } catch (err) {
+      if (signal.aborted) throw new DeploymentFailedError({ reason: 'internal', message: 'cancelled' });
+      throw new DeploymentFailedError({
+        reason: 'build_failed',
+        message: `the image of v${this.buildOwner(d)} could not be built: ${(err as Error).message}`,
+      });
+    }
+  }
+
+  /**
+   * Orchestrated runtime: hands the deployment to the orchestrator, which starts the new instances
+   * beside the old ones and resolves once every new web instance is healthy; then traffic moves.
+   * On failure the orchestrator rolled back, and the push gets the diagnosis and the last lines.
+   */
+  private async rollOut(
+    p: Project,
+    d: DeploymentRecord,
+    o: { signal?: AbortSignal; only?: (i: Instance) => boolean; restart?: string[] },
+  ): Promise<void> {
+    const orch = this.orchestrator as Orchestrator;
+    const desired = this.desired(p, d, o.restart ?? []);
+    const types = Object.entries(desired.formation)
+      .filter(([, n]) => n > 0)
+      .map(([t, n]) => `${t} ×${n}`);
+    this.step(
+      p,
+      d,
+      `Rolling out v${d.number} on ${this.deps.runtime.kind}: ${types.join(', ') || 'no instances'}`,
+    );
+    try {
+      await orch.rollOut(desired, o.signal);
+    } catch (err) {
+      if (o.signal?.aborted) throw new DeploymentFailedError({ reason: 'internal', message: 'cancelled' });
+      if (!(err instanceof RolloutFailedError)) throw err;
+      const f = err.failure;
+      if (f.tail.length > 0) {
+        this.step(p, d, `Last ${f.tail.length} lines of ${f.instance ?? 'the instance'}`);
+        const mask = masker(d.configVars);
+        for (const t of f.tail)
+          this.emit(p, d, { kind: 'line', source: f.instance ?? 'app', text: mask(t), time: new Date() });
+      }
+      throw new DeploymentFailedError({ reason: f.reason, message: f.message });
+    }
+    p.serving = d.number;
+    this.publish(p);
+    if (desired.formation.web)
+      this.step(p, d, `Traffic switched to web ×${desired.formation.web} of v${d.number}`);
+  }
+
+  /** The desired state of a deployment's processes, for an orchestrator. */
+  private desired(p: Project, d: DeploymentRecord, restart: string[] = []): DesiredDeployment {
+    const build = d.build as NonNullable<DeploymentRecord['build']>;
+    const processes = Object.fromEntries(
+      Object.entries(build.processes).map(([t, c]) => [t, withProfile(build, c)]),
+    );
+    const formation = Object.fromEntries(
+      Object.keys(processes).map((t) => [t, p.record.stopped ? 0 : desiredCount(p.record.formation, t)]),
+    );
+    const { PAASTECH_INSTANCE: _, ...env } = this.instanceEnv(d, '');
+    return {
+      projectId: p.record.id,
+      projectName: p.record.name,
+      deploymentNumber: d.number,
+      buildNumber: this.buildOwner(d),
+      appDir: path.join(this.artifactDir(p, this.buildOwner(d)), 'app'),
+      processes,
+      formation,
+      env,
+      limits: d.limits,
+      uid: p.record.uid,
+      healthPath: d.healthCheckPath,
+      healthTimeoutSeconds: d.healthTimeoutSeconds,
+      drainSeconds: this.deps.settings.drainSeconds,
+      stopGraceSeconds: this.deps.settings.stopGraceSeconds,
+      restart,
+      egressDisabled: p.record.egressDisabled ?? false,
+    };
   }
 
   /** New instances for the deployment, per the formation (or replacements of `only`). */
@@ -594,6 +749,7 @@ export class Engine {
   /** Starts missing instances and stops extra ones of the active deployment. */
   private async reconcile(p: Project): Promise<void> {
     const d = this.active(p);
+    if (this.orchestrator) return this.reconcileOrchestrated(p, d);
     if (!d?.build || p.record.stopped || p.deleted) return;
     const extra: Instance[] = [];
     const starts: Promise<void>[] = [];
@@ -615,6 +771,23 @@ export class Engine {
     await Promise.all(starts);
   }
 
+  /** Orchestrated runtime: brings the services to the active deployment and formation (0 when stopped). */
+  private async reconcileOrchestrated(p: Project, d: DeploymentRecord | undefined): Promise<void> {
+    if (!d?.build || p.deleted) return;
+    try {
+      await (this.orchestrator as Orchestrator).rollOut(this.desired(p, d));
+      p.serving = d.number;
+      this.publish(p);
+    } catch (err) {
+      this.log(
+        p,
+        'platform',
+        `could not bring v${d.number} to its formation: ${toFailure(err).message}`,
+        d.number,
+      );
+    }
+  }
+
   /** An instance that failed to start outside a deployment: report it and try again later. */
   private restartLater(p: Project, inst: Instance, diag: Diagnosis): void {
     this.log(p, 'platform', `${inst.name}: ${diag.message}; retrying in 10s`, inst.spec.deploymentNumber);
@@ -632,11 +805,15 @@ export class Engine {
     if (!d) throw new ConflictError(`project "${p.record.name}" has no active deployment`);
     const only = (i: Instance) =>
       (!processType || i.spec.processType === processType) && (!index || i.spec.index === index);
-    if (!p.instances.some(only))
+    const known = this.orchestrator
+      ? p.tasks.some((t) => (!processType || t.processType === processType) && (!index || t.index === index))
+      : p.instances.some(only);
+    if (!known)
       throw new NotFoundError(`no instance matches "${processType || '*'}${index ? `.${index}` : ''}"`);
     this.enqueue(p, async () => {
       try {
-        await this.release(p, d, { runRelease: false, only });
+        if (this.orchestrator) await this.restartOrchestrated(p, d, processType, index);
+        else await this.release(p, d, { runRelease: false, only });
         this.log(p, 'platform', 'restart done', d.number);
       } catch (err) {
         this.log(
@@ -649,11 +826,35 @@ export class Engine {
     });
   }
 
+  /** Orchestrated runtime: replaces every instance of the process type (or all types), start-first. */
+  private async restartOrchestrated(
+    p: Project,
+    d: DeploymentRecord,
+    processType: string,
+    index: number,
+  ): Promise<void> {
+    const types = Object.keys(d.build?.processes ?? {}).filter((t) => !processType || t === processType);
+    if (index)
+      this.log(
+        p,
+        'platform',
+        `restarting every ${processType} instance (the orchestrator replaces whole services)`,
+        d.number,
+      );
+    await this.rollOut(p, d, { restart: types });
+  }
+
   /** Stops every instance; the router answers "stopped". */
   async stop(projectId: string): Promise<void> {
     const p = this.project(projectId);
     p.record.stopped = true;
     this.persist(p);
+    if (this.orchestrator) {
+      // The orchestrator scales every service to 0 (after what is already queued).
+      this.publish(p);
+      void this.enqueue(p, () => this.reconcile(p));
+      return;
+    }
     // Not queued behind a running build: the instances go now; a release in progress sees
     // `stopped` once its new instances are up and stops them instead of switching.
     const all = p.instances;
@@ -710,7 +911,6 @@ export class Engine {
     await Promise.all(all.map((i) => i.stop(0)));
     await p.chain;
     await this.deps.runtime.forgetProject(projectId);
-    await this.deps.disk?.remove(projectId);
     const dir = this.deps.store.projectDir(projectId);
     const freed = this.diskUsed(p);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -752,9 +952,15 @@ export class Engine {
       ...(active ? { active } : {}),
       ...(pending ? { pending } : {}),
       instances,
+      tasks: p.tasks,
       formation,
       diskUsed: this.diskUsed(p),
     };
+  }
+
+  /** Memory and CPU of a project's orchestrated instances ("web.1" → usage; empty without an orchestrator). */
+  async taskUsage(projectId: string): Promise<Map<string, { memoryBytes: number; cpuMillicores: number }>> {
+    return this.orchestrator ? this.orchestrator.usage(projectId) : new Map();
   }
 
   /** True once the deployment can change no more (for watchers). */
@@ -822,8 +1028,23 @@ export class Engine {
 
   /** Registers a project record in memory. */
   private adopt(record: ProjectRecord): Project {
-    const p: Project = { record, chain: Promise.resolve(), instances: [], deleted: false };
+    const p: Project = {
+      record,
+      chain: Promise.resolve(),
+      instances: [],
+      tasks: [],
+      serving: 0,
+      deleted: false,
+    };
     this.projects.set(record.id, p);
+    if (this.orchestrator)
+      p.attached = this.watch(p).catch((err) => {
+        this.deps.logger.error(
+          { err, projectId: record.id },
+          'could not watch the project on the orchestrator',
+        );
+        return null;
+      });
     return p;
   }
 
@@ -858,6 +1079,9 @@ export class Engine {
     for (const d of p.record.deployments) {
       if (!keep.has(this.buildOwner(d)) && d.buildRetained) d.buildRetained = false;
     }
+    this.orchestrator
+      ?.pruneImages(p.record.id, [...keep])
+      .catch((err) => this.deps.logger.warn({ err, projectId: p.record.id }, 'could not prune images'));
     const buildsDir = path.join(this.deps.store.projectDir(p.record.id), 'builds');
     for (const name of safeReaddir(buildsDir)) {
       const n = Number(/^v(\d+)$/.exec(name)?.[1] ?? Number.NaN);
@@ -960,6 +1184,7 @@ export class Engine {
   /** The project's route: healthy web instances, or why there are none. */
   private routeOf(p: Project): RouteEntry {
     const active = this.active(p);
+    if (this.orchestrator) return this.orchestratedRoute(p, active);
     const web = p.instances.filter((i) => i.isWeb);
     const healthy = web.filter((i) => i.state === 'running');
     const base = {
@@ -973,11 +1198,40 @@ export class Engine {
     return { ...base, upstreams: [], unavailable: this.whyUnavailable(p, active, web) };
   }
 
+  /**
+   * Orchestrated runtime: the running web tasks of the deployment traffic was switched to; while
+   * none is known yet (the orchestrator replaces tasks as the engine switches), whatever still
+   * serves, so the route never empties during a rollout.
+   */
+  private orchestratedRoute(p: Project, active: DeploymentRecord | undefined): RouteEntry {
+    const base = {
+      projectId: p.record.id,
+      projectName: p.record.name,
+      hostnames: p.record.domains,
+      httpsRedirect: p.record.httpsRedirect,
+      deploymentNumber: active?.number ?? 0,
+    };
+    const web = p.tasks.filter((t) => t.processType === 'web' && t.address);
+    let serving = web.filter((t) => t.state === 'running' && t.deploymentNumber === p.serving);
+    if (serving.length === 0) serving = web.filter((t) => t.state === 'running' || t.state === 'stopping');
+    if (!p.record.stopped && active && serving.length > 0)
+      return { ...base, upstreams: serving.map((t) => t.address).sort() };
+    const mirror = p.tasks
+      .filter((t) => t.processType === 'web')
+      .map((t) => ({ state: t.state, name: `${t.processType}.${t.index}`, lastExit: undefined }));
+    const why = this.whyUnavailable(p, active, mirror);
+    if (why.reason === 'crashed') {
+      const t = p.tasks.find((x) => x.processType === 'web' && x.state === 'crashed');
+      if (t) why.message = `web.${t.index} ${t.message || `exited with code ${t.lastExitCode}`}`;
+    }
+    return { ...base, upstreams: [], unavailable: why };
+  }
+
   /** Why a project has no healthy web instance, for the router's error page. */
   private whyUnavailable(
     p: Project,
     active: DeploymentRecord | undefined,
-    web: Instance[],
+    web: Pick<Instance, 'state' | 'name' | 'lastExit'>[],
   ): NonNullable<RouteEntry['unavailable']> {
     if (p.record.stopped) return { reason: 'stopped', message: 'the project is stopped' };
     if (!active) {

@@ -1,6 +1,7 @@
 // Ports of the deployment engine: the Runtime that runs sandboxed processes (instances, builds,
 // release commands) and the Builders that turn a source tree into an artifact. Implementations:
-// runtime/local-runtime.ts (bubblewrap + setpriv + cgroups), runtime/fake-runtime.ts (tests).
+// runtime/local-runtime.ts (bubblewrap + setpriv + cgroups), runtime/fake-runtime.ts (tests),
+// runtime/swarm/swarm-runtime.ts (an orchestrating runtime: Docker Swarm runs the instances).
 import type { Limits } from './model.js';
 
 /** A directory of the host made visible inside the sandbox. */
@@ -72,6 +73,125 @@ export interface Runtime {
   /** Lets the project's processes reach the outside world or not, running ones included
    * (runtimes without a network of their own per project have nothing to switch). */
   setEgress?(projectId: string, on: boolean): Promise<void>;
+  /**
+   * Present on runtimes whose instances an orchestrator (Docker Swarm, later Kubernetes) runs and
+   * supervises. The engine then hands it whole deployments instead of starting, health-checking,
+   * restarting and draining instances itself; builds and release commands still go through `run`
+   * on this machine. Absent (the local runtime): the engine supervises every instance.
+   */
+  readonly orchestrator?: Orchestrator;
+}
+
+/**
+ * The desired state of a project's processes for one deployment: everything an orchestrator needs
+ * to realise it, and nothing of how (the engine keeps deployments, formation and config apart from
+ * services, tasks and images).
+ */
+export interface DesiredDeployment {
+  projectId: string;
+  projectName: string;
+  deploymentNumber: number;
+  /** The deployment whose build this is (itself, or the one a rollback or config change reuses). */
+  buildNumber: number;
+  /** The build's tree (builds/v<buildNumber>/app): what becomes the image. */
+  appDir: string;
+  /** Process type → shell command run in /app (.profile.d sourcing already applied). */
+  processes: Record<string, string>;
+  /** Instances per process type, every type of `processes` present (0 allowed; all 0 when stopped). */
+  formation: Record<string, number>;
+  /** Environment of every process: build env, config vars, PAASTECH_DEPLOYMENT. Never baked into an
+   * image. The runtime adds PORT (web) and PAASTECH_INSTANCE. */
+  env: Record<string, string>;
+  limits: Limits;
+  /** uid and gid the processes run as (the project's). */
+  uid: number;
+  /** HTTP path of the health check ("" = "/"). */
+  healthPath: string;
+  healthTimeoutSeconds: number;
+  /** How long a replaced instance keeps serving after traffic left it, and then SIGTERM → SIGKILL. */
+  drainSeconds: number;
+  stopGraceSeconds: number;
+  /** Process types whose instances are all replaced although nothing else changed (RestartProject). */
+  restart: string[];
+  /** True when the project may not reach the outside world. */
+  egressDisabled: boolean;
+}
+
+/** The state of one orchestrated instance (a Swarm task), in the engine's instance vocabulary. */
+export type TaskState = 'starting' | 'running' | 'unhealthy' | 'crashed' | 'stopping' | 'stopped';
+
+/** One instance as the orchestrator reports it. */
+export interface TaskStatus {
+  processType: string;
+  /** Slot of the instance: "web.2" is index 2. */
+  index: number;
+  deploymentNumber: number;
+  state: TaskState;
+  /** The node (hostname) it runs on. */
+  node: string;
+  /** "host:port" the router reaches it at (web instances that serve), else "". */
+  address: string;
+  startedAt?: Date;
+  /** Earlier instances of the same slot and deployment that ended (Swarm restarted them). */
+  restartCount: number;
+  lastExitCode: number;
+  /** The orchestrator's message when it failed ("task: non-zero exit (1)", "unhealthy container"). */
+  message: string;
+  memoryLimitBytes: number;
+}
+
+/** What an orchestrator tells the engine about a project it watches. */
+export interface OrchestratorHooks {
+  /** The project's whole task list, whenever something in it changed. */
+  onTasks(tasks: TaskStatus[]): void;
+  /** A line of an instance's output (`source` "web.1"), and platform messages (`source` "platform"). */
+  onLine(source: string, text: string, deploymentNumber: number): void;
+}
+
+/** Why a rollout did not become live, and the last lines of the instance it names. */
+export interface RolloutFailure {
+  reason: 'instance_crashed' | 'health_check_failed' | 'limit_exceeded' | 'internal';
+  message: string;
+  /** Source of `tail` ("web.1"), when one instance is to blame. */
+  instance?: string;
+  tail: string[];
+}
+
+/** Thrown by `rollOut` when the deployment did not become live (the previous one still serves). */
+export class RolloutFailedError extends Error {
+  constructor(readonly failure: RolloutFailure) {
+    super(failure.message);
+  }
+}
+
+/**
+ * Deployment-level operations of an orchestrating runtime. Invariants the engine relies on:
+ * `rollOut` starts the new instances beside the old ones and resolves only once every new web
+ * instance runs and passed its health check as seen from the router; when it rejects, the previous
+ * deployment keeps serving (the orchestrator rolled its services back). The orchestrator keeps
+ * instances running when the platform stops: `detach` only stops watching.
+ */
+export interface Orchestrator {
+  /** Turns a finished build into what instances run from (image, pushed where every node pulls
+   * it); lines go to the build output. Idempotent per (project, build number). */
+  prepare(d: DesiredDeployment, signal: AbortSignal, onLine: (text: string) => void): Promise<void>;
+  /**
+   * Moves the project's instances to `d` (rolling update, or replicas only when nothing else
+   * changed; process types `d` does not declare are removed once it is live); resolves once `d` is
+   * live and the hooks of `attach` heard of its instances. Rejects with RolloutFailedError
+   * (diagnosis + last lines).
+   */
+  rollOut(d: DesiredDeployment, signal?: AbortSignal): Promise<void>;
+  /** Starts watching a project (tasks and their output, to `hooks`), also after a platform restart:
+   * resolves with the deployment its services run, or null when it has none. */
+  attach(projectId: string, hooks: OrchestratorHooks): Promise<number | null>;
+  /** Stops watching a project; its instances keep running. */
+  detach(projectId: string): void;
+  /** Deletes the images of builds no longer kept for rollback (`keep`: build numbers to keep). */
+  pruneImages(projectId: string, keep: number[]): Promise<void>;
+  /** Memory in use (bytes) and CPU (thousandths of a core) of each instance ("web.1") that can be
+   * sampled; instances on other nodes may be missing. */
+  usage(projectId: string): Promise<Map<string, { memoryBytes: number; cpuMillicores: number }>>;
 }
 
 /** Options of one build command. */

@@ -3,6 +3,7 @@ import { deploy, routing } from '@paastech/proto';
 import type { DeploymentEvent } from '../domain/events.js';
 import type { Instance } from '../domain/instance.js';
 import type { DeploymentRecord, DeploymentState, FailureReason } from '../domain/model.js';
+import type { TaskStatus } from '../domain/ports.js';
 import type { RouteEntry, UnavailableReason } from '../domain/routes.js';
 import type { ProjectTraffic, TrafficReport } from '../domain/traffic.js';
 import type { LogEntry } from '../store/logs.js';
@@ -137,6 +138,25 @@ export async function mapInstance(i: Instance): Promise<deploy.Instance> {
     memoryBytes: u.memoryBytes,
     memoryLimitBytes: i.spec.limits.memoryBytes,
     cpuMillicores: u.cpuMillicores,
+  };
+}
+
+/** An orchestrated instance (a Swarm task) as a proto Instance, with its usage when sampled. */
+export function mapTask(
+  t: TaskStatus,
+  usage: { memoryBytes: number; cpuMillicores: number } | undefined,
+): deploy.Instance {
+  return {
+    processType: t.processType,
+    index: t.index,
+    state: INSTANCE_STATE[t.state],
+    deploymentNumber: t.deploymentNumber,
+    startedAt: t.startedAt,
+    restartCount: t.restartCount,
+    lastExitCode: t.lastExitCode,
+    memoryBytes: usage?.memoryBytes ?? 0,
+    memoryLimitBytes: t.memoryLimitBytes,
+    cpuMillicores: usage?.cpuMillicores ?? 0,
   };
 }
 

@@ -5,6 +5,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, type Logger, toGrpcError } from '@paastech/kit';
 import { deploy, routing } from '@paastech/proto';
 import type { Engine, NewDeployment } from '../domain/engine.js';
+import type { TaskStatus } from '../domain/ports.js';
 import type { TrafficCounters } from '../domain/traffic.js';
 import { matchesLogQuery } from '../store/logs.js';
 import {
@@ -13,6 +14,7 @@ import {
   mapInstance,
   mapLogLine,
   mapRoute,
+  mapTask,
   mapTraffic,
   toTrafficReport,
 } from './mappers.js';
@@ -184,12 +186,25 @@ export function deploymentService(engine: Engine, traffic: TrafficCounters): dep
         activeDeployment: s.active ? mapDeployment(r.projectId, s.active) : undefined,
         pendingDeployment: s.pending ? mapDeployment(r.projectId, s.pending) : undefined,
         formation: s.formation,
-        instances: await Promise.all(s.instances.map(mapInstance)),
+        instances: [
+          ...(await Promise.all(s.instances.map(mapInstance))),
+          ...(s.tasks.length > 0 ? await taskInstances(engine, r.projectId, s.tasks) : []),
+        ],
         stopped: s.record.stopped,
         diskUsedBytes: s.diskUsed,
       };
     }),
   };
+}
+
+/** Orchestrated instances with the usage the runtime could sample (none when sampling fails). */
+async function taskInstances(
+  engine: Engine,
+  projectId: string,
+  tasks: TaskStatus[],
+): Promise<deploy.Instance[]> {
+  const usage = await engine.taskUsage(projectId).catch(() => new Map());
+  return tasks.map((t) => mapTask(t, usage.get(`${t.processType}.${t.index}`)));
 }
 
 /** RoutingService handlers; router reports are summed into `traffic`. */
