@@ -148,6 +148,8 @@ export class Engine {
   async recover(): Promise<void> {
     const killed = await this.deps.runtime.cleanupLeftovers();
     if (killed > 0) this.deps.logger.warn({ killed }, 'killed processes left over by a previous run');
+    // Project disks: a crash leaves them mounted; those of deleted projects go, the others stay.
+    await this.deps.disk?.recover();
     const records = this.deps.store.loadAll((id, err) =>
       this.deps.logger.error({ err, projectId: id }, 'unreadable project state, skipped'),
     );
@@ -231,6 +233,7 @@ export class Engine {
       [...this.projects.values()].flatMap((p) => p.instances.map((i) => i.stop(this.graceMs()))),
     );
     await Promise.all(this.draining);
+    await this.deps.disk?.detachAll();
   }
 
   // ---- deployments ----
@@ -911,6 +914,7 @@ export class Engine {
     await Promise.all(all.map((i) => i.stop(0)));
     await p.chain;
     await this.deps.runtime.forgetProject(projectId);
+    await this.deps.disk?.remove(projectId);
     const dir = this.deps.store.projectDir(projectId);
     const freed = this.diskUsed(p);
     fs.rmSync(dir, { recursive: true, force: true });
