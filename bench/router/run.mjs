@@ -8,6 +8,8 @@
 // open-loop 500 req/s. Needs `npm run build` and Debian's wrk, nginx and haproxy.
 //
 //   node bench/router/run.mjs [--rounds 3] [--duration 10] [--out services/router/docs/benchmarks.md]
+//                             [--only nginx,node]   (quick look: direct + the named targets, no
+//                                                    switching test, nothing written)
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -22,7 +24,8 @@ const opt = (name, fallback) => {
 };
 const ROUNDS = Number(opt('rounds', 3));
 const DURATION = Number(opt('duration', 10));
-const OUT = opt('out', '');
+const ONLY = opt('only', '');
+const OUT = ONLY ? '' : opt('out', '');
 const HOST = 'bench.apps.test';
 const here = import.meta.dirname;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rb-'));
@@ -292,13 +295,16 @@ async function startOurs(dataplane) {
 const oursNode = await startOurs('node');
 const oursHap = await startOurs('haproxy');
 
-const targets = [
-  { name: 'direct', port: b1, rssPids: () => [] },
-  { name: 'nginx', port: nginxPort, rssPids: () => tree(nginx.pid) },
-  { name: 'haproxy (by hand)', port: hapPort, rssPids: () => tree(hap.pid) },
-  { name: 'ours: haproxy plane', port: oursHap.port, rssPids: oursHap.rssPids },
-  { name: 'ours: node plane', port: oursNode.port, rssPids: oursNode.rssPids },
+const allTargets = [
+  { key: 'direct', name: 'direct', port: b1, rssPids: () => [] },
+  { key: 'nginx', name: 'nginx', port: nginxPort, rssPids: () => tree(nginx.pid) },
+  { key: 'byhand', name: 'haproxy (by hand)', port: hapPort, rssPids: () => tree(hap.pid) },
+  { key: 'haproxy', name: 'ours: haproxy plane', port: oursHap.port, rssPids: oursHap.rssPids },
+  { key: 'node', name: 'ours: node plane', port: oursNode.port, rssPids: oursNode.rssPids },
 ];
+const targets = ONLY
+  ? allTargets.filter((t) => t.key === 'direct' || ONLY.split(',').includes(t.key))
+  : allTargets;
 for (const t of targets) {
   t.runs = [];
   t.idleRss = rssMiB(t.rssPids());
@@ -316,6 +322,16 @@ for (let round = 1; round <= ROUNDS; round++) {
   }
 }
 
+const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+
+/** Stops every child, removes the work dir and exits. */
+async function cleanup() {
+  for (const c of children.reverse()) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 1500));
+  fs.rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
+
 /** Median of numbers. */
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -329,7 +345,14 @@ for (const t of targets) {
   t.errors = t.runs.reduce((n, r) => n + r.errors, 0);
 }
 const direct = targets[0];
-const ngx = targets[1];
+const ngx = targets.find((t) => t.key === 'nginx') ?? direct;
+if (ONLY) {
+  for (const t of targets)
+    console.log(
+      `${t.name.padEnd(20)} ${f(t.rps, 0).padStart(7)} req/s  ${f(t.rps / ngx.rps)}× nginx  p99 ${f(t.p99)} ms`,
+    );
+  await cleanup();
+}
 
 // --- switching under load -------------------------------------------------------------------------
 /** Sends `rate` req/s (open loop) while switching upstreams `switches` times; counts failures. */
@@ -384,7 +407,6 @@ const switching = [
 ];
 
 // --- report ---------------------------------------------------------------------------------------
-const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 const rows = targets.map(
   (t) =>
     `| ${t.name} | ${f(t.rps, 0)} | ${f(t.rps / direct.rps)}× | ${f(t.rps / ngx.rps)}× | ${f(t.p50)} | ${f(t.p99)} | ${f(t.p99 / ngx.p99)}× | ${t.name === 'direct' ? '–' : f(t.idleRss, 1)} | ${t.name === 'direct' ? '–' : f(t.loadRss, 1)} | ${t.errors} |`,
@@ -440,7 +462,4 @@ ${verdict.map((v) => `- ${v}`).join('\n')}
   console.log(`wrote ${OUT}`);
 }
 
-for (const c of children.reverse()) c.kill('SIGTERM');
-await new Promise((r) => setTimeout(r, 1500));
-fs.rmSync(work, { recursive: true, force: true });
-process.exit(0);
+await cleanup();

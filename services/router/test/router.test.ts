@@ -424,6 +424,102 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
     });
   });
 
+  describe('keep-alive connections', () => {
+    it('serves plain and other requests in turn on one client connection', async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      // Counts the connections the agent opens: one means every request reused it.
+      let opened = 0;
+      const connect = agent.createConnection.bind(agent);
+      agent.createConnection = (...args: Parameters<typeof connect>) => {
+        opened++;
+        return connect(...args);
+      };
+      const send = (p: string, o: Parameters<typeof request>[3] = {}) =>
+        get('shop.apps.test', p, { ...o, agent });
+      try {
+        const bodyOf = (r: { body: string }) => JSON.parse(r.body) as Echo;
+        expect(bodyOf(await send('/echo?n=1')).url).toBe('/echo?n=1');
+        expect((await send('/status?code=204')).status).toBe(204);
+        // A HEAD answer carries the length of a body that does not follow.
+        const head = await send('/big?bytes=10', { method: 'HEAD' });
+        expect(head).toMatchObject({ status: 200, body: '' });
+        expect(head.headers['content-length']).toBe('10');
+        expect(bodyOf(await send('/echo', { method: 'POST', body: 'abc' })).bodyBytes).toBe(3);
+        expect(bodyOf(await send('/echo?n=2')).url).toBe('/echo?n=2');
+        // A chunked upload is not a plain request: the same connection goes on serving it.
+        const chunked = await send('/echo', {
+          method: 'POST',
+          headers: { 'transfer-encoding': 'chunked' },
+          body: 'x'.repeat(1000),
+        });
+        expect(bodyOf(chunked).bodyBytes).toBe(1000);
+        expect(bodyOf(await send('/echo?n=3')).url).toBe('/echo?n=3');
+        expect(opened).toBe(1);
+      } finally {
+        agent.destroy();
+      }
+    });
+
+    it('answers pipelined requests in order', async () => {
+      const req = (n: number, extra = '') =>
+        `GET /echo?n=${n} HTTP/1.1\r\nHost: shop.apps.test\r\n${extra}\r\n`;
+      const out = await raw(h.port, req(1) + req(2) + req(3, 'Connection: close\r\n'), 5000);
+      expect(out.match(/^HTTP\/1\.1 200 /gm)).toHaveLength(3);
+      expect([...out.matchAll(/"url":"\/echo\?n=(\d)"/g)].map((m) => m[1])).toEqual(['1', '2', '3']);
+    });
+
+    it('relays chunked, close-delimited and early-hinted responses intact', async () => {
+      // An instance that frames its responses by hand.
+      const inst = net.createServer((socket) => {
+        let buf = '';
+        socket.on('error', () => undefined);
+        socket.on('data', (d) => {
+          buf += d.toString('latin1');
+          let end = buf.indexOf('\r\n\r\n');
+          while (end >= 0) {
+            const path = buf.slice(4, buf.indexOf(' ', 4));
+            buf = buf.slice(end + 4);
+            if (path === '/chunked')
+              socket.write(
+                'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n',
+              );
+            else if (path === '/early')
+              socket.write(
+                'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nlater',
+              );
+            else socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the end');
+            end = buf.indexOf('\r\n\r\n');
+          }
+        });
+      });
+      await new Promise<void>((r) => inst.listen(0, '127.0.0.1', r));
+      const address = `127.0.0.1:${(inst.address() as net.AddressInfo).port}`;
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        h.routes.upsert(
+          route({ projectId: 'framing', hostnames: ['framing.apps.test'], upstreamAddresses: [address] }),
+        );
+        await waitFor(
+          async () => (await get('framing.apps.test', '/chunked')).status === 200,
+          5000,
+          'framing',
+        );
+        for (let i = 0; i < 3; i++) {
+          expect((await get('framing.apps.test', '/chunked', { agent })).body).toBe('hello world');
+          expect(await get('framing.apps.test', '/early', { agent })).toMatchObject({
+            status: 200,
+            body: 'later',
+          });
+        }
+        expect((await get('framing.apps.test', '/close', { agent })).body).toBe('until the end');
+        expect((await get('framing.apps.test', '/chunked', { agent })).body).toBe('hello world');
+      } finally {
+        agent.destroy();
+        await new Promise<void>((r) => inst.close(() => r()));
+      }
+    });
+  });
+
   describe('WebSockets', () => {
     /** Opens an upgrade request; resolves with the response head and the socket. */
     const upgrade = (p: string) =>
@@ -478,6 +574,25 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
       const out = await raw(h.port, 'GET / HTTP/1.1\r\nHost: shop.apps.test\r\nX-Slow: ', 8000);
       expect(Date.now() - start).toBeLessThan(6000);
       expect(out === '' || /^HTTP\/1\.[01] 408 /.test(out)).toBe(true);
+    });
+
+    it('closes a connection whose headers trickle in past the headers timeout (slowloris)', async () => {
+      const socket = net.connect(h.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write('GET / HTTP/1.1\r\nHost: shop.apps.test\r\n');
+      const start = Date.now();
+      const trickle = setInterval(() => socket.writable && socket.write('X-Slow: a\r\n'), 200);
+      const closedAfter = await new Promise<number>((resolve) => {
+        const t = setTimeout(() => resolve(Number.POSITIVE_INFINITY), 8000);
+        socket.on('close', () => {
+          clearTimeout(t);
+          resolve(Date.now() - start);
+        });
+        socket.resume();
+      });
+      clearInterval(trickle);
+      socket.destroy();
+      expect(closedAfter).toBeLessThan(6000);
     });
   });
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { readRouterConfig } from '../src/config.js';
 import { mapEntries, safeName, serverName } from '../src/haproxy/config.js';
 import { connectionTokens, filterHeaders, smugglingProblem } from '../src/headers.js';
+import { parseSimpleRequestHead } from '../src/node/fast.js';
 import { escapeHtml, unavailablePage } from '../src/pages.js';
 import { isUpstreamAddress, normaliseHost, RouteTable, toEntry } from '../src/routes.js';
 import { bucketOf, TrafficStats } from '../src/stats.js';
@@ -55,6 +56,56 @@ describe('smugglingProblem', () => {
     const got = smugglingProblem(raw);
     if (want === undefined) expect(got).toBeUndefined();
     else expect(got).toContain(want);
+  });
+});
+
+describe('parseSimpleRequestHead (node plane fast path)', () => {
+  const H = 'Host: a.apps.test';
+  it.each([
+    ['plain GET', `GET /x?y=1 HTTP/1.1\r\n${H}\r\nAccept: */*`],
+    ['POST with a length', `POST /x HTTP/1.1\r\n${H}\r\nContent-Length: 12`],
+    ['value with tabs and obs-text', `GET / HTTP/1.1\r\n${H}\r\nX-A:\tcaf\u00e9 \t`],
+  ])('takes %s', (_name, head) => {
+    expect(parseSimpleRequestHead(head)).toBeDefined();
+  });
+
+  // Everything here goes to node:http instead, where the smuggling checks and pages apply.
+  it.each([
+    ['two Host headers', `GET / HTTP/1.1\r\n${H}\r\nhost: b`],
+    ['no Host', 'GET / HTTP/1.1\r\nAccept: */*'],
+    ['Transfer-Encoding', `POST / HTTP/1.1\r\n${H}\r\nTransfer-Encoding: chunked`],
+    ['two Content-Length', `POST / HTTP/1.1\r\n${H}\r\nContent-Length: 1\r\nContent-Length: 1`],
+    ['Content-Length list', `POST / HTTP/1.1\r\n${H}\r\nContent-Length: 1, 1`],
+    ['signed Content-Length', `POST / HTTP/1.1\r\n${H}\r\nContent-Length: +1`],
+    ['space before colon', `POST / HTTP/1.1\r\n${H}\r\nContent-Length : 1`],
+    ['obs-fold', `GET / HTTP/1.1\r\n${H}\r\nX-A: 1\r\n 2`],
+    ['bare LF', `GET / HTTP/1.1\r\n${H}\nX-A: 1`],
+    ['bare CR', `GET / HTTP/1.1\r\n${H}\rX-A: 1`],
+    ['NUL in a value', `GET / HTTP/1.1\r\n${H}\r\nX-A: a\0b`],
+    ['empty header name', `GET / HTTP/1.1\r\n${H}\r\n: x`],
+    ['Upgrade', `GET / HTTP/1.1\r\n${H}\r\nUpgrade: websocket`],
+    ['Expect', `POST / HTTP/1.1\r\n${H}\r\nExpect: 100-continue`],
+    ['HTTP/1.0', `GET / HTTP/1.0\r\n${H}`],
+    ['absolute-form target', `GET http://a.apps.test/ HTTP/1.1\r\n${H}`],
+    ['CONNECT', `CONNECT a.apps.test:443 HTTP/1.1\r\n${H}`],
+    ['unknown method', `BREW / HTTP/1.1\r\n${H}`],
+    ['space in target', `GET /a b HTTP/1.1\r\n${H}`],
+  ])('leaves %s to node:http', (_name, head) => {
+    expect(parseSimpleRequestHead(head)).toBeUndefined();
+  });
+
+  it('reads the framing and connection fields it relies on', () => {
+    const got = parseSimpleRequestHead(
+      `POST /u HTTP/1.1\r\nHost:  a.apps.test:81 \r\nContent-Length: 0012\r\nConnection: keep-alive, Close\r\nAccept: text/html\r\naccept: application/json`,
+    );
+    expect(got).toMatchObject({
+      method: 'POST',
+      target: '/u',
+      host: 'a.apps.test:81',
+      contentLength: 12,
+      close: true,
+      accept: 'text/html, application/json',
+    });
   });
 });
 

@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import { listenHttp } from '@paastech/kit';
 import type { DataPlane, DataPlaneContext, Listening } from '../dataplane.js';
 import type { RouteTable } from '../routes.js';
+import { createFastPath, type FastPath } from './fast.js';
 import { handleRequest, type ProxyContext } from './proxy.js';
 import { handleUpgrade } from './tunnel.js';
 import { Upstreams } from './upstreams.js';
@@ -43,20 +44,38 @@ function loadContext(certsDir: string, host: string): tls.SecureContext | undefi
 /**
  * Stops accepting and closes each connection as soon as it has no request in flight (keep-alive
  * connections going idle later are closed then, not after the idle timeout); whatever is still
- * busy after `graceMs` is cut.
+ * busy after `graceMs` is cut. Covers the fast path's connections too.
  */
-function drainServer(server: http.Server, graceMs: number): Promise<void> {
+function drainServer(server: http.Server, fast: FastPath | undefined, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve();
     const sweep = setInterval(() => server.closeIdleConnections(), 50);
-    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+    const cut = setTimeout(() => {
+      server.closeAllConnections();
+      fast?.destroyAll();
+    }, graceMs);
     server.close(() => {
       clearInterval(sweep);
       clearTimeout(cut);
       resolve();
     });
     server.closeIdleConnections();
+    fast?.closeIdle();
   });
+}
+
+/**
+ * Puts the fast path (fast.ts) in front of node:http on a plain-HTTP server: every new connection
+ * goes to it first, and it hands a connection to node:http's own connection handler as soon as a
+ * request needs more than the fast path does.
+ */
+function withFastPath(server: http.Server, pc: ProxyContext): FastPath {
+  const [httpConnection] = server.listeners('connection') as Array<(socket: net.Socket) => void>;
+  if (!httpConnection) throw new Error('node:http registered no connection handler');
+  server.removeListener('connection', httpConnection);
+  const fast = createFastPath(pc, (socket) => httpConnection.call(server, socket));
+  server.on('connection', (socket: net.Socket) => fast.accept(socket));
+  return fast;
 }
 
 /** Starts the node data plane. */
@@ -80,7 +99,10 @@ export function createNodePlane(ctx: DataPlaneContext): DataPlane {
     server.on('upgrade', (req, socket, head) => handleUpgrade(pc, tunnels, req, socket as net.Socket, head));
     servers.push(server);
   };
-  attach(http.createServer(serverOptions(ctx)), proxyContext('http'));
+  const httpServer = http.createServer(serverOptions(ctx));
+  const httpContext = proxyContext('http');
+  attach(httpServer, httpContext);
+  const fast = withFastPath(httpServer, httpContext);
   if (ctx.config.tlsPort !== undefined) {
     // Found certificates are cached; a missing one is looked for again at the next handshake, so
     // a certificate dropped into the directory is used without a restart.
@@ -114,7 +136,9 @@ export function createNodePlane(ctx: DataPlaneContext): DataPlane {
     async stop(): Promise<void> {
       // Tunnels have no request boundary to drain at: they close with the router.
       for (const t of tunnels) t.destroy();
-      await Promise.all(servers.map((s) => drainServer(s, ctx.config.timeouts.drainMs)));
+      await Promise.all(
+        servers.map((s) => drainServer(s, s === httpServer ? fast : undefined, ctx.config.timeouts.drainMs)),
+      );
       upstreams.destroy();
     },
   };

@@ -5,6 +5,11 @@
 import http from 'node:http';
 import type { RouteEntry } from '../routes.js';
 
+/** A keep-alive connection of the fast path (fast.ts) that can wait idle in a pool. */
+export interface PooledConnection {
+  close(): void;
+}
+
 /** One instance and its connection pool. */
 export class Upstream {
   readonly host: string;
@@ -12,6 +17,8 @@ export class Upstream {
   readonly agent: http.Agent;
   inflight = 0;
   private retired = false;
+  /** Idle fast-path connections, most recently used last (LIFO reuse). */
+  private readonly idle: PooledConnection[] = [];
 
   constructor(readonly address: string) {
     const colon = address.lastIndexOf(':');
@@ -37,13 +44,36 @@ export class Upstream {
   /** Marks a request finished; closes the pool of a retired instance once idle. */
   release(): void {
     this.inflight--;
-    if (this.retired && this.inflight === 0) this.agent.destroy();
+    if (this.retired && this.inflight === 0) this.closePools();
   }
 
   /** Takes the instance out of rotation; its pool closes when its last request ends. */
   retire(): void {
     this.retired = true;
-    if (this.inflight === 0) this.agent.destroy();
+    if (this.inflight === 0) this.closePools();
+  }
+
+  /** The most recently idle fast-path connection, if any. */
+  takeIdle(): PooledConnection | undefined {
+    return this.idle.pop();
+  }
+
+  /** Puts a fast-path connection back; false when the instance is retired (close it instead). */
+  putIdle(c: PooledConnection): boolean {
+    if (this.retired) return false;
+    this.idle.push(c);
+    return true;
+  }
+
+  /** Forgets an idle connection that closed or timed out. */
+  dropIdle(c: PooledConnection): void {
+    const i = this.idle.lastIndexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  private closePools(): void {
+    this.agent.destroy();
+    for (const c of this.idle.splice(0)) c.close();
   }
 }
 
