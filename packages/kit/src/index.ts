@@ -5,5 +5,6 @@ export * from './grpc.js';
 export * from './health.js';
 export * from './http.js';
 export * from './logger.js';
+export * from './registry.js';
 export * from './secrets.js';
 export * from './service.js';

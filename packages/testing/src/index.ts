@@ -1,2 +1,3 @@
 export * from './daemon.js';
 export * from './processes.js';
+export * from './swarm.js';

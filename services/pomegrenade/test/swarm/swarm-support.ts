@@ -1,0 +1,58 @@
+// Helpers of the swarm tests: waiting for a service's tasks and reading an app's answer.
+import http from 'node:http';
+import type { DockerClient, Task } from '../../src/runtime/swarm/docker.js';
+
+/** Waits until `count` tasks of the service run (rejects after `timeoutMs` with their states). */
+export async function waitForTasks(
+  docker: DockerClient,
+  serviceId: string,
+  count: number,
+  timeoutMs = 60_000,
+): Promise<Task[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const tasks = await docker.listTasks({ service: [serviceId], 'desired-state': ['running'] });
+    const running = tasks.filter((t) => t.Status.State === 'running');
+    if (running.length === count) return running;
+    if (Date.now() > deadline) {
+      const states = tasks.map((t) => `${t.Status.State}: ${t.Status.Err ?? t.Status.Message}`).join('; ');
+      throw new Error(
+        `service ${serviceId}: ${running.length}/${count} tasks running after ${timeoutMs} ms (${states})`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The body of a GET, retried until it answers 200 (an app needs a moment to listen). */
+export async function answerOf(url: string, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const r = await get(url);
+      if (r.status === 200) return r.body;
+      last = `status ${r.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms: ${last}`);
+}
+
+/** One GET: status and body. */
+export function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: 5000, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+  });
+}
