@@ -23,6 +23,7 @@ import { deploymentService, routingService } from './grpc/services.js';
 import { DiskQuotas } from './isolation/disk-quota.js';
 import { networkUnavailableReason } from './isolation/network.js';
 import { LocalRuntime, sandboxUnavailableReason } from './runtime/local-runtime.js';
+import { connectSwarm, type SwarmRuntime } from './runtime/swarm/swarm-runtime.js';
 import { UnconfinedRuntime } from './runtime/unconfined-runtime.js';
 import { LogBook } from './store/log-book.js';
 import { StateStore } from './store/state.js';
@@ -47,6 +48,7 @@ export function startPomegrenade(
   let engine: Engine | undefined;
   let source: GitArchiveSource | undefined;
   let logs: LogBook | undefined;
+  let swarm: SwarmRuntime | undefined;
   const ready = (async () => {
     if (config.sandbox === 'bwrap' && !overrides.runtime) {
       const why = sandboxUnavailableReason();
@@ -70,11 +72,16 @@ export function startPomegrenade(
     logs = new LogBook(store.projectsDir());
     const book = logs;
     source = new GitArchiveSource(config.gitGrpcAddress, secret);
-    const runtime =
-      overrides.runtime ??
-      (config.sandbox === 'none'
+    const local =
+      config.sandbox === 'none'
         ? new UnconfinedRuntime()
-        : new LocalRuntime({ sandbox: config.sandbox, stateDir, logger, network: config.instanceNetwork }));
+        : new LocalRuntime({ sandbox: config.sandbox, stateDir, logger, network: config.instanceNetwork });
+    // PAASTECH_RUNTIME=swarm: builds stay in this machine's sandbox, instances run as Swarm services.
+    swarm =
+      !overrides.runtime && config.runtime === 'swarm'
+        ? await connectSwarm({ ...config.swarm, socketPath: config.swarm.dockerSocket, local, logger })
+        : undefined;
+    const runtime = overrides.runtime ?? swarm ?? local;
     // The disk quota of builds (what the real runtimes' builds write on this host's disk).
     const disk = overrides.runtime
       ? undefined
@@ -118,6 +125,7 @@ export function startPomegrenade(
     async stop() {
       await grpc?.stop();
       await engine?.shutdown();
+      swarm?.close();
       logs?.flushAll();
       source?.close();
       logger.info('pomegrenade stopped');
