@@ -14,12 +14,16 @@ declare -A NEEDED=(
   [python3]=python3-venv
   [haproxy]=haproxy
 )
-# Needed by the test suite only (browser tests, PostgreSQL client).
+# Needed by the test suite only (browser tests, PostgreSQL client; the swarm runtime's suite starts
+# its own dockerd, registry and base image — docs/swarm.md).
 declare -A NEEDED_FOR_TESTS=(
   [psql]=postgresql-client
   [pg_ctlcluster]=postgresql
   [ssh]=openssh-client
   [chromium]=chromium
+  [dockerd]=docker.io
+  [docker-registry]=docker-registry
+  [debootstrap]=debootstrap
 )
 
 mode=${1:-install}
