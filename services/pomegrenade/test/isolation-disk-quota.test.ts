@@ -9,6 +9,9 @@ import path from 'node:path';
 import { createLogger, run } from '@paastech/kit';
 import { deploy } from '@paastech/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultBuilders } from '../src/build/builders.js';
+import { runBuild } from '../src/domain/build-runner.js';
+import { DEFAULT_LIMITS } from '../src/domain/model.js';
 import {
   DiskQuotas,
   loopDevicesUnder,
@@ -16,6 +19,7 @@ import {
   mountPoints,
   quotaExceededMessage,
 } from '../src/isolation/disk-quota.js';
+import { LocalRuntime, sandboxUnavailableReason } from '../src/runtime/local-runtime.js';
 import { fixture } from './support/git-server.js';
 import { type Harness, startHarness } from './support/pomegrenade.js';
 
@@ -153,6 +157,26 @@ describe('DiskQuotas (loop devices, root)', () => {
     },
   );
 
+  it.skipIf(!canLoop)(
+    'moves the builds and cache of an installation from before the quota into the image',
+    async () => {
+      const dir = path.join(root, 'c', 'projects');
+      fs.mkdirSync(path.join(dir, 'old', 'builds', 'v3', 'app'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'old', 'builds', 'v3', 'app', 'server.js'), 'kept');
+      fs.mkdirSync(path.join(dir, 'old', 'cache', 'npm'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'old', 'state.json'), '{}');
+      const q = await DiskQuotas.create({ projectsDir: dir, maxBytes: 64 * MiB, logger });
+      await q.ensure('old', 32 * MiB);
+      expect(fs.lstatSync(path.join(dir, 'old', 'builds')).isSymbolicLink()).toBe(true);
+      expect(fs.readFileSync(path.join(dir, 'old', 'disk', 'builds', 'v3', 'app', 'server.js'), 'utf8')).toBe(
+        'kept',
+      );
+      expect(fs.existsSync(path.join(dir, 'old', 'cache', 'npm'))).toBe(true);
+      await q.detachAll();
+      await until(() => leftovers(dir).length === 0, 'nothing mounted');
+    },
+  );
+
   it.each([['../escape'], ['a/b'], ['.disk-probe-1'], [''], ['x'.repeat(65)], ['p1\n']])(
     'refuses the project id %j',
     async (id) => {
@@ -183,6 +207,72 @@ describe('DiskQuotas (loop devices, root)', () => {
     w.stop();
     expect(leftovers(dir)).toEqual([]);
   });
+});
+
+describe.skipIf(sandboxUnavailableReason() !== null)('a build in watch mode (no loop devices)', () => {
+  it('is stopped once its tree passes the limit, with the quota message', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pdw-'));
+    try {
+      const projects = path.join(root, 'projects');
+      const disk = await DiskQuotas.create({
+        projectsDir: projects,
+        maxBytes: 64 * MiB,
+        logger,
+        mode: 'watch',
+      });
+      const src = path.join(root, 'src');
+      fs.mkdirSync(src);
+      // 1 MiB every 0.1 s up to 60 MiB: only the watchdog ends it early.
+      const slowFill = 'for i in $(seq 1 60); do head -c 1048576 /dev/zero >> big.bin; sleep 0.1; done';
+      fs.writeFileSync(
+        path.join(src, 'package.json'),
+        JSON.stringify({ name: 'w', scripts: { build: slowFill, start: 'node server.js' } }),
+      );
+      const lines: string[] = [];
+      const build = runBuild(
+        {
+          projectId: 'w',
+          number: 1,
+          commitSha: 'a'.repeat(40),
+          builder: '',
+          buildpackUrl: '',
+          timeoutSeconds: 120,
+          configVars: {},
+          limits: { ...DEFAULT_LIMITS, diskBytes: 8 * MiB },
+          uid: 250_100,
+          artifactDir: path.join(projects, 'w', 'builds', 'v1'),
+          cacheDir: path.join(projects, 'w', 'cache'),
+          signal: new AbortController().signal,
+          step: (t) => lines.push(`-----> ${t}`),
+          line: (t) => lines.push(t),
+        },
+        {
+          runtime: new LocalRuntime({ sandbox: 'bwrap', stateDir: root, logger, network: null }),
+          builders: defaultBuilders(),
+          source: {
+            fetch: async (_req, dest) => {
+              await run('tar', ['-cf', dest, '-C', src, '.']);
+            },
+          },
+          disk,
+        },
+      );
+      await expect(build).rejects.toMatchObject({
+        failure: {
+          reason: 'limit_exceeded',
+          message: expect.stringMatching(
+            /^disk quota of 8 MiB exceeded: build command "npm run build" was stopped/,
+          ),
+        },
+      });
+      // Stopped long before the 60 MiB: within about a second of passing 8 MiB.
+      const left = fs.statSync(path.join(projects, 'w', 'builds', 'v1.tmp', 'app', 'big.bin')).size;
+      expect(left).toBeGreaterThan(8 * MiB);
+      expect(left).toBeLessThan(40 * MiB);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe.skipIf(!canLoop)('builds under the disk quota (real Pomegrenade)', () => {

@@ -137,7 +137,16 @@ export class DiskQuotas {
       const fresh = !fs.existsSync(image);
       if (fresh) await makeImage(image, this.imageBytes());
       await mountImage(image, mount);
-      if (fresh) await this.adoptLegacyDirs(dir, mount);
+      if (fresh) {
+        try {
+          await this.adoptLegacyDirs(dir, mount);
+        } catch (err) {
+          // Larger than the image: the old directories stay as they are, the next build tries again.
+          await unmount(mount);
+          fs.rmSync(image, { force: true });
+          throw err;
+        }
+      }
     }
     this.link(dir, mount);
     await this.setReserve(mount, limitBytes);
@@ -326,17 +335,15 @@ export class DiskQuotas {
 
   /** Moves builds and cache of an installation from before the quota into a new image. */
   private async adoptLegacyDirs(dir: string, mount: string): Promise<void> {
-    for (const name of LINKED) {
-      const old = path.join(dir, name);
-      const st = fs.lstatSync(old, { throwIfNoEntry: false });
-      if (!st?.isDirectory()) continue;
-      try {
-        await run('cp', ['-a', '--', `${old}/.`, path.join(mount, name)]);
-      } catch (err) {
-        this.options.logger.warn({ err, dir: old }, 'could not move into the project disk (over its quota?)');
-      }
-      fs.rmSync(old, { recursive: true, force: true });
+    const legacy = LINKED.filter((name) =>
+      fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false })?.isDirectory(),
+    );
+    for (const name of legacy) {
+      fs.mkdirSync(path.join(mount, name), { recursive: true, mode: 0o750 });
+      await run('cp', ['-a', '--', `${path.join(dir, name)}/.`, path.join(mount, name)]);
     }
+    // Only once everything was copied.
+    for (const name of legacy) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
   }
 }
 
