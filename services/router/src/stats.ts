@@ -105,6 +105,13 @@ export class TrafficStats {
         unavailableCount: c.unavailable,
         bytesIn: c.bytesIn,
         bytesOut: c.bytesOut,
+        byStatusClass: {
+          informational: c.byClass[0],
+          success: c.byClass[1],
+          redirection: c.byClass[2],
+          clientError: c.byClass[3],
+          serverError: c.byClass[4],
+        },
       }));
     const report = { routerId, windowStart: this.windowStart, windowEnd, projects };
     this.window = new Map();

@@ -778,6 +778,13 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
         report.windowStart?.getTime() ?? Number.POSITIVE_INFINITY,
       );
       expect(report.projects.some((p) => p.projectId === '(unrouted)')).toBe(false);
+      // Every request of the window is in exactly one status class.
+      for (const p of report.projects) {
+        const c = p.byStatusClass;
+        const sum = c ? c.informational + c.success + c.redirection + c.clientError + c.serverError : -1;
+        expect(sum, p.projectId).toBe(p.requestCount + p.unavailableCount);
+      }
+      expect(report.projects.find((p) => p.projectId === 'p7')?.byStatusClass?.success).toBeGreaterThan(0);
     });
   });
 });

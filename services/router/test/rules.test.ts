@@ -248,12 +248,23 @@ describe('stats', () => {
     };
     s.record({ ...rec, status: 200, byRouter: false });
     s.record({ ...rec, status: 503, byRouter: true });
+    s.record({ ...rec, status: 404, byRouter: true });
+    s.record({ ...rec, status: 302, byRouter: false });
+    s.record({ ...rec, status: 500, byRouter: false });
     const first = s.takeReport('r1');
     expect(first.projects).toEqual([
-      { projectId: 'p', requestCount: 1, serverErrorCount: 0, unavailableCount: 1, bytesIn: 2, bytesOut: 4 },
+      {
+        projectId: 'p',
+        requestCount: 4,
+        serverErrorCount: 1,
+        unavailableCount: 1,
+        bytesIn: 5,
+        bytesOut: 10,
+        byStatusClass: { informational: 0, success: 1, redirection: 1, clientError: 1, serverError: 2 },
+      },
     ]);
     expect(s.takeReport('r1').projects).toEqual([]);
-    expect(s.snapshot().projects.p?.requests).toBe(2);
+    expect(s.snapshot().projects.p?.requests).toBe(5);
   });
 });
 

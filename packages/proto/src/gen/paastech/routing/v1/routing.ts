@@ -195,6 +195,26 @@ export interface ProjectTrafficStats {
   bytesIn: number;
   /** Response bytes sent to visitors. */
   bytesOut: number;
+  /**
+   * Requests by status class of the answer visitors got, the router's own
+   * pages included (the classes sum to request_count + unavailable_count);
+   * absent from routers older than this field.
+   */
+  byStatusClass?: StatusClassCounts | undefined;
+}
+
+/** StatusClassCounts counts answers by status class. */
+export interface StatusClassCounts {
+  /** 1xx answers. */
+  informational: number;
+  /** 2xx answers. */
+  success: number;
+  /** 3xx answers. */
+  redirection: number;
+  /** 4xx answers (the router's 400, 404 and 413 pages included). */
+  clientError: number;
+  /** 5xx answers (the instance's, and the router's 502, 503 and 504 pages). */
+  serverError: number;
 }
 
 /** ReportRouterStatsRequest is the traffic seen over one interval. */
@@ -772,7 +792,15 @@ export const WatchRoutesResponse: MessageFns<WatchRoutesResponse> = {
 };
 
 function createBaseProjectTrafficStats(): ProjectTrafficStats {
-  return { projectId: "", requestCount: 0, serverErrorCount: 0, unavailableCount: 0, bytesIn: 0, bytesOut: 0 };
+  return {
+    projectId: "",
+    requestCount: 0,
+    serverErrorCount: 0,
+    unavailableCount: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    byStatusClass: undefined,
+  };
 }
 
 export const ProjectTrafficStats: MessageFns<ProjectTrafficStats> = {
@@ -794,6 +822,9 @@ export const ProjectTrafficStats: MessageFns<ProjectTrafficStats> = {
     }
     if (message.bytesOut !== 0) {
       writer.uint32(48).uint64(message.bytesOut);
+    }
+    if (message.byStatusClass !== undefined) {
+      StatusClassCounts.encode(message.byStatusClass, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -859,6 +890,14 @@ export const ProjectTrafficStats: MessageFns<ProjectTrafficStats> = {
             message.bytesOut = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.byStatusClass = StatusClassCounts.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -903,6 +942,11 @@ export const ProjectTrafficStats: MessageFns<ProjectTrafficStats> = {
         : isSet(object.bytes_out)
         ? globalThis.Number(object.bytes_out)
         : 0,
+      byStatusClass: isSet(object.byStatusClass)
+        ? StatusClassCounts.fromJSON(object.byStatusClass)
+        : isSet(object.by_status_class)
+        ? StatusClassCounts.fromJSON(object.by_status_class)
+        : undefined,
     };
   },
 
@@ -926,6 +970,9 @@ export const ProjectTrafficStats: MessageFns<ProjectTrafficStats> = {
     if (message.bytesOut !== 0) {
       obj.bytesOut = Math.round(message.bytesOut);
     }
+    if (message.byStatusClass !== undefined) {
+      obj.byStatusClass = StatusClassCounts.toJSON(message.byStatusClass);
+    }
     return obj;
   },
 
@@ -940,6 +987,150 @@ export const ProjectTrafficStats: MessageFns<ProjectTrafficStats> = {
     message.unavailableCount = object.unavailableCount ?? 0;
     message.bytesIn = object.bytesIn ?? 0;
     message.bytesOut = object.bytesOut ?? 0;
+    message.byStatusClass = (object.byStatusClass !== undefined && object.byStatusClass !== null)
+      ? StatusClassCounts.fromPartial(object.byStatusClass)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStatusClassCounts(): StatusClassCounts {
+  return { informational: 0, success: 0, redirection: 0, clientError: 0, serverError: 0 };
+}
+
+export const StatusClassCounts: MessageFns<StatusClassCounts> = {
+  encode(message: StatusClassCounts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.informational !== 0) {
+      writer.uint32(8).uint64(message.informational);
+    }
+    if (message.success !== 0) {
+      writer.uint32(16).uint64(message.success);
+    }
+    if (message.redirection !== 0) {
+      writer.uint32(24).uint64(message.redirection);
+    }
+    if (message.clientError !== 0) {
+      writer.uint32(32).uint64(message.clientError);
+    }
+    if (message.serverError !== 0) {
+      writer.uint32(40).uint64(message.serverError);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatusClassCounts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatusClassCounts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.informational = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.success = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.redirection = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.clientError = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.serverError = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StatusClassCounts {
+    return {
+      informational: isSet(object.informational) ? globalThis.Number(object.informational) : 0,
+      success: isSet(object.success) ? globalThis.Number(object.success) : 0,
+      redirection: isSet(object.redirection) ? globalThis.Number(object.redirection) : 0,
+      clientError: isSet(object.clientError)
+        ? globalThis.Number(object.clientError)
+        : isSet(object.client_error)
+        ? globalThis.Number(object.client_error)
+        : 0,
+      serverError: isSet(object.serverError)
+        ? globalThis.Number(object.serverError)
+        : isSet(object.server_error)
+        ? globalThis.Number(object.server_error)
+        : 0,
+    };
+  },
+
+  toJSON(message: StatusClassCounts): unknown {
+    const obj: any = {};
+    if (message.informational !== 0) {
+      obj.informational = Math.round(message.informational);
+    }
+    if (message.success !== 0) {
+      obj.success = Math.round(message.success);
+    }
+    if (message.redirection !== 0) {
+      obj.redirection = Math.round(message.redirection);
+    }
+    if (message.clientError !== 0) {
+      obj.clientError = Math.round(message.clientError);
+    }
+    if (message.serverError !== 0) {
+      obj.serverError = Math.round(message.serverError);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StatusClassCounts>, I>>(base?: I): StatusClassCounts {
+    return StatusClassCounts.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StatusClassCounts>, I>>(object: I): StatusClassCounts {
+    const message = createBaseStatusClassCounts();
+    message.informational = object.informational ?? 0;
+    message.success = object.success ?? 0;
+    message.redirection = object.redirection ?? 0;
+    message.clientError = object.clientError ?? 0;
+    message.serverError = object.serverError ?? 0;
     return message;
   },
 };
