@@ -169,6 +169,8 @@ export class ProjectNetworks {
     this.egressOverride.set(projectId, on);
     if (!this.ready.has(projectId)) return;
     const n = await this.ensure(projectId);
+    // Every deployment asks again: only a change costs an `nft` run.
+    if (n.egress === on) return;
     n.egress = on;
     await this.firewall(n);
   }
