@@ -3,7 +3,14 @@
 
 import { startApi } from '@paastech/api';
 import { startGitController } from '@paastech/git-controller';
-import { type CommonConfig, createLogger, type Logger, type ServiceHandle } from '@paastech/kit';
+import {
+  type CommonConfig,
+  createLogger,
+  type Logger,
+  type RunningRegistry,
+  type ServiceHandle,
+  startRegistry,
+} from '@paastech/kit';
 import { startPomegrenade } from '@paastech/pomegrenade';
 import { startRouter } from '@paastech/router';
 import type { DaemonConfig } from './config.js';
@@ -28,7 +35,7 @@ export async function startDaemon(
 ): Promise<Daemon> {
   const starters: Array<(started: ServiceHandle[]) => ServiceHandle> = [];
   const child = (name: string, c: CommonConfig) => createLogger(name, { ...c.log, destination });
-  const { api, git, pomegrenade, router } = config;
+  const { api, git, pomegrenade, router, registry } = config;
   if (router) starters.push(() => startRouter(router, child('router', router)));
   if (api) {
     starters.push((started) => {
@@ -37,6 +44,7 @@ export async function startDaemon(
     });
   }
   if (git) starters.push(() => startGitController(git, child('git', git)));
+  if (registry) starters.push(() => registryService(registry));
   if (pomegrenade) starters.push(() => startPomegrenade(pomegrenade, child('pomegrenade', pomegrenade)));
 
   const services: ServiceHandle[] = [];
@@ -61,4 +69,21 @@ export async function startDaemon(
   }
   let stopping: Promise<void> | undefined;
   return { services, stop: () => (stopping ??= stopAll()) };
+}
+
+/** The swarm runtime's private registry (docker-registry on loopback) as a service of the daemon. */
+function registryService(o: { dir: string; address: string }): ServiceHandle {
+  let running: RunningRegistry | undefined;
+  const ready = startRegistry(o).then((r) => {
+    running = r;
+  });
+  return {
+    name: 'registry',
+    ready,
+    endpoints: () => [{ label: 'image registry', url: `http://${o.address}/v2/` }],
+    async stop() {
+      await ready.catch(() => {});
+      await running?.stop();
+    },
+  };
 }

@@ -4,6 +4,7 @@
 // Invariant: no auth is configured, so the address must be one only this machine (or the swarm's
 // private network) reaches — loopback by default.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -28,7 +29,7 @@ export interface RunningRegistry {
 const HOST_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}|localhost):(\d{1,5})$/;
 
 /** The registry's YAML config (pure); JSON strings are valid YAML scalars, so paths are quoted safely. */
-export function registryConfig(storageDir: string, address: string): string {
+export function registryConfig(storageDir: string, address: string, secret = 'unset'): string {
   if (!HOST_PORT.test(address)) throw new Error(`registry: address "${address}" must be ipv4:port`);
   return [
     'version: 0.1',
@@ -43,6 +44,7 @@ export function registryConfig(storageDir: string, address: string): string {
     '    enabled: true',
     'http:',
     `  addr: ${JSON.stringify(address)}`,
+    `  secret: ${JSON.stringify(secret)}`,
     '  headers:',
     '    X-Content-Type-Options: [nosniff]',
     '',
@@ -56,7 +58,9 @@ export async function startRegistry(o: RegistryOptions): Promise<RunningRegistry
   const storage = path.join(o.dir, 'storage');
   fs.mkdirSync(storage, { recursive: true, mode: 0o700 });
   const configFile = path.join(o.dir, 'config.yml');
-  fs.writeFileSync(configFile, registryConfig(storage, o.address), { mode: 0o600 });
+  fs.writeFileSync(configFile, registryConfig(storage, o.address, randomBytes(16).toString('hex')), {
+    mode: 0o600,
+  });
   // Deleting a manifest only unlinks it; blobs go when the registry is not serving (here, at start).
   if (fs.existsSync(path.join(storage, 'docker/registry/v2/repositories'))) {
     await run(binary, ['garbage-collect', '--delete-untagged', configFile]);
@@ -71,7 +75,9 @@ export async function startRegistry(o: RegistryOptions): Promise<RunningRegistry
   while (!(await answers(o.address))) {
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`registry on ${o.address} did not start: ${stderr.trim() || 'no answer on /v2/'}`);
+      throw new Error(
+        `registry on ${o.address} did not start: ${lastMessage(stderr) || 'no answer on /v2/'}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -97,4 +103,11 @@ export function answers(address: string): Promise<boolean> {
     req.on('error', () => resolve(false));
     req.on('timeout', () => req.destroy());
   });
+}
+
+/** The `msg="…"` of the registry's last log line, or the line itself (pure). */
+export function lastMessage(stderr: string): string {
+  const last = stderr.trim().split('\n').pop() ?? '';
+  const m = /\bmsg="((?:[^"\\]|\\.)*)"/.exec(last);
+  return m ? m[1]!.replace(/\\(.)/g, '$1') : last;
 }
