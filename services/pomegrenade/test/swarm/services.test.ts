@@ -144,6 +144,10 @@ describe('serviceSpec', () => {
     const stored = structuredClone(a);
     stored.TaskTemplate.ContainerSpec.Env = [...(a.TaskTemplate.ContainerSpec.Env ?? [])].reverse();
     stored.TaskTemplate.ContainerSpec.Isolation = 'default';
+    const hc = a.TaskTemplate.ContainerSpec.Healthcheck ?? { Test: [] };
+    stored.TaskTemplate.ContainerSpec.Healthcheck = Object.fromEntries(
+      Object.entries(hc).reverse(),
+    ) as typeof hc;
     (stored.TaskTemplate as Record<string, unknown>).Runtime = 'container';
     expect(sameSpec(stored, a)).toBe(true);
   });

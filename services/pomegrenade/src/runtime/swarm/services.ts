@@ -89,7 +89,8 @@ function listening() {
       else if (a === '0000000000000000FFFF00000100007F') address = '::ffff:127.0.0.1';
       else if (a === '00000000000000000000000001000000') address = '::1';
       else address = a;
-      out.push({ address, port: parseInt(p, 16) });
+      // Docker's embedded DNS resolver listens in every container; it is not the app.
+      if (address !== '127.0.0.11') out.push({ address, port: parseInt(p, 16) });
     }
   }
   return out;
@@ -234,9 +235,9 @@ export function sameSpec(current: ServiceSpec, desired: ServiceSpec): boolean {
 /** The parts of a spec that matter, in a stable form (Docker adds defaults to what it stores). */
 function canonical(s: ServiceSpec): string {
   const c = s.TaskTemplate.ContainerSpec;
-  return JSON.stringify({
+  return stableJson({
     name: s.Name,
-    labels: sortKeys(s.Labels ?? {}),
+    labels: s.Labels ?? {},
     image: c.Image,
     command: c.Command,
     env: [...(c.Env ?? [])].sort(),
@@ -250,8 +251,15 @@ function canonical(s: ServiceSpec): string {
   });
 }
 
-function sortKeys(o: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+/** JSON with object keys sorted at every level (Docker returns a spec's keys in its own order). */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v ?? null);
 }
 
 /** Swarm task states grouped as the engine's instance states. */
