@@ -112,6 +112,20 @@ function rssMiB(pids) {
   return kb / 1024;
 }
 
+/** CPU time (user + system, ms) used so far by `pids` together. */
+function cpuMs(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {}
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+
 /** wrk latency value ("1.23ms", "850.00us", "1.02s") in ms. */
 function ms(text) {
   const m = /([\d.]+)(us|ms|s)/.exec(text);
@@ -120,9 +134,10 @@ function ms(text) {
   return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
 }
 
-/** Runs wrk against `port`; samples `rssPids()` halfway. */
-async function wrk(port, rssPids) {
+/** Runs wrk against `port`; samples `rssPids()` halfway and the CPU time of `cpuPids()`. */
+async function wrk(port, rssPids, cpuPids) {
   let loadRss = 0;
+  const cpuBefore = cpuMs(cpuPids());
   const timer = setTimeout(
     () => {
       loadRss = rssMiB(rssPids());
@@ -157,6 +172,8 @@ async function wrk(port, rssPids) {
         .split(',')
         .reduce((n, p) => n + Number(/\d+/.exec(p)?.[0] ?? 0), 0),
     loadRss,
+    // Proxy CPU per proxied request (µs): load-independent-ish, unlike throughput on a shared box.
+    cpuUs: ((cpuMs(cpuPids()) - cpuBefore) * 1000) / Math.max(1, num(/(\d+) requests in/)),
   };
 }
 
@@ -290,17 +307,31 @@ async function startOurs(dataplane) {
       child.send({ upstreams });
     });
   const rssPids = () => (dataplane === 'haproxy' ? tree(child.pid, 'haproxy') : [child.pid]);
-  return { port, child, setUpstreams, rssPids };
+  // CPU counts the router's own process too (haproxy plane: it reads the access log).
+  const cpuPids = () => tree(child.pid);
+  return { port, child, setUpstreams, rssPids, cpuPids };
 }
 const oursNode = await startOurs('node');
 const oursHap = await startOurs('haproxy');
 
 const allTargets = [
-  { key: 'direct', name: 'direct', port: b1, rssPids: () => [] },
-  { key: 'nginx', name: 'nginx', port: nginxPort, rssPids: () => tree(nginx.pid) },
-  { key: 'byhand', name: 'haproxy (by hand)', port: hapPort, rssPids: () => tree(hap.pid) },
-  { key: 'haproxy', name: 'ours: haproxy plane', port: oursHap.port, rssPids: oursHap.rssPids },
-  { key: 'node', name: 'ours: node plane', port: oursNode.port, rssPids: oursNode.rssPids },
+  { key: 'direct', name: 'direct', port: b1, rssPids: () => [], cpuPids: () => [] },
+  {
+    key: 'nginx',
+    name: 'nginx',
+    port: nginxPort,
+    rssPids: () => tree(nginx.pid),
+    cpuPids: () => tree(nginx.pid),
+  },
+  {
+    key: 'byhand',
+    name: 'haproxy (by hand)',
+    port: hapPort,
+    rssPids: () => tree(hap.pid),
+    cpuPids: () => tree(hap.pid),
+  },
+  { key: 'haproxy', name: 'ours: haproxy plane', port: oursHap.port, ...oursHap },
+  { key: 'node', name: 'ours: node plane', port: oursNode.port, ...oursNode },
 ];
 const targets = ONLY
   ? allTargets.filter((t) => t.key === 'direct' || ONLY.split(',').includes(t.key))
@@ -314,10 +345,10 @@ console.log(
 );
 for (let round = 1; round <= ROUNDS; round++) {
   for (const t of targets) {
-    const r = await wrk(t.port, t.rssPids);
+    const r = await wrk(t.port, t.rssPids, t.cpuPids);
     t.runs.push(r);
     console.log(
-      `  round ${round} ${t.name.padEnd(20)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}`,
+      `  round ${round} ${t.name.padEnd(20)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  CPU ${r.cpuUs.toFixed(0)} µs/req  errors ${r.errors}`,
     );
   }
 }
@@ -342,6 +373,7 @@ for (const t of targets) {
   t.p50 = median(t.runs.map((r) => r.p50));
   t.p99 = median(t.runs.map((r) => r.p99));
   t.loadRss = Math.max(...t.runs.map((r) => r.loadRss));
+  t.cpuUs = median(t.runs.map((r) => r.cpuUs));
   t.errors = t.runs.reduce((n, r) => n + r.errors, 0);
 }
 const direct = targets[0];
@@ -349,7 +381,7 @@ const ngx = targets.find((t) => t.key === 'nginx') ?? direct;
 if (ONLY) {
   for (const t of targets)
     console.log(
-      `${t.name.padEnd(20)} ${f(t.rps, 0).padStart(7)} req/s  ${f(t.rps / ngx.rps)}× nginx  p99 ${f(t.p99)} ms`,
+      `${t.name.padEnd(20)} ${f(t.rps, 0).padStart(7)} req/s  ${f(t.rps / ngx.rps)}× nginx  p99 ${f(t.p99)} ms  CPU ${f(t.cpuUs, 0)} µs/req`,
     );
   await cleanup();
 }
@@ -409,12 +441,12 @@ const switching = [
 // --- report ---------------------------------------------------------------------------------------
 const rows = targets.map(
   (t) =>
-    `| ${t.name} | ${f(t.rps, 0)} | ${f(t.rps / direct.rps)}× | ${f(t.rps / ngx.rps)}× | ${f(t.p50)} | ${f(t.p99)} | ${f(t.p99 / ngx.p99)}× | ${t.name === 'direct' ? '–' : f(t.idleRss, 1)} | ${t.name === 'direct' ? '–' : f(t.loadRss, 1)} | ${t.errors} |`,
+    `| ${t.name} | ${f(t.rps, 0)} | ${f(t.rps / direct.rps)}× | ${f(t.rps / ngx.rps)}× | ${f(t.p50)} | ${f(t.p99)} | ${f(t.p99 / ngx.p99)}× | ${t.name === 'direct' ? '–' : f(t.cpuUs, 0)} | ${t.name === 'direct' ? '–' : f(t.idleRss, 1)} | ${t.name === 'direct' ? '–' : f(t.loadRss, 1)} | ${t.errors} |`,
 );
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const table = [
-  '| target | req/s (median) | vs direct | vs nginx | p50 ms | p99 ms | p99 vs nginx | RSS idle MiB | RSS load MiB | errors |',
-  '|---|---|---|---|---|---|---|---|---|---|',
+  '| target | req/s (median) | vs direct | vs nginx | p50 ms | p99 ms | p99 vs nginx | proxy CPU µs/req | RSS idle MiB | RSS load MiB | errors |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows,
 ].join('\n');
 const switchTable = [
@@ -447,7 +479,9 @@ plane: HAProxy writes it, one write per request, the router reads it in batches 
 node plane: batched writes). nginx writes its access log too (buffered, 64 KiB / 1 s); HAProxy by
 hand logs every request to stdout (/dev/null). RSS is of the proxy processes (for our
 haproxy plane: the HAProxy processes; the router's own Node process is not included), idle and
-sampled mid-run.
+sampled mid-run. "Proxy CPU" is the user + system CPU time of the proxy's processes (for ours:
+the router process and its HAProxy) during the run divided by the requests wrk completed — the
+figure least moved by other load on the machine.
 
 ${table}
 

@@ -36,8 +36,10 @@ const MAX_REQUEST_HEAD = 16 * 1024;
 const MAX_RESPONSE_HEAD = 64 * 1024;
 /** Pipelined bytes buffered beyond this pause the client socket until the response ends. */
 const MAX_PIPELINED = 64 * 1024;
-/** Idle keep-alive sockets to instances are closed after this (under a default Node server's 5 s). */
+/** Idle keep-alive sockets to instances are not reused after this (under a default Node server's 5 s). */
 const UPSTREAM_IDLE_MS = 4_000;
+/** A complete response body up to this size goes out in the same write as its head. */
+const SMALL_BODY = 16 * 1024;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\/[!-~]*) HTTP\/1\.1$/;
@@ -200,6 +202,8 @@ class UpConn {
   digits = 0;
   reusable = true;
   idle = false;
+  /** When it last went idle (performance.now()). */
+  idleSince = 0;
   dead = false;
 
   constructor(readonly upstream: Upstream) {
@@ -299,8 +303,15 @@ class ClientConn {
       this.finish(ex, 499);
     }
   };
-  /** Idle keep-alive connection (or one the router already ended) timed out. */
-  private readonly onTimeout = () => this.socket.destroy();
+  /**
+   * The socket was inactive for the idle timeout (armed once per connection, refreshed by every
+   * read and write): closed when idle or ended; a request in flight is bounded by the instance's
+   * timeouts instead.
+   */
+  private readonly onTimeout = () => {
+    if (this.ex && !this.ended) return;
+    this.socket.destroy();
+  };
 
   /** The headers or the whole request took too long (slowloris): 408 if nothing was answered yet. */
   private readonly onDeadline = () => {
@@ -398,9 +409,7 @@ class ClientConn {
       finished: false,
     };
     this.ex = ex;
-    // While a response is awaited the instance's timeouts apply; while a body is expected, the
-    // whole-request timeout too.
-    this.socket.setTimeout(0);
+    // While a body is expected, the whole-request timeout applies.
     if (ex.bodyLeft > 0) this.startDeadline(this.ctx.config.timeouts.requestMs);
     this.forward(ex, undefined);
   }
@@ -432,6 +441,12 @@ class ClientConn {
     ex.attempts++;
     upstream.acquire();
     let conn = upstream.takeIdle() as UpConn | undefined;
+    // A socket idle for long may be closing on the instance's side: not worth the retry.
+    while (conn && ex.start - conn.idleSince > UPSTREAM_IDLE_MS) {
+      conn.idle = false;
+      conn.close();
+      conn = upstream.takeIdle() as UpConn | undefined;
+    }
     if (conn) {
       conn.idle = false;
       conn.reused = true;
@@ -444,7 +459,6 @@ class ClientConn {
     conn.framing = Framing.None;
     ex.conn = conn;
     if (conn.connected) {
-      conn.socket.setTimeout(this.ctx.config.timeouts.upstreamMs);
       this.sendRequest(ex, conn);
     } else {
       conn.socket.setTimeout(this.ctx.config.timeouts.connectMs);
@@ -575,13 +589,22 @@ class ClientConn {
       ex.responded = true;
       ex.byRouter = false;
       ex.status = status;
-      this.socket.cork();
-      this.socket.write(h, 'latin1');
-      process.nextTick(uncork, this.socket);
       if (framing === Framing.None || (framing === Framing.Length && conn.left === 0)) {
+        this.socket.write(h, 'latin1');
         this.responseEnded(ex, conn, rest.length === 0);
         return undefined;
       }
+      if (framing === Framing.Length && rest.length === conn.left && rest.length <= SMALL_BODY) {
+        // The whole (small) response is here: one write, head and body together (latin1 keeps
+        // every byte as it is).
+        conn.left = 0;
+        this.socket.write(h + rest.toString('latin1'), 'latin1');
+        this.responseEnded(ex, conn, true);
+        return undefined;
+      }
+      this.socket.cork();
+      this.socket.write(h, 'latin1');
+      process.nextTick(uncork, this.socket);
       return rest;
     }
   }
@@ -617,7 +640,7 @@ class ClientConn {
     ex.conn = undefined;
     if (clean && conn.reusable && ex.bodyLeft === 0 && !conn.dead && ex.upstream) {
       conn.idle = true;
-      conn.socket.setTimeout(UPSTREAM_IDLE_MS);
+      conn.idleSince = performance.now();
       if (!ex.upstream.putIdle(conn)) conn.close();
     } else conn.close();
     // A body the instance did not wait for is still on its way: the connection cannot go on.
@@ -713,7 +736,6 @@ class ClientConn {
       if (this.socket.isPaused()) this.socket.resume();
       return;
     }
-    this.socket.setTimeout(this.ctx.config.timeouts.idleMs);
     if (this.socket.isPaused()) this.socket.resume();
     if (this.buf) this.next();
   }
