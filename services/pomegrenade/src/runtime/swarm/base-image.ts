@@ -16,7 +16,8 @@ export const BASE_IMAGE_REPO = 'paastech/base';
 /** Debian packages on top of minbase: what the builders' artifacts need to run. */
 export const BASE_PACKAGES = ['python3', 'ca-certificates'];
 const NODE_BINARY = process.execPath;
-const NPM_DIR = '/usr/lib/node_modules/npm';
+/** npm as installed beside this node (Debian and the official tarballs: <prefix>/lib/node_modules/npm). */
+const NPM_DIR = path.resolve(path.dirname(NODE_BINARY), '../lib/node_modules/npm');
 
 export interface BaseImageOptions {
   /** Directory holding the cached root filesystems (`base-<hash>.tar`). */
