@@ -189,15 +189,19 @@ describe('LocalRuntime (bwrap)', () => {
   });
 
   it('finds the sockets an instance listens on', async () => {
+    const printed: string[] = [];
     const proc = await runtime.run(
       spec(
         'listen',
         'exec python3 -c "import socket,time; s=socket.socket(); s.bind((\'127.0.0.1\', 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)"',
       ),
-      () => {},
+      (line) => printed.push(line),
     );
     try {
-      await new Promise((r) => setTimeout(r, 500));
+      // Listening once it printed its port (python's start-up takes seconds on a loaded machine).
+      for (const deadline = Date.now() + 20_000; printed.length === 0 && Date.now() < deadline; ) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
       const sockets = await proc.listening();
       expect(sockets).toHaveLength(1);
       expect(sockets[0]?.address).toBe('127.0.0.1');
