@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { internalMetadata } from '@paastech/kit';
 import { type deploy, routing } from '@paastech/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TrafficCounters, type TrafficCounts } from '../src/domain/traffic.js';
+import { type StatusClassCounts, TrafficCounters, type TrafficCounts } from '../src/domain/traffic.js';
 import { readPomegrenadeConfig } from '../src/index.js';
 import { fixture } from './support/git-server.js';
 import { type Harness, startHarness } from './support/pomegrenade.js';
@@ -107,11 +107,77 @@ describe('router traffic in GetProjectStatus', () => {
     expect(s.traffic?.lastWindow).toMatchObject({ windowEnd: t3, requestCount: 0 });
   });
 
+  it('sums requests by status class across routers, from the reports that carry them', async () => {
+    const commit = await h.repo('classy').commitFixture(fixture('node-hello'));
+    await h.deploy('classy', 1, commit);
+    const t3 = new Date('2026-01-01T00:01:30Z');
+    const t4 = new Date('2026-01-01T00:02:00Z');
+    const t5 = new Date('2026-01-01T00:02:30Z');
+    const classes = (c: Partial<routing.StatusClassCounts>): routing.StatusClassCounts => ({
+      informational: 0,
+      success: 0,
+      redirection: 0,
+      clientError: 0,
+      serverError: 0,
+      ...c,
+    });
+    // A router older than by_status_class: totals move, classes stay absent.
+    await report({ routerId: 'old', windowStart: t3, windowEnd: t4, projects: [stats('classy', 4)] });
+    let s = await status('classy');
+    expect(s.traffic?.requestCount).toBe(4);
+    expect(s.traffic?.byStatusClass).toBeUndefined();
+    expect(s.traffic?.lastWindow?.byStatusClass).toBeUndefined();
+    // Two routers in one interval: their classes add up, in the totals and in the last window.
+    await report({
+      routerId: 'r1',
+      windowStart: t4,
+      windowEnd: t5,
+      projects: [
+        {
+          ...stats('classy', 10, 2, 1),
+          byStatusClass: classes({
+            informational: 1,
+            success: 6,
+            redirection: 1,
+            clientError: 0,
+            serverError: 3,
+          }),
+        },
+      ],
+    });
+    await report({
+      routerId: 'r2',
+      windowStart: t4,
+      windowEnd: t5,
+      projects: [{ ...stats('classy', 5), byStatusClass: classes({ success: 3, clientError: 2 }) }],
+    });
+    s = await status('classy');
+    expect(s.traffic?.requestCount).toBe(19);
+    expect(s.traffic?.byStatusClass).toEqual({
+      informational: 1,
+      success: 9,
+      redirection: 1,
+      clientError: 2,
+      serverError: 3,
+    });
+    // The window is r2's report alone: each report is a window of its own.
+    expect(s.traffic?.lastWindow?.byStatusClass).toEqual(classes({ success: 3, clientError: 2 }));
+  });
+
   it('forgets the counters of a deleted project', async () => {
     expect((await status('other')).traffic?.requestCount).toBe(8);
     await h.call('deleteProject', { projectId: 'other' });
     expect((await status('other')).traffic).toBeUndefined();
   });
+});
+
+const classes = (more: Partial<StatusClassCounts> = {}): StatusClassCounts => ({
+  informational: 0,
+  success: 0,
+  redirection: 0,
+  clientError: 0,
+  serverError: 0,
+  ...more,
 });
 
 const counts = (requests: number, more: Partial<TrafficCounts> = {}): TrafficCounts => ({
@@ -136,6 +202,37 @@ describe('TrafficCounters with hostile reports', () => {
     c.record({ ...window, projects: new Map([['p', bad]]) });
     expect(c.of('p')).toMatchObject({ requests: 3 + requests, serverErrors });
     expect(c.of('p').lastWindow?.requests).toBe(requests);
+  });
+
+  it.each([
+    ['negative', classes({ success: -4, serverError: -1 }), classes()],
+    ['NaN and Infinity', classes({ success: Number.NaN, clientError: Number.POSITIVE_INFINITY }), classes()],
+    ['fractions are floored', classes({ redirection: 1.9, informational: 0.5 }), classes({ redirection: 1 })],
+  ])('status classes: %s', (_name, bad, added) => {
+    const c = new TrafficCounters();
+    const good = classes({ success: 3, clientError: 1 });
+    c.record({ ...window, projects: new Map([['p', counts(4, { byStatusClass: good })]]) });
+    c.record({ ...window, projects: new Map([['p', counts(1, { byStatusClass: bad })]]) });
+    expect(c.of('p').byStatusClass).toEqual({
+      informational: good.informational + added.informational,
+      success: good.success + added.success,
+      redirection: good.redirection + added.redirection,
+      clientError: good.clientError + added.clientError,
+      serverError: good.serverError + added.serverError,
+    });
+    expect(c.of('p').lastWindow?.byStatusClass).toEqual(added);
+  });
+
+  it('keeps the classes of earlier reports when a later one has none, and a window without them', () => {
+    const c = new TrafficCounters();
+    c.record({
+      ...window,
+      projects: new Map([['p', counts(2, { byStatusClass: classes({ success: 2 }) })]]),
+    });
+    c.record({ ...window, projects: new Map([['p', counts(3)]]) });
+    expect(c.of('p')).toMatchObject({ requests: 5, byStatusClass: classes({ success: 2 }) });
+    expect(c.of('p').lastWindow).toMatchObject({ requests: 3 });
+    expect(c.of('p').lastWindow?.byStatusClass).toBeUndefined();
   });
 
   it('ignores an empty project id', () => {

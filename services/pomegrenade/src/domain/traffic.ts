@@ -4,6 +4,18 @@
 // traffic. Totals are the sum of every delta since this process started (kept in memory, so a
 // restart starts from zero: `countedSince` says so). The last window is the latest report; a
 // project absent from it had no request in it, so its window counts are zero.
+//
+// Counts by status class are optional (routers older than the field send none): they are summed
+// only from the reports that carry them, and stay absent until one did.
+
+/** Answers by status class: 1xx … 5xx, the router's own pages included. */
+export interface StatusClassCounts {
+  informational: number;
+  success: number;
+  redirection: number;
+  clientError: number;
+  serverError: number;
+}
 
 /** The counts one report carries for one project. */
 export interface TrafficCounts {
@@ -12,6 +24,8 @@ export interface TrafficCounts {
   unavailable: number;
   bytesIn: number;
   bytesOut: number;
+  /** Absent when the router did not report classes. */
+  byStatusClass?: StatusClassCounts;
 }
 
 /** One project's traffic in the last report window. */
@@ -21,6 +35,7 @@ export interface TrafficWindow {
   requests: number;
   serverErrors: number;
   unavailable: number;
+  byStatusClass?: StatusClassCounts;
 }
 
 /** What GetProjectStatus shows of one project's traffic. */
@@ -45,26 +60,57 @@ interface Entry {
 
 const ZERO: TrafficCounts = { requests: 0, serverErrors: 0, unavailable: 0, bytesIn: 0, bytesOut: 0 };
 
+/** Adds two sets of class counts; absent only when both are. */
+function addClasses(
+  a: StatusClassCounts | undefined,
+  b: StatusClassCounts | undefined,
+): StatusClassCounts | undefined {
+  if (!a || !b) return a ?? b;
+  return {
+    informational: a.informational + b.informational,
+    success: a.success + b.success,
+    redirection: a.redirection + b.redirection,
+    clientError: a.clientError + b.clientError,
+    serverError: a.serverError + b.serverError,
+  };
+}
+
 /** Adds two sets of counts. */
 function add(a: TrafficCounts, b: TrafficCounts): TrafficCounts {
-  return {
+  const sum: TrafficCounts = {
     requests: a.requests + b.requests,
     serverErrors: a.serverErrors + b.serverErrors,
     unavailable: a.unavailable + b.unavailable,
     bytesIn: a.bytesIn + b.bytesIn,
     bytesOut: a.bytesOut + b.bytesOut,
   };
+  const byStatusClass = addClasses(a.byStatusClass, b.byStatusClass);
+  return byStatusClass ? { ...sum, byStatusClass } : sum;
 }
+
+/** `n` if it is a finite positive number (floored), else 0. */
+const ok = (n: number) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
 
 /** Counts that are not finite non-negative numbers become 0, so a bad report cannot poison totals. */
 function sanitize(c: TrafficCounts): TrafficCounts {
-  const ok = (n: number) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
-  return {
+  const counts: TrafficCounts = {
     requests: ok(c.requests),
     serverErrors: ok(c.serverErrors),
     unavailable: ok(c.unavailable),
     bytesIn: ok(c.bytesIn),
     bytesOut: ok(c.bytesOut),
+  };
+  const k = c.byStatusClass;
+  if (!k) return counts;
+  return {
+    ...counts,
+    byStatusClass: {
+      informational: ok(k.informational),
+      success: ok(k.success),
+      redirection: ok(k.redirection),
+      clientError: ok(k.clientError),
+      serverError: ok(k.serverError),
+    },
   };
 }
 
@@ -100,16 +146,15 @@ export class TrafficCounters {
     const traffic: ProjectTraffic = { countedSince: this.countedSince, ...(e?.totals ?? ZERO) };
     if (!this.last) return traffic;
     const w = e?.seq === this.seq ? e.window : ZERO;
-    return {
-      ...traffic,
-      lastWindow: {
-        start: this.last.start,
-        end: this.last.end,
-        requests: w.requests,
-        serverErrors: w.serverErrors,
-        unavailable: w.unavailable,
-      },
+    const lastWindow: TrafficWindow = {
+      start: this.last.start,
+      end: this.last.end,
+      requests: w.requests,
+      serverErrors: w.serverErrors,
+      unavailable: w.unavailable,
     };
+    if (w.byStatusClass) lastWindow.byStatusClass = w.byStatusClass;
+    return { ...traffic, lastWindow };
   }
 
   /** Drops a deleted project's counters. */

@@ -170,6 +170,7 @@ export function mapTraffic(t: ProjectTraffic): deploy.ProjectTraffic {
     unavailableCount: t.unavailable,
     bytesIn: t.bytesIn,
     bytesOut: t.bytesOut,
+    byStatusClass: t.byStatusClass,
     lastWindow: w
       ? {
           windowStart: w.start,
@@ -177,6 +178,7 @@ export function mapTraffic(t: ProjectTraffic): deploy.ProjectTraffic {
           requestCount: w.requests,
           serverErrorCount: w.serverErrors,
           unavailableCount: w.unavailable,
+          byStatusClass: w.byStatusClass,
         }
       : undefined,
   };
@@ -197,6 +199,7 @@ export function toTrafficReport(r: routing.ReportRouterStatsRequest, now = new D
           unavailable: s.unavailableCount,
           bytesIn: s.bytesIn,
           bytesOut: s.bytesOut,
+          byStatusClass: s.byStatusClass,
         },
       ]),
     ),

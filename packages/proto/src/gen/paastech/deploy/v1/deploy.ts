@@ -833,7 +833,31 @@ export interface ProjectTraffic {
   /** Response bytes sent to visitors. */
   bytesOut: number;
   /** The router's last report; absent until the router reported once. */
-  lastWindow?: ProjectTrafficWindow | undefined;
+  lastWindow?:
+    | ProjectTrafficWindow
+    | undefined;
+  /**
+   * Requests by status class of the answer visitors got, the router's own
+   * pages included; absent until a router reported classes for the project
+   * (routers older than ProjectTrafficStats.by_status_class do not). Summed
+   * only from reports that carry classes, so with such an older router the
+   * classes add up to less than request_count + unavailable_count.
+   */
+  byStatusClass?: TrafficStatusClasses | undefined;
+}
+
+/** TrafficStatusClasses counts answers by status class. */
+export interface TrafficStatusClasses {
+  /** 1xx answers (101 to a WebSocket upgrade). */
+  informational: number;
+  /** 2xx answers. */
+  success: number;
+  /** 3xx answers. */
+  redirection: number;
+  /** 4xx answers (the router's 400, 404 and 413 pages included). */
+  clientError: number;
+  /** 5xx answers (the instance's, and the router's 502, 503 and 504 pages). */
+  serverError: number;
 }
 
 /**
@@ -855,6 +879,11 @@ export interface ProjectTrafficWindow {
   serverErrorCount: number;
   /** Requests answered by the router itself with 502, 503 or 504. */
   unavailableCount: number;
+  /**
+   * Requests in the interval by status class; absent when the last report
+   * carried no classes for the project (an older router, or no request).
+   */
+  byStatusClass?: TrafficStatusClasses | undefined;
 }
 
 function createBaseDeploymentFailure(): DeploymentFailure {
@@ -5602,6 +5631,7 @@ function createBaseProjectTraffic(): ProjectTraffic {
     bytesIn: 0,
     bytesOut: 0,
     lastWindow: undefined,
+    byStatusClass: undefined,
   };
 }
 
@@ -5627,6 +5657,9 @@ export const ProjectTraffic: MessageFns<ProjectTraffic> = {
     }
     if (message.lastWindow !== undefined) {
       ProjectTrafficWindow.encode(message.lastWindow, writer.uint32(58).fork()).join();
+    }
+    if (message.byStatusClass !== undefined) {
+      TrafficStatusClasses.encode(message.byStatusClass, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -5700,6 +5733,14 @@ export const ProjectTraffic: MessageFns<ProjectTraffic> = {
             message.lastWindow = ProjectTrafficWindow.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.byStatusClass = TrafficStatusClasses.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5749,6 +5790,11 @@ export const ProjectTraffic: MessageFns<ProjectTraffic> = {
         : isSet(object.last_window)
         ? ProjectTrafficWindow.fromJSON(object.last_window)
         : undefined,
+      byStatusClass: isSet(object.byStatusClass)
+        ? TrafficStatusClasses.fromJSON(object.byStatusClass)
+        : isSet(object.by_status_class)
+        ? TrafficStatusClasses.fromJSON(object.by_status_class)
+        : undefined,
     };
   },
 
@@ -5775,6 +5821,9 @@ export const ProjectTraffic: MessageFns<ProjectTraffic> = {
     if (message.lastWindow !== undefined) {
       obj.lastWindow = ProjectTrafficWindow.toJSON(message.lastWindow);
     }
+    if (message.byStatusClass !== undefined) {
+      obj.byStatusClass = TrafficStatusClasses.toJSON(message.byStatusClass);
+    }
     return obj;
   },
 
@@ -5792,12 +5841,163 @@ export const ProjectTraffic: MessageFns<ProjectTraffic> = {
     message.lastWindow = (object.lastWindow !== undefined && object.lastWindow !== null)
       ? ProjectTrafficWindow.fromPartial(object.lastWindow)
       : undefined;
+    message.byStatusClass = (object.byStatusClass !== undefined && object.byStatusClass !== null)
+      ? TrafficStatusClasses.fromPartial(object.byStatusClass)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTrafficStatusClasses(): TrafficStatusClasses {
+  return { informational: 0, success: 0, redirection: 0, clientError: 0, serverError: 0 };
+}
+
+export const TrafficStatusClasses: MessageFns<TrafficStatusClasses> = {
+  encode(message: TrafficStatusClasses, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.informational !== 0) {
+      writer.uint32(8).uint64(message.informational);
+    }
+    if (message.success !== 0) {
+      writer.uint32(16).uint64(message.success);
+    }
+    if (message.redirection !== 0) {
+      writer.uint32(24).uint64(message.redirection);
+    }
+    if (message.clientError !== 0) {
+      writer.uint32(32).uint64(message.clientError);
+    }
+    if (message.serverError !== 0) {
+      writer.uint32(40).uint64(message.serverError);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrafficStatusClasses {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrafficStatusClasses();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.informational = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.success = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.redirection = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.clientError = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.serverError = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrafficStatusClasses {
+    return {
+      informational: isSet(object.informational) ? globalThis.Number(object.informational) : 0,
+      success: isSet(object.success) ? globalThis.Number(object.success) : 0,
+      redirection: isSet(object.redirection) ? globalThis.Number(object.redirection) : 0,
+      clientError: isSet(object.clientError)
+        ? globalThis.Number(object.clientError)
+        : isSet(object.client_error)
+        ? globalThis.Number(object.client_error)
+        : 0,
+      serverError: isSet(object.serverError)
+        ? globalThis.Number(object.serverError)
+        : isSet(object.server_error)
+        ? globalThis.Number(object.server_error)
+        : 0,
+    };
+  },
+
+  toJSON(message: TrafficStatusClasses): unknown {
+    const obj: any = {};
+    if (message.informational !== 0) {
+      obj.informational = Math.round(message.informational);
+    }
+    if (message.success !== 0) {
+      obj.success = Math.round(message.success);
+    }
+    if (message.redirection !== 0) {
+      obj.redirection = Math.round(message.redirection);
+    }
+    if (message.clientError !== 0) {
+      obj.clientError = Math.round(message.clientError);
+    }
+    if (message.serverError !== 0) {
+      obj.serverError = Math.round(message.serverError);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TrafficStatusClasses>, I>>(base?: I): TrafficStatusClasses {
+    return TrafficStatusClasses.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TrafficStatusClasses>, I>>(object: I): TrafficStatusClasses {
+    const message = createBaseTrafficStatusClasses();
+    message.informational = object.informational ?? 0;
+    message.success = object.success ?? 0;
+    message.redirection = object.redirection ?? 0;
+    message.clientError = object.clientError ?? 0;
+    message.serverError = object.serverError ?? 0;
     return message;
   },
 };
 
 function createBaseProjectTrafficWindow(): ProjectTrafficWindow {
-  return { windowStart: undefined, windowEnd: undefined, requestCount: 0, serverErrorCount: 0, unavailableCount: 0 };
+  return {
+    windowStart: undefined,
+    windowEnd: undefined,
+    requestCount: 0,
+    serverErrorCount: 0,
+    unavailableCount: 0,
+    byStatusClass: undefined,
+  };
 }
 
 export const ProjectTrafficWindow: MessageFns<ProjectTrafficWindow> = {
@@ -5816,6 +6016,9 @@ export const ProjectTrafficWindow: MessageFns<ProjectTrafficWindow> = {
     }
     if (message.unavailableCount !== 0) {
       writer.uint32(40).uint64(message.unavailableCount);
+    }
+    if (message.byStatusClass !== undefined) {
+      TrafficStatusClasses.encode(message.byStatusClass, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -5873,6 +6076,14 @@ export const ProjectTrafficWindow: MessageFns<ProjectTrafficWindow> = {
             message.unavailableCount = longToNumber(reader.uint64());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.byStatusClass = TrafficStatusClasses.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5912,6 +6123,11 @@ export const ProjectTrafficWindow: MessageFns<ProjectTrafficWindow> = {
         : isSet(object.unavailable_count)
         ? globalThis.Number(object.unavailable_count)
         : 0,
+      byStatusClass: isSet(object.byStatusClass)
+        ? TrafficStatusClasses.fromJSON(object.byStatusClass)
+        : isSet(object.by_status_class)
+        ? TrafficStatusClasses.fromJSON(object.by_status_class)
+        : undefined,
     };
   },
 
@@ -5932,6 +6148,9 @@ export const ProjectTrafficWindow: MessageFns<ProjectTrafficWindow> = {
     if (message.unavailableCount !== 0) {
       obj.unavailableCount = Math.round(message.unavailableCount);
     }
+    if (message.byStatusClass !== undefined) {
+      obj.byStatusClass = TrafficStatusClasses.toJSON(message.byStatusClass);
+    }
     return obj;
   },
 
@@ -5945,6 +6164,9 @@ export const ProjectTrafficWindow: MessageFns<ProjectTrafficWindow> = {
     message.requestCount = object.requestCount ?? 0;
     message.serverErrorCount = object.serverErrorCount ?? 0;
     message.unavailableCount = object.unavailableCount ?? 0;
+    message.byStatusClass = (object.byStatusClass !== undefined && object.byStatusClass !== null)
+      ? TrafficStatusClasses.fromPartial(object.byStatusClass)
+      : undefined;
     return message;
   },
 };
