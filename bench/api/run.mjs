@@ -5,7 +5,7 @@
 // login latency with the argon2id parameters in use. Needs `npm run build` first. PostgreSQL is
 // used when PAASTECH_BENCH_POSTGRES_URL or PAASTECH_TEST_POSTGRES_URL is set.
 //
-//   node bench/api/run.mjs [--duration 10] [--rates 250,500,1000]
+//   node bench/api/run.mjs [--duration 10] [--rates 250,500,1000] [--databases sqlite,postgres]
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -214,7 +214,9 @@ async function loginLatency(base, email, password) {
   return { p50: times[Math.floor(LOGINS / 2)], p99: times[LOGINS - 1] };
 }
 
-const dialects = POSTGRES_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+const dialects = opt('databases', POSTGRES_URL ? 'sqlite,postgres' : 'sqlite').split(',');
+if (dialects.includes('postgres') && !POSTGRES_URL)
+  throw new Error('--databases postgres needs PAASTECH_BENCH_POSTGRES_URL or PAASTECH_TEST_POSTGRES_URL');
 const rows = [];
 for (const dialect of dialects) {
   const server = await startServer(dialect);

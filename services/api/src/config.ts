@@ -21,6 +21,12 @@ const schema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL (unset = embedded SQLite in the data dir)')
     .optional(),
+  PAASTECH_DATABASE_POOL_SIZE: z.coerce
+    .number({ error: 'must be a number of connections' })
+    .int('must be a whole number')
+    .min(1, 'must be between 1 and 100')
+    .max(100, 'must be between 1 and 100')
+    .optional(),
   PAASTECH_API_GRPC_ADDRESS: grpcAddress.optional(),
   PAASTECH_GIT_GRPC_ADDRESS: grpcAddress.optional(),
   PAASTECH_POMEGRENADE_GRPC_ADDRESS: grpcAddress.optional(),
@@ -43,6 +49,8 @@ export interface ApiConfig extends CommonConfig {
   appsDomain: string;
   /** PostgreSQL URL; undefined = SQLite at `<dataDir>/paastech.db`. */
   databaseUrl?: string;
+  /** Most PostgreSQL connections open at once; unset = the database module's default. */
+  databasePoolSize?: number;
   /** Where the API serves paastech.control.v1 (for the git controller). */
   grpcAddress: string;
   gitGrpcAddress: string;
@@ -101,6 +109,7 @@ export function readApiConfig(env: Env = processEnv()): ApiConfig {
     port: e.PAASTECH_API_PORT,
     appsDomain: e.PAASTECH_APPS_DOMAIN,
     ...(e.PAASTECH_DATABASE_URL ? { databaseUrl: e.PAASTECH_DATABASE_URL } : {}),
+    ...(e.PAASTECH_DATABASE_POOL_SIZE ? { databasePoolSize: e.PAASTECH_DATABASE_POOL_SIZE } : {}),
     grpcAddress: e.PAASTECH_API_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'api'),
     gitGrpcAddress: e.PAASTECH_GIT_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'git'),
     pomegrenadeGrpcAddress:

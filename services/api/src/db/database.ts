@@ -24,6 +24,8 @@ export interface DatabaseConfig {
   dataDir: string;
   /** postgres:// URL; unset = SQLite at `<dataDir>/paastech.db`. */
   databaseUrl?: string;
+  /** Most PostgreSQL connections open at once (default DEFAULT_POOL_SIZE). */
+  databasePoolSize?: number;
 }
 
 export interface OpenOptions {
@@ -32,6 +34,13 @@ export interface OpenOptions {
   /** Called with pool errors of idle PostgreSQL connections (e.g. the server restarted). */
   onPoolError?: (err: Error) => void;
 }
+
+/**
+ * PostgreSQL connections when the configuration names no number. Small on purpose: the API's queries
+ * take well under a millisecond, so a few connections keep up with thousands of requests a second,
+ * while more connections only add server processes competing for the same CPUs.
+ */
+const DEFAULT_POOL_SIZE = 4;
 
 /** How long a request may wait for a PostgreSQL connection before the API answers 503. */
 const PG_CONNECT_TIMEOUT_MS = 2000;
@@ -78,10 +87,10 @@ function withStatementCache(file: BetterSqlite3.Database): SqliteDatabase {
 }
 
 /** Opens a PostgreSQL pool that fails fast when the server is down and recovers when it returns. */
-function openPostgres(url: string, onPoolError: (err: Error) => void): Kysely<DB> {
+function openPostgres(url: string, poolSize: number, onPoolError: (err: Error) => void): Kysely<DB> {
   const pool = new pg.Pool({
     connectionString: url,
-    max: 10,
+    max: poolSize,
     connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
     // A server that accepts but stops answering fails the query after 5 s (→ 503) instead of hanging.
@@ -100,7 +109,11 @@ function openPostgres(url: string, onPoolError: (err: Error) => void): Kysely<DB
 export async function openDatabase(config: DatabaseConfig, options: OpenOptions = {}): Promise<Database> {
   const dialect: Dialect = config.databaseUrl ? 'postgres' : 'sqlite';
   const db = config.databaseUrl
-    ? openPostgres(config.databaseUrl, options.onPoolError ?? (() => {}))
+    ? openPostgres(
+        config.databaseUrl,
+        config.databasePoolSize ?? DEFAULT_POOL_SIZE,
+        options.onPoolError ?? (() => {}),
+      )
     : openSqlite(config.dataDir);
   try {
     await runMigrations(db as unknown as Kysely<unknown>, dialect, options.migrations ?? MIGRATIONS);

@@ -2,7 +2,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsString } from 'class-validator';
 import type { CloneUrls } from '../git/git-client.js';
-import type { ProjectRow } from './projects.repository.js';
+import type { ProjectSummary } from './projects.repository.js';
 
 export class CreateProjectDto {
   @ApiProperty({
@@ -50,6 +50,6 @@ export class ProjectListDto {
 }
 
 /** The response form of a project. */
-export function mapProject(row: ProjectRow, git: CloneUrls, appUrl: string): ProjectDto {
+export function mapProject(row: ProjectSummary, git: CloneUrls, appUrl: string): ProjectDto {
   return { id: row.id, name: row.name, created_at: row.created_at, git, app_url: appUrl };
 }

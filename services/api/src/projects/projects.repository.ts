@@ -9,16 +9,18 @@ import { DATABASE } from '../providers.js';
 import { quote } from './project-name.js';
 
 export type ProjectRow = Selectable<ProjectsTable>;
+/** The columns a project's REST form shows. */
+export type ProjectSummary = Pick<ProjectRow, 'id' | 'name' | 'created_at'>;
 
 @Injectable()
 export class ProjectsRepository {
   constructor(@Inject(DATABASE) private readonly database: Database) {}
 
-  /** The Client's projects, by name. */
-  listByClient(clientId: string): Promise<ProjectRow[]> {
+  /** The Client's projects, by name (only what the list shows). */
+  listByClient(clientId: string): Promise<ProjectSummary[]> {
     return this.database.db
       .selectFrom('projects')
-      .selectAll()
+      .select(['id', 'name', 'created_at'])
       .where('client_id', '=', clientId)
       .orderBy('name')
       .execute();

@@ -14,17 +14,7 @@ import type { GitRepositories } from '../git/git-client.js';
 import { API_CONFIG, LOGGER } from '../providers.js';
 import { parseProjectName, projectNameProblem, quote } from './project-name.js';
 import { mapProject, type ProjectDto } from './projects.dto.js';
-import { type ProjectRow, ProjectsRepository } from './projects.repository.js';
-
-/** The settings columns of a new project (the database defaults). */
-const DEFAULT_SETTINGS = {
-  builder: 'auto',
-  egress_enabled: 1,
-  memory_mb: null,
-  cpu_millicores: null,
-  max_processes: null,
-  disk_mb: null,
-} as const;
+import { type ProjectRow, type ProjectSummary, ProjectsRepository } from './projects.repository.js';
 
 @Injectable()
 export class ProjectsService {
@@ -52,7 +42,7 @@ export class ProjectsService {
   }
 
   /** The response form of a project, with its clone and app URLs. */
-  private async present(row: ProjectRow): Promise<ProjectDto> {
+  private async present(row: ProjectSummary): Promise<ProjectDto> {
     return mapProject(row, await this.git.cloneUrls(row.name), this.appUrl(row.name));
   }
 
@@ -77,7 +67,7 @@ export class ProjectsService {
       throw asDomainError(err, `project ${quote(name)}: the repository could not be created`);
     }
     await this.audit.record(clientId, 'project.create', `project:${name}`, ip, { project_id: row.id });
-    return this.present({ ...row, ...DEFAULT_SETTINGS });
+    return this.present(row);
   }
 
   /** Removes what a failed create left: the row, and a repository the controller may have made anyway. */
