@@ -932,6 +932,8 @@ export interface components {
       traffic: components['schemas']['ProjectTrafficDto'];
     };
     ProjectTrafficDto: {
+      /** @description requests by status class of the answer visitors got; null when the router reported none (a router older than these counts); they add up to requests unless such an older router counted some too */
+      by_status_class: components['schemas']['StatusClassesDto'] | null;
       /** @description request bytes received from visitors */
       bytes_in: number;
       /** @description response bytes sent to visitors */
@@ -1043,6 +1045,18 @@ export interface components {
     SshKeyListDto: {
       ssh_keys: components['schemas']['SshKeyDto'][];
     };
+    StatusClassesDto: {
+      /** @description answers 100–199 (101 to a WebSocket upgrade) */
+      '1xx': number;
+      /** @description answers 200–299 */
+      '2xx': number;
+      /** @description answers 300–399 */
+      '3xx': number;
+      /** @description answers 400–499, the router's 400, 404 and 413 pages included */
+      '4xx': number;
+      /** @description answers 500–599: the app's, and the router's 502, 503 and 504 */
+      '5xx': number;
+    };
     TokenDto: {
       created_at: string;
       expires_at: string | null;
@@ -1057,6 +1071,8 @@ export interface components {
       prefix: string;
     };
     TrafficWindowDto: {
+      /** @description requests in the interval by status class; null when the last report carried none for the project (an older router, or no request) */
+      by_status_class: components['schemas']['StatusClassesDto'] | null;
       /**
        * Format: date-time
        * @description end of the interval: when the router last reported

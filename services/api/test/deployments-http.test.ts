@@ -431,12 +431,14 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
         unavailableCount: 3,
         bytesIn: 4096,
         bytesOut: 65_536,
+        byStatusClass: { informational: 1, success: 100, redirection: 5, clientError: 7, serverError: 10 },
         lastWindow: {
           windowStart: start,
           windowEnd: end,
           requestCount: 30,
           serverErrorCount: 1,
           unavailableCount: 2,
+          byStatusClass: { informational: 0, success: 28, redirection: 0, clientError: 1, serverError: 3 },
         },
       },
     };
@@ -449,6 +451,7 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
       router_errors: 3,
       bytes_in: 4096,
       bytes_out: 65_536,
+      by_status_class: { '1xx': 1, '2xx': 100, '3xx': 5, '4xx': 7, '5xx': 10 },
       last_window: {
         start: start.toISOString(),
         end: end.toISOString(),
@@ -456,14 +459,29 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
         requests: 32,
         server_errors: 1,
         router_errors: 2,
+        by_status_class: { '1xx': 0, '2xx': 28, '3xx': 0, '4xx': 1, '5xx': 3 },
       },
     });
+    // A router older than the status classes: counts without them.
+    const traffic = w.pom.status.traffic!;
+    w.pom.status = {
+      ...w.pom.status,
+      traffic: {
+        ...traffic,
+        byStatusClass: undefined,
+        lastWindow: { ...traffic.lastWindow!, byStatusClass: undefined },
+      },
+    };
+    const older = await call(w.api, 'GET', `/api/v1/projects/${p.name}/status`, { as: as(alice) });
+    expect(older.body.traffic).toMatchObject({ requests: 123, by_status_class: null });
+    expect(older.body.traffic.last_window).toMatchObject({ requests: 32, by_status_class: null });
     w.pom.status = { formation: {}, instances: [], stopped: false, diskUsedBytes: 0 };
     const none = await call(w.api, 'GET', `/api/v1/projects/${p.name}/status`, { as: as(alice) });
     expect(none.body.traffic).toMatchObject({
       requests: 0,
       server_errors: 0,
       router_errors: 0,
+      by_status_class: null,
       last_window: null,
     });
   });
@@ -560,8 +578,16 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
       expect(paths).toContain(route);
     const schemas = doc.body.components.schemas;
     expect(Object.keys(schemas.ProjectTrafficDto.properties)).toEqual(
-      expect.arrayContaining(['requests', 'server_errors', 'router_errors', 'last_window']),
+      expect.arrayContaining([
+        'requests',
+        'server_errors',
+        'router_errors',
+        'by_status_class',
+        'last_window',
+      ]),
     );
+    expect(schemas.TrafficWindowDto.properties.by_status_class).toBeDefined();
+    expect(schemas.StatusClassesDto.required).toEqual(['1xx', '2xx', '3xx', '4xx', '5xx']);
     expect(schemas.ProjectStatusDto.required).toContain('traffic');
   });
 

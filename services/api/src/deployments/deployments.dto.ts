@@ -133,6 +133,26 @@ export class InstanceDto {
   cpu_millicores!: number;
 }
 
+export class StatusClassesDto {
+  @ApiProperty({ description: 'answers 100–199 (101 to a WebSocket upgrade)' })
+  '1xx'!: number;
+
+  @ApiProperty({ description: 'answers 200–299' })
+  '2xx'!: number;
+
+  @ApiProperty({ description: 'answers 300–399' })
+  '3xx'!: number;
+
+  @ApiProperty({ description: "answers 400–499, the router's 400, 404 and 413 pages included" })
+  '4xx'!: number;
+
+  @ApiProperty({ description: "answers 500–599: the app's, and the router's 502, 503 and 504" })
+  '5xx'!: number;
+}
+
+const STATUS_CLASSES_NOTE =
+  'requests by status class of the answer visitors got; null when the router reported none (a router older than these counts)';
+
 export class TrafficWindowDto {
   @ApiProperty({ format: 'date-time', description: 'start of the interval' })
   start!: string;
@@ -151,6 +171,14 @@ export class TrafficWindowDto {
 
   @ApiProperty({ description: 'of those, answered 502, 503 or 504 by the router itself' })
   router_errors!: number;
+
+  @ApiProperty({
+    type: StatusClassesDto,
+    nullable: true,
+    description:
+      'requests in the interval by status class; null when the last report carried none for the project (an older router, or no request)',
+  })
+  by_status_class!: StatusClassesDto | null;
 }
 
 export class ProjectTrafficDto {
@@ -176,6 +204,13 @@ export class ProjectTrafficDto {
 
   @ApiProperty({ description: 'response bytes sent to visitors' })
   bytes_out!: number;
+
+  @ApiProperty({
+    type: StatusClassesDto,
+    nullable: true,
+    description: `${STATUS_CLASSES_NOTE}; they add up to requests unless such an older router counted some too`,
+  })
+  by_status_class!: StatusClassesDto | null;
 
   @ApiProperty({
     type: TrafficWindowDto,
@@ -295,7 +330,20 @@ export function mapTraffic(t: deploy.ProjectTraffic | undefined, now: number): P
     router_errors: unavailable,
     bytes_in: Number(t?.bytesIn ?? 0),
     bytes_out: Number(t?.bytesOut ?? 0),
+    by_status_class: mapStatusClasses(t?.byStatusClass),
     last_window: w ? mapTrafficWindow(w) : null,
+  };
+}
+
+/** The response form of counts by status class; null when Pomegrenade has none. */
+function mapStatusClasses(c: deploy.TrafficStatusClasses | undefined): StatusClassesDto | null {
+  if (!c) return null;
+  return {
+    '1xx': Number(c.informational),
+    '2xx': Number(c.success),
+    '3xx': Number(c.redirection),
+    '4xx': Number(c.clientError),
+    '5xx': Number(c.serverError),
   };
 }
 
@@ -310,6 +358,7 @@ function mapTrafficWindow(w: deploy.ProjectTrafficWindow): TrafficWindowDto {
     requests: Number(w.requestCount) + Number(w.unavailableCount),
     server_errors: Number(w.serverErrorCount),
     router_errors: Number(w.unavailableCount),
+    by_status_class: mapStatusClasses(w.byStatusClass),
   };
 }
 
