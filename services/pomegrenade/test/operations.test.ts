@@ -6,7 +6,7 @@ import type { deploy } from '@paastech/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uidOf } from '../src/runtime/local-runtime.js';
 import { fixture } from './support/git-server.js';
-import { type Harness, httpGet, startHarness } from './support/pomegrenade.js';
+import { type Harness, httpGet, readLogs, startHarness } from './support/pomegrenade.js';
 
 let h: Harness;
 const UID_BASE = 250_000;
@@ -44,20 +44,7 @@ function pidsOf(uid: number): number[] {
 }
 
 /** Reads logs (no follow) as "source: text". */
-function logs(projectId: string, sources: string[], tail: number): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const out: string[] = [];
-    const call = h.client.streamLogs(
-      { projectId, follow: false, sources, tailLines: tail },
-      internalMetadata(h.env.PAASTECH_INTERNAL_SECRET as string),
-    );
-    call.on('data', (m: deploy.StreamLogsResponse) => {
-      for (const l of m.lines) out.push(`${l.source}: ${l.text}`);
-    });
-    call.on('end', () => resolve(out));
-    call.on('error', reject);
-  });
-}
+const logs = (projectId: string, sources: string[], tail: number) => readLogs(h, projectId, sources, tail);
 
 const status = (projectId: string) =>
   h.call<deploy.GetProjectStatusRequest, deploy.GetProjectStatusResponse>('getProjectStatus', { projectId });

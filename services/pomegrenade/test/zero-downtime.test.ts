@@ -1,9 +1,8 @@
 // Zero-downtime redeploys: 20 deployments in a row while a load loop sends ~200 requests per second
 // straight to whatever RoutingService currently lists as healthy. Not one request may fail.
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from './support/git-server.js';
-import { type Harness, httpGet, startHarness } from './support/pomegrenade.js';
+import { type Harness, hitStatus, httpGet, startHarness } from './support/pomegrenade.js';
 
 let h: Harness;
 
@@ -14,28 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
 });
-
-/** One GET on a fresh connection; resolves with the status or the error code. */
-function hit(address: string): Promise<string> {
-  const sep = address.lastIndexOf(':');
-  return new Promise((resolve) => {
-    const req = http.get(
-      {
-        host: address.slice(0, sep),
-        port: Number(address.slice(sep + 1)),
-        path: '/',
-        agent: false,
-        timeout: 5000,
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(String(res.statusCode)));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-  });
-}
 
 describe('zero-downtime switch', () => {
   it('serves every request during 20 redeploys under ~200 req/s', async () => {
@@ -52,7 +29,7 @@ describe('zero-downtime switch', () => {
         results.set('no upstream', (results.get('no upstream') ?? 0) + 1);
         return;
       }
-      const p = hit(ups[turn++ % ups.length] as string).then((r) => {
+      const p = hitStatus(ups[turn++ % ups.length] as string).then((r) => {
         results.set(r, (results.get(r) ?? 0) + 1);
       });
       inFlight.add(p);

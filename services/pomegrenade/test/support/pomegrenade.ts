@@ -1,6 +1,7 @@
 // Starts the real Pomegrenade (LocalRuntime, real builders) with a test git server, and gives the
 // tests gRPC clients: create a deployment, wait for its end, follow routes, read logs.
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -188,4 +189,42 @@ export async function httpGet(
 ): Promise<{ status: number; body: string; headers: Headers }> {
   const res = await fetch(`http://${address}${p}`, { headers, signal: AbortSignal.timeout(5000) });
   return { status: res.status, body: await res.text(), headers: res.headers };
+}
+
+/** The last lines of a project's logs (no follow) as "source: text". */
+export function readLogs(h: Harness, projectId: string, sources: string[], tail: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const out: string[] = [];
+    const call = h.client.streamLogs(
+      { projectId, follow: false, sources, tailLines: tail },
+      internalMetadata(h.env.PAASTECH_INTERNAL_SECRET as string),
+    );
+    call.on('data', (m: deploy.StreamLogsResponse) => {
+      for (const l of m.lines) out.push(`${l.source}: ${l.text}`);
+    });
+    call.on('end', () => resolve(out));
+    call.on('error', reject);
+  });
+}
+
+/** One GET / on a fresh connection; resolves with the status, or the error code (never rejects). */
+export function hitStatus(address: string): Promise<string> {
+  const sep = address.lastIndexOf(':');
+  return new Promise((resolve) => {
+    const req = http.get(
+      {
+        host: address.slice(0, sep),
+        port: Number(address.slice(sep + 1)),
+        path: '/',
+        agent: false,
+        timeout: 5000,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(String(res.statusCode)));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
 }

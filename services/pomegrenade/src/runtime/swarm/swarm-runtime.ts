@@ -17,7 +17,6 @@ import type {
   RolloutFailure,
   RunningProcess,
   Runtime,
-  TaskStatus,
 } from '../../domain/ports.js';
 import { RolloutFailedError } from '../../domain/ports.js';
 import {
@@ -263,7 +262,7 @@ export class SwarmRuntime implements Runtime {
         this.docker.listServices(projectFilter(this.o.namespace, d.projectId)),
         this.docker.listTasks(projectFilter(this.o.namespace, d.projectId)),
       ]);
-      const nodes = await this.nodeMap();
+      const nodes = await this.nodeMap(tasks);
       const ours = tasks.filter((t) => isOf(t, d, services));
       let live = true;
       for (const type of Object.keys(d.processes)) {
@@ -496,7 +495,8 @@ export class SwarmRuntime implements Runtime {
 
   /** One poll of every watched project (single-flight). */
   private pollAll(): Promise<void> {
-    this.polling ??= (async () => {
+    if (this.polling) return this.polling;
+    const once = async () => {
       try {
         if (this.watches.size === 0) return;
         const tasks = await this.docker.listTasks(projectFilter(this.o.namespace));
@@ -508,14 +508,16 @@ export class SwarmRuntime implements Runtime {
           list.push(t);
           byProject.set(id, list);
         }
-        const nodes = await this.nodeMap();
+        const nodes = await this.nodeMap(tasks);
         for (const id of this.watches.keys()) this.publish(id, byProject.get(id) ?? [], nodes);
       } catch (err) {
         this.o.logger.warn({ err }, 'swarm task poll failed');
-      } finally {
-        this.polling = undefined;
       }
-    })();
+    };
+    // Cleared once settled (asynchronously: never before the assignment below).
+    this.polling = once().finally(() => {
+      this.polling = undefined;
+    });
     return this.polling;
   }
 
@@ -523,7 +525,7 @@ export class SwarmRuntime implements Runtime {
   private async refresh(projectId: string): Promise<void> {
     if (!this.watches.has(projectId)) return;
     const tasks = await this.docker.listTasks(projectFilter(this.o.namespace, projectId));
-    this.publish(projectId, tasks, await this.nodeMap());
+    this.publish(projectId, tasks, await this.nodeMap(tasks));
   }
 
   private publish(projectId: string, tasks: Task[], nodes: Map<string, SwarmNode>): void {
@@ -603,9 +605,10 @@ export class SwarmRuntime implements Runtime {
     return out;
   }
 
-  /** Nodes of the swarm by id (cached for 5 s). */
-  private async nodeMap(): Promise<Map<string, SwarmNode>> {
-    if (Date.now() - this.nodes.at > 5000) {
+  /** Nodes of the swarm by id (cached for 5 s, or until a task names a node not in the cache). */
+  private async nodeMap(tasks: Task[] = []): Promise<Map<string, SwarmNode>> {
+    const unknown = tasks.some((t) => t.NodeID && !this.nodes.byId.has(t.NodeID));
+    if (unknown || Date.now() - this.nodes.at > 5000) {
       const list = await this.docker.listNodes();
       this.nodes = { at: Date.now(), byId: new Map(list.map((n) => [n.ID, n])) };
     }
@@ -640,5 +643,3 @@ function addressOf(t: Task, nodes: Map<string, SwarmNode>): string {
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
-
-export type { TaskStatus };
