@@ -238,6 +238,27 @@ describe('deploying from the dashboard', () => {
     await expect
       .poll(async () => Number(((await total.textContent()) ?? '').replace(/,/g, '')), { timeout: 20_000 })
       .toBeGreaterThanOrEqual(5);
+    // Each of them answered 200: at least 5 in the 2xx line, and the classes add up to the total.
+    const countOf = async (label: string) => {
+      const text = (await counts.locator(`dt:text-is("${label}") + dd`).textContent()) ?? '';
+      return Number(text.split(' ')[0]?.replace(/,/g, ''));
+    };
+    await expect
+      .poll(
+        async () => {
+          const [all, ...classes] = await Promise.all(['Requests', '2xx', '3xx', '4xx', '5xx'].map(countOf));
+          return {
+            twoxxAtLeast5: (classes[0] ?? 0) >= 5,
+            sumIsTotal: classes.reduce((a, b) => a + b, 0) === all,
+          };
+        },
+        { timeout: 20_000 },
+      )
+      .toEqual({ twoxxAtLeast5: true, sumIsTotal: true });
+    expect(await counts.locator('dt').allTextContents()).toEqual(
+      expect.arrayContaining(['2xx', '3xx', '4xx', '5xx', '5xx from the router']),
+    );
+    expect(await counts.locator('dt:text-is("2xx") + dd').textContent()).toMatch(/^[\d,]+ \(\d+%\)$/);
     expect(await counts.locator('dt:text-matches("^Last [0-9]+ s$") + dd').textContent()).toMatch(
       /^\d+ requests?( \(.+\))?$/,
     );

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { formatCount, formatRate, type Traffic, trafficFacts } from '../src/features/scale/traffic.js';
+import {
+  formatCount,
+  formatRate,
+  formatShare,
+  type StatusClasses,
+  type Traffic,
+  trafficFacts,
+} from '../src/features/scale/traffic.js';
 
 /** A traffic object with every count at zero, then `more`. */
 function traffic(more: Partial<Traffic> = {}): Traffic {
@@ -10,9 +17,15 @@ function traffic(more: Partial<Traffic> = {}): Traffic {
     router_errors: 0,
     bytes_in: 0,
     bytes_out: 0,
+    by_status_class: null,
     last_window: null,
     ...more,
   };
+}
+
+/** Counts by status class, zero but for `more`. */
+function classes(more: Partial<StatusClasses> = {}): StatusClasses {
+  return { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, ...more };
 }
 
 describe('traffic on the overview', () => {
@@ -21,7 +34,64 @@ describe('traffic on the overview', () => {
     expect(trafficFacts(undefined)).toEqual([]);
   });
 
-  it('splits the total by who answered and shows the last window rate', () => {
+  it('shows 2xx, 3xx, 4xx and 5xx with their shares, and the 5xx the router answered', () => {
+    const facts = trafficFacts(
+      traffic({
+        requests: 1000,
+        server_errors: 20,
+        router_errors: 5,
+        by_status_class: classes({ '2xx': 890, '3xx': 80, '4xx': 4, '5xx': 26 }),
+      }),
+    );
+    expect(facts).toEqual([
+      { label: 'Requests', value: '1,000' },
+      { label: '2xx', value: '890 (89%)' },
+      { label: '3xx', value: '80 (8%)' },
+      { label: '4xx', value: '4 (<1%)' },
+      { label: '5xx', value: '26 (3%)' },
+      { label: '5xx from the router', value: '5' },
+    ]);
+  });
+
+  it('shows 1xx only when there are some, and what an older router counted without classes', () => {
+    const labels = (c: StatusClasses, requests: number) =>
+      trafficFacts(traffic({ requests, by_status_class: c })).map((f) => f.label);
+    expect(labels(classes({ '2xx': 3 }), 3)).toEqual([
+      'Requests',
+      '2xx',
+      '3xx',
+      '4xx',
+      '5xx',
+      '5xx from the router',
+    ]);
+    expect(labels(classes({ '1xx': 2, '2xx': 1 }), 3)).toContain('1xx');
+    expect(trafficFacts(traffic({ requests: 10, by_status_class: classes({ '2xx': 6 }) }))).toContainEqual({
+      label: 'Not classified',
+      value: '4',
+    });
+  });
+
+  it.each([
+    ['negative classes', classes({ '2xx': -5, '4xx': 2 }), ['0', '2 (100%)']],
+    ['NaN and Infinity', classes({ '2xx': Number.NaN, '4xx': Number.POSITIVE_INFINITY }), ['0', '0']],
+  ])('hostile class counts read as 0: %s', (_name, c, [twoxx, fourxx]) => {
+    const facts = trafficFacts(traffic({ requests: 2, by_status_class: c }));
+    expect(facts.find((f) => f.label === '2xx')?.value).toBe(twoxx);
+    expect(facts.find((f) => f.label === '4xx')?.value).toBe(fourxx);
+  });
+
+  it.each([
+    [0, 10, '0'],
+    [5, 10, '5 (50%)'],
+    [1, 1000, '1 (<1%)'],
+    [3, 2, '3 (100%)'],
+    [4, 0, '4'],
+    [4, Number.POSITIVE_INFINITY, '4'],
+  ])('formatShare(%j, %j) = %j', (n, total, text) => {
+    expect(formatShare(n, total)).toBe(text);
+  });
+
+  it('splits the total by who answered (a router older than the classes) and shows the last window rate', () => {
     const facts = trafficFacts(
       traffic({
         requests: 1234,
@@ -34,6 +104,7 @@ describe('traffic on the overview', () => {
           requests: 12,
           server_errors: 0,
           router_errors: 0,
+          by_status_class: null,
         },
       }),
     );
@@ -69,7 +140,15 @@ describe('traffic on the overview', () => {
   });
 
   it('says "1 request", not "1 requests"', () => {
-    const window = { start: '', end: '', seconds: 60, requests: 1, server_errors: 0, router_errors: 0 };
+    const window = {
+      start: '',
+      end: '',
+      seconds: 60,
+      requests: 1,
+      server_errors: 0,
+      router_errors: 0,
+      by_status_class: null,
+    };
     expect(trafficFacts(traffic({ requests: 1, last_window: window })).at(-1)).toEqual({
       label: 'Last 60 s',
       value: '1 request (1.0/min)',
