@@ -8,9 +8,19 @@ const base = {
   router_errors: 0,
   bytes_in: 0,
   bytes_out: 0,
+  by_status_class: null,
   last_window: null,
 };
-const window = { start: '', end: '', seconds: 30, requests: 12, server_errors: 0, router_errors: 0 };
+const window = {
+  start: '',
+  end: '',
+  seconds: 30,
+  requests: 12,
+  server_errors: 0,
+  router_errors: 0,
+  by_status_class: null,
+};
+const classes = { '1xx': 0, '2xx': 1200, '3xx': 20, '4xx': 11, '5xx': 3 };
 
 describe('paastech ps: requests line', () => {
   it.each([
@@ -25,6 +35,36 @@ describe('paastech ps: requests line', () => {
       'counts with the last window',
       { ...base, requests: 50, last_window: window },
       'requests: 50 (5xx from the app: 0, 502/503/504 from the router: 0), last 30 s: 12',
+    ],
+    [
+      'by status class',
+      {
+        ...base,
+        requests: 1234,
+        server_errors: 2,
+        router_errors: 1,
+        by_status_class: classes,
+        last_window: window,
+      },
+      'requests: 1,234 (2xx: 1,200, 3xx: 20, 4xx: 11, 5xx: 3, of which 502/503/504 from the router: 1), last 30 s: 12',
+    ],
+    [
+      '1xx only when there are some',
+      {
+        ...base,
+        requests: 3,
+        by_status_class: { ...classes, '1xx': 2, '2xx': 1, '3xx': 0, '4xx': 0, '5xx': 0 },
+      },
+      'requests: 3 (1xx: 2, 2xx: 1, 3xx: 0, 4xx: 0, 5xx: 0, of which 502/503/504 from the router: 0)',
+    ],
+    [
+      'hostile class counts read as 0',
+      {
+        ...base,
+        requests: 2,
+        by_status_class: { ...classes, '2xx': -1, '4xx': Number.NaN, '1xx': Number.NaN },
+      },
+      'requests: 2 (2xx: 0, 3xx: 20, 4xx: 0, 5xx: 3, of which 502/503/504 from the router: 0)',
     ],
     [
       'hostile counts read as 0',

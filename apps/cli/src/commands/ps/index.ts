@@ -2,7 +2,8 @@ import { type components, unwrap } from '@paastech/api-client';
 import { defineCommand } from '../../command.js';
 
 export default defineCommand({
-  description: 'show a project’s instances: state, uptime, restarts, memory, CPU',
+  description:
+    'show a project’s instances (state, uptime, restarts, memory, CPU) and its requests by status class',
   examples: ['paastech ps -p shop', 'paastech ps --json'],
   json: true,
   requireLogin: true,
@@ -37,13 +38,20 @@ export default defineCommand({
 
 type Traffic = components['schemas']['ProjectTrafficDto'];
 
-/** `requests: 1,234 (5xx from the app: 3, 502/503/504 from the router: 0), last 30 s: 12`. */
+/**
+ * `requests: 1,234 (2xx: 1,200, 3xx: 20, 4xx: 11, 5xx: 3, of which 502/503/504 from the router: 1), last 30 s: 12`;
+ * a router older than the status classes gives `(5xx from the app: 2, 502/503/504 from the router: 1)`.
+ */
 export function requestsLine(t: Traffic | undefined): string {
   if (!t || !(t.requests > 0)) return 'requests: none yet';
   const n = (x: number) => (Number.isFinite(x) && x > 0 ? Math.floor(x) : 0).toLocaleString('en');
+  const c = t.by_status_class;
+  const split = c
+    ? `${c['1xx'] > 0 ? `1xx: ${n(c['1xx'])}, ` : ''}2xx: ${n(c['2xx'])}, 3xx: ${n(c['3xx'])}, 4xx: ${n(c['4xx'])}, 5xx: ${n(c['5xx'])}, of which 502/503/504 from the router: ${n(t.router_errors)}`
+    : `5xx from the app: ${n(t.server_errors)}, 502/503/504 from the router: ${n(t.router_errors)}`;
   const w = t.last_window;
   const last = w ? `, last ${w.seconds} s: ${n(w.requests)}` : '';
-  return `requests: ${n(t.requests)} (5xx from the app: ${n(t.server_errors)}, 502/503/504 from the router: ${n(t.router_errors)})${last}`;
+  return `requests: ${n(t.requests)} (${split})${last}`;
 }
 
 /** Seconds as `3d 4h`, `2h 5m`, `4m 10s`, or `-`. */
