@@ -84,6 +84,8 @@ export interface RouterConfig extends CommonConfig {
   routerId: string;
   /** How often traffic counts are reported to Pomegrenade (ReportRouterStats). */
   reportIntervalMs: number;
+  /** haproxy plane: how often drained servers with no connection left are deleted (default 1 s; tests shorten it). */
+  haproxySweepMs?: number;
 }
 
 /** True when an `haproxy` executable is on PATH. */

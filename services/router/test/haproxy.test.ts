@@ -4,10 +4,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { startPaastechd } from '@paastech/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serverName } from '../src/haproxy/config.js';
+import { RuntimeApi } from '../src/haproxy/runtime.js';
 import { haproxyAvailable } from '../src/index.js';
 import { Backend, type Echo } from './support/backend.js';
 import { type Harness, request, startHarness, waitFor } from './support/harness.js';
 import { route } from './support/routing-server.js';
+import { switchUnderLoad } from './support/switching.js';
 
 /** Pids of haproxy processes whose command line mentions `dir`. */
 function haproxiesIn(dir: string): number[] {
@@ -49,6 +52,8 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
     const [before] = haproxiesIn(h.dataDir);
     expect(before).toBeGreaterThan(0);
     process.kill(before as number, 'SIGKILL');
+    // The worker may still answer for a moment after its master died: wait for the new processes.
+    await waitFor(() => !haproxiesIn(h.dataDir).includes(before as number), 5_000, 'old haproxy gone');
     await waitFor(async () => (await instanceAt('one.apps.test').catch(() => '')) === 'a', 15_000, 'restart');
     expect(haproxiesIn(h.dataDir)).not.toContain(before);
   });
@@ -89,5 +94,68 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
     } finally {
       await d.stop('SIGKILL');
     }
+  });
+});
+
+describe.skipIf(!haproxyAvailable())('haproxy data plane: switching instances at runtime', () => {
+  let h: Harness;
+  let a: Backend;
+  let b: Backend;
+  /** HAProxy's worker pid: a reload (which resets the old worker's keep-alive clients) changes it. */
+  const workerPid = async () =>
+    /^Pid: (\d+)/m.exec(await new RuntimeApi(`${h.dataDir}/router/haproxy.sock`).send('show info'))?.[1];
+
+  beforeAll(async () => {
+    a = await new Backend('a').start();
+    b = await new Backend('b').start();
+    // Drained servers are swept every 5 ms instead of every second: deletions of a drained
+    // instance are tried all along the switches that bring it back (a deletion interleaved with
+    // such a switch used to end in "No such server", a failed update and a reload).
+    h = await startHarness('haproxy', {}, { haproxySweepMs: 5 });
+    h.routes.setRoutes([
+      route({ projectId: 'p1', hostnames: ['flip.apps.test'], upstreamAddresses: [a.address] }),
+    ]);
+    await waitFor(
+      async () => (await request(h.port, 'flip.apps.test', '/echo')).status === 200,
+      10_000,
+      'route',
+    );
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await a?.stop();
+    await b?.stop();
+  });
+
+  it('switches 20 times under load through the Runtime API alone: no reload, no failed request', async () => {
+    const before = await workerPid();
+    expect(before).toMatch(/^\d+$/);
+    const { statuses, errors } = await switchUnderLoad({
+      port: h.port,
+      host: 'flip.apps.test',
+      switchTo: (i) =>
+        h.routes.upsert(
+          route({
+            projectId: 'p1',
+            hostnames: ['flip.apps.test'],
+            upstreamAddresses: [i % 2 ? a.address : b.address],
+          }),
+        ),
+      switches: 20,
+      // Each switch comes back to the instance drained by the previous one while a slow request
+      // still holds it.
+      pauseMs: () => 250,
+      slowMs: 400,
+      clients: 16,
+      burners: 2,
+    });
+    expect(errors).toEqual([]);
+    expect(statuses.length).toBeGreaterThan(200);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(await workerPid()).toBe(before);
+    // The last switch (i = 19) went to `a`: `b` is drained and deleted, `a` alone serves.
+    const servers = () => new RuntimeApi(`${h.dataDir}/router/haproxy.sock`).send('show servers state s0');
+    await waitFor(async () => !(await servers()).includes(serverName(b.address)), 5_000, 'b deleted');
+    expect(await servers()).toContain(serverName(a.address));
   });
 });

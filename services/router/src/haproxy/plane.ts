@@ -142,7 +142,21 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   let restartDelay = 200;
   let syncing: Promise<void> | undefined;
   let dirty = false;
+  /**
+   * The one lane every change of HAProxy's servers goes through (apply and sweep). Interleaved,
+   * a sweep's `del server` of an instance in maintenance could run between apply reading that
+   * instance as "maint" and its `set server … state ready` — "No such server", a failed runtime
+   * update and a reload, and a reload resets the client keep-alive connections of the old worker
+   * (the requests lost while instances were switched under load).
+   */
+  let lane: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = lane.then(work, work);
+    lane = next.catch(() => undefined);
+    return next;
+  };
   let sweepTimer: NodeJS.Timeout | undefined;
+  let sweepQueued = false;
   let certsWatcher: fs.FSWatcher | undefined;
   let logFollower: AccessLogFollower | undefined;
   let logTimer: NodeJS.Timeout | undefined;
@@ -366,6 +380,15 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     await api.must(`commit map @${version} ${file}`);
   };
 
+  /** Adds an instance as a ready server of a slot. */
+  const addServer = async (id: string, address: string) => {
+    // HAProxy 2.6 gives a server added at runtime no idle-connection pool by default (every
+    // request would open a new connection to the instance): ask for the pool a configured server
+    // has.
+    await api.must(`add server ${id} ${address} ${DYNAMIC_SERVER_POOL}`);
+    await api.must(`enable server ${id}`);
+  };
+
   /** Applies the table through the Runtime API: new servers, then maps, then draining. */
   const applyRuntime = async (routes: RouteEntry[]) => {
     const byId = new Map(routes.map((r) => [r.projectId, r]));
@@ -376,13 +399,13 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
         const state = s.servers.get(a);
         const id = `${s.name}/${serverName(a)}`;
         if (state === undefined) {
-          // HAProxy 2.6 gives a server added at runtime no idle-connection pool by default (every
-          // request would open a new connection to the instance): ask for the pool a configured
-          // server has.
-          await api.must(`add server ${id} ${a} ${DYNAMIC_SERVER_POOL}`);
-          await api.must(`enable server ${id}`);
+          await addServer(id, a);
         } else if (state === 'maint') {
-          await api.must(`set server ${id} state ready`);
+          // Deleted meanwhile (by HAProxy or a sweep of an earlier run): add it anew, no reload.
+          const command = `set server ${id} state ready`;
+          const answer = await api.send(command);
+          if (/No such server/i.test(answer)) await addServer(id, a);
+          else api.check(command, answer);
         }
         s.servers.set(a, 'ready');
       }
@@ -402,8 +425,9 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     }
   };
 
-  /** Deletes drained servers once their last connection has closed. */
+  /** Deletes drained servers once their last connection has closed (in the lane, see exclusive). */
   const sweep = async () => {
+    if (stopping || !child) return;
     for (const s of slots) {
       for (const [a, state] of s.servers) {
         if (state !== 'maint') continue;
@@ -445,7 +469,9 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     syncing = (async () => {
       do {
         dirty = false;
-        await apply().catch((err: Error) => logger.error({ err: err.message }, 'haproxy update failed'));
+        await exclusive(apply).catch((err: Error) =>
+          logger.error({ err: err.message }, 'haproxy update failed'),
+        );
       } while (dirty && !stopping);
       syncing = undefined;
     })();
@@ -459,8 +485,10 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
         certsTimer = setTimeout(() => {
           if (stopping || !child) return;
           logger.info('certificates changed; reloading haproxy');
-          writeFiles(ctx.table.routes());
-          reload().catch((err: Error) => logger.error({ err: err.message }, 'haproxy reload failed'));
+          exclusive(async () => {
+            writeFiles(ctx.table.routes());
+            await reload();
+          }).catch((err: Error) => logger.error({ err: err.message }, 'haproxy reload failed'));
         }, 500);
       });
     } catch (err) {
@@ -489,7 +517,14 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       writeFiles(routes);
       followLog();
       await launch();
-      sweepTimer = setInterval(() => void sweep(), 1_000);
+      sweepTimer = setInterval(() => {
+        // At most one sweep waits in the lane: a slow Runtime API must not pile sweeps up before apply.
+        if (sweepQueued) return;
+        sweepQueued = true;
+        void exclusive(sweep).finally(() => {
+          sweepQueued = false;
+        });
+      }, config.haproxySweepMs ?? 1_000);
       sweepTimer.unref();
       if (tlsPort !== undefined) watchCerts();
       return tlsPort === undefined ? { port } : { port, tlsPort };

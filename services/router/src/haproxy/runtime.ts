@@ -23,7 +23,11 @@ export class RuntimeApi {
 
   /** Like send, but rejects with RuntimeApiError when HAProxy says the command failed. */
   async must(command: string, payload?: string): Promise<string> {
-    const answer = await this.send(command, payload);
+    return this.check(command, await this.send(command, payload));
+  }
+
+  /** Returns `answer`, or throws RuntimeApiError when it says `command` failed. */
+  check(command: string, answer: string): string {
     if (FAILURE.test(answer.trim())) throw new RuntimeApiError(`haproxy "${command}": ${answer.trim()}`);
     return answer;
   }

@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger, type ServiceHandle } from '@paastech/kit';
-import { type Dataplane, readRouterConfig, startRouter } from '../../src/index.js';
+import { type Dataplane, type RouterConfig, readRouterConfig, startRouter } from '../../src/index.js';
 import { RoutingContractServer } from './routing-server.js';
 
 export const SECRET = 'router-test-secret-0123456789';
@@ -29,10 +29,11 @@ export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'rt-'));
 }
 
-/** Starts the contract server and a router on `dataplane`. */
+/** Starts the contract server and a router on `dataplane` (`tune`: settings with no variable). */
 export async function startHarness(
   dataplane: Dataplane,
   extraEnv: Record<string, string> = {},
+  tune: Pick<RouterConfig, 'haproxySweepMs'> = {},
 ): Promise<Harness> {
   const dataDir = tempDir();
   const address = `unix:${path.join(dataDir, 'run', 'pomegrenade.sock')}`;
@@ -72,7 +73,7 @@ export async function startHarness(
     },
   };
   const boot = async (over: Record<string, string> = {}) => {
-    const config = readRouterConfig({ ...env, ...over });
+    const config = { ...readRouterConfig({ ...env, ...over }), ...tune };
     h.router = startRouter(config, createLogger('router', config.log));
     await h.router.ready;
     const eps = h.router.endpoints();
