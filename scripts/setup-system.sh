@@ -25,11 +25,22 @@ declare -A NEEDED_FOR_TESTS=(
   [docker-registry]=docker-registry
   [debootstrap]=debootstrap
 )
+# Needed by the benchmarks only (bench/): the load generator and the reference proxy/backend
+# (bench/router; HAProxy by hand uses the haproxy above). Not installed by `npm start`/`npm test`.
+declare -A NEEDED_FOR_BENCH=(
+  [wrk]=wrk
+  [nginx]=nginx
+)
 
+# Usage: setup-system.sh [install|--check-or-install] [--tests] [--bench]
 mode=${1:-install}
 want_tests=0
+want_bench=0
 [ "${npm_lifecycle_event:-}" = "pretest" ] && want_tests=1
-[ "${2:-}" = "--tests" ] && want_tests=1
+for arg in "${@:2}"; do
+  [ "$arg" = "--tests" ] && want_tests=1
+  [ "$arg" = "--bench" ] && want_bench=1
+done
 
 missing=()
 for cmd in "${!NEEDED[@]}"; do
@@ -38,6 +49,11 @@ done
 if [ "$want_tests" = 1 ]; then
   for cmd in "${!NEEDED_FOR_TESTS[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED_FOR_TESTS[$cmd]}")
+  done
+fi
+if [ "$want_bench" = 1 ]; then
+  for cmd in "${!NEEDED_FOR_BENCH[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED_FOR_BENCH[$cmd]}")
   done
 fi
 

@@ -33,7 +33,7 @@ const children = [];
 
 for (const bin of ['wrk', 'nginx', 'haproxy']) {
   if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) {
-    console.error(`bench/router: ${bin} is missing (apt-get install -y wrk nginx haproxy)`);
+    console.error(`bench/router: ${bin} is missing (bash scripts/setup-system.sh install --bench)`);
     process.exit(1);
   }
 }
