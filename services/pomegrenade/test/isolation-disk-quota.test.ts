@@ -3,9 +3,11 @@
 // neighbour builds; a raised limit takes effect; deleting a project, stopping Pomegrenade and
 // recovering after a kill -9 leave no mount, loop device or image behind. The watchdog fallback
 // (hosts without loop devices) is checked on its own.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { createLogger, run } from '@paastech/kit';
 import { deploy } from '@paastech/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -251,7 +253,10 @@ describe.skipIf(sandboxUnavailableReason() !== null)('a build in watch mode (no 
           builders: defaultBuilders(),
           source: {
             fetch: async (_req, dest) => {
-              await run('tar', ['-cf', dest, '-C', src, '.']);
+              const tar = spawn('tar', ['-cf', '-', '-C', src, '.'], {
+                stdio: ['ignore', 'pipe', 'inherit'],
+              });
+              await pipeline(tar.stdout, dest);
             },
           },
           disk,

@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createLogger } from '@paastech/kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ProcessSpec } from '../src/domain/ports.js';
@@ -186,6 +188,27 @@ describe('LocalRuntime (bwrap)', () => {
     const { exit } = await runToEnd(hog);
     expect(exit.code).not.toBe(0);
     expect(exit.oomKilled).toBe(true);
+  });
+
+  it('pipes a stream into stdin, whole and in order, with no startup file of root read on the way', async () => {
+    // 6 MiB: more than any pipe buffer, so the copy has to wait for the reader.
+    const input = Buffer.alloc(6 * 1024 * 1024, 'x');
+    const { lines, exit } = await runToEnd({
+      ...spec('stdin', 'wc -c; echo done'),
+      stdin: Readable.from([input.subarray(0, 1000), input.subarray(1000)]),
+    });
+    expect(exit.code).toBe(0);
+    // Exactly these lines: a piped stdin is a socket, and a root `bash -c` on a socket would run
+    // /root/.bashrc (sshd's rule) unless told --norc.
+    expect(lines.map((l) => l.trim())).toEqual([String(input.length), 'done']);
+  });
+
+  it('lets the producer of stdin finish when the process exits without reading it', async () => {
+    const source = new PassThrough();
+    const { exit } = await runToEnd({ ...spec('stdin-early', 'exit 3'), stdin: source });
+    expect(exit.code).toBe(3);
+    // Writing after the reader is gone neither throws nor blocks: the rest is dropped.
+    await pipeline(Readable.from([Buffer.alloc(4 * 1024 * 1024)]), source);
   });
 
   it('finds the sockets an instance listens on', async () => {

@@ -3,6 +3,7 @@
 // builds/v<N> is what makes an artifact exist, so a crash never leaves a half-built artifact in use.
 import fs from 'node:fs';
 import path from 'node:path';
+import { PassThrough, type Writable } from 'node:stream';
 import { ExecError, run } from '@paastech/kit';
 import { BuildpackBuilder } from '../build/buildpack.js';
 import { readAppFile } from '../build/files.js';
@@ -11,11 +12,12 @@ import { type BuildInfo, DeploymentFailedError, type Failure, type Limits } from
 import type { BuildContext, Builder, ExecOptions, Runtime } from './ports.js';
 import { parseProcfile } from './procfile.js';
 
-/** Fetches the tar archive of a commit into a file. */
+/** Fetches the tar archive of a commit. */
 export interface SourceFetcher {
+  /** Writes the archive to `dest` and ends it; rejects (and destroys `dest`) when it cannot. */
   fetch(
     request: { projectId: string; commitSha: string; quarantine?: unknown },
-    destFile: string,
+    dest: Writable,
   ): Promise<void>;
 }
 
@@ -113,23 +115,31 @@ async function buildTree(job: BuildJob, deps: BuildDeps, guard: DiskWatch | null
     sandboxExec(job, deps, guard, appDir, argv, o, deadline, o.capture ?? ((t) => job.line(mask(t))));
 
   job.step('Fetching source');
-  const tarFile = path.join(tmp, 'source.tar');
-  try {
-    await deps.source.fetch(
-      { projectId: job.projectId, commitSha: job.commitSha, quarantine: job.quarantine },
-      tarFile,
+  // The archive streams from the git controller straight into `tar -x` in the build sandbox: the
+  // sandbox starts while the archive is produced, and no copy of it lands on disk.
+  const source = new PassThrough();
+  const fetched = deps.source
+    .fetch({ projectId: job.projectId, commitSha: job.commitSha, quarantine: job.quarantine }, source)
+    .then(
+      () => null,
+      (err: unknown) => err as Error,
     );
-  } catch (err) {
+  const extracted = exec(['tar', '-x', '--no-same-owner', '-f', '-', '-C', '/app'], { stdin: source }).then(
+    () => null,
+    (err: unknown) => err,
+  );
+  const fetchError = await fetched;
+  if (fetchError) {
+    // The archive is cut short: tar fails on it, and the fetch's error is the one to report.
+    source.destroy();
+    await extracted;
     throw new DeploymentFailedError({
       reason: 'source_unavailable',
-      message: `cannot fetch commit ${job.commitSha.slice(0, 12)}: ${(err as Error).message}`,
+      message: `cannot fetch commit ${job.commitSha.slice(0, 12)}: ${fetchError.message}`,
     });
   }
-  fs.chmodSync(tarFile, 0o644);
-  await exec(['tar', '-x', '--no-same-owner', '-f', '/tmp/source.tar', '-C', '/app'], {
-    binds: [{ host: tarFile, sandbox: '/tmp/source.tar', writable: false }],
-  });
-  fs.rmSync(tarFile);
+  const extractError = await extracted;
+  if (extractError) throw extractError;
 
   const builder = job.buildpackUrl
     ? new BuildpackBuilder(job.buildpackUrl, tmp)
@@ -220,6 +230,7 @@ async function sandboxExec(
   const cwdArgv = o.cwd ? ['/bin/sh', '-c', 'cd "$1" && shift && exec "$@"', 'sh', o.cwd, ...argv] : argv;
   const proc = await deps.runtime.run(
     {
+      ...(o.stdin ? { stdin: o.stdin } : {}),
       projectId: job.projectId,
       id: `build-v${job.number}-${Date.now().toString(36)}`,
       source: 'build',

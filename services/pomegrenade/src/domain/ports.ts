@@ -2,6 +2,7 @@
 // release commands) and the Builders that turn a source tree into an artifact. Implementations:
 // runtime/local-runtime.ts (bubblewrap + setpriv + cgroups), runtime/fake-runtime.ts (tests),
 // runtime/swarm/swarm-runtime.ts (an orchestrating runtime: Docker Swarm runs the instances).
+import type { Readable } from 'node:stream';
 import type { Limits } from './model.js';
 
 /** A directory of the host made visible inside the sandbox. */
@@ -29,6 +30,9 @@ export interface ProcessSpec {
   limits: Limits;
   uid: number;
   gid: number;
+  /** Piped to the process's standard input (e.g. a source archive for `tar -x -f -`); /dev/null
+   * when absent. */
+  stdin?: Readable;
 }
 
 /** How a process ended. */
@@ -202,6 +206,8 @@ export interface ExecOptions {
   binds?: Bind[];
   /** Receives the output lines instead of the build log (e.g. bin/release's YAML). */
   capture?: (line: string) => void;
+  /** Piped to the command's standard input. */
+  stdin?: Readable;
 }
 
 /** What a builder may do while building. */

@@ -1,5 +1,5 @@
-// Source of builds: the git controller's GitService.GetArchive, written to a tar file.
-import fs from 'node:fs';
+// Source of builds: the git controller's GitService.GetArchive, streamed as a tar archive.
+import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as grpc from '@grpc/grpc-js';
 import { fromGrpcError, internalMetadata } from '@paastech/kit';
@@ -23,7 +23,7 @@ export class GitArchiveSource implements SourceFetcher {
 
   async fetch(
     request: { projectId: string; commitSha: string; quarantine?: unknown },
-    destFile: string,
+    dest: Writable,
   ): Promise<void> {
     const call = this.get().getArchive(
       {
@@ -39,7 +39,7 @@ export class GitArchiveSource implements SourceFetcher {
       for await (const msg of call as AsyncIterable<git.GetArchiveResponse>) yield msg.data;
     }
     try {
-      await pipeline(chunks(), fs.createWriteStream(destFile, { mode: 0o600 }));
+      await pipeline(chunks(), dest);
     } catch (err) {
       throw fromGrpcError(err, 'git controller');
     }

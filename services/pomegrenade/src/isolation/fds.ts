@@ -8,6 +8,13 @@
 /** The interpreter of CLOSE_FDS_SCRIPT. */
 export const BASH = '/bin/bash';
 
+/**
+ * Flags of every root bash of a sandbox chain: no startup file, ever. Without `--norc`, a
+ * non-interactive `bash -c` whose stdin is a socket (Node's piped stdin is a socketpair) believes
+ * sshd started it and runs ~/.bashrc — root's — before the script.
+ */
+export const BASH_FLAGS = ['--norc', '--noprofile'];
+
 /** Highest fd passed on purpose: 0-2 stdio, 3 the seccomp program, 4 the environment file. */
 export const LAST_KEPT_FD = 4;
 

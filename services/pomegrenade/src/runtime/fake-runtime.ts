@@ -45,6 +45,7 @@ export class FakeRuntime implements Runtime {
 
   async run(spec: ProcessSpec, onLine: (text: string) => void): Promise<RunningProcess> {
     const b = this.behaviour(spec);
+    spec.stdin?.resume();
     let finish: (e: ExitInfo) => void = () => {};
     const exited = new Promise<ExitInfo>((resolve) => (finish = resolve));
     let server: http.Server | undefined;

@@ -15,12 +15,12 @@ import path from 'node:path';
 import type { Logger } from '@paastech/kit';
 import type { ExitInfo, ProcessSpec, RunningProcess, Runtime } from '../domain/ports.js';
 import { envFileText, OUTER_ENV } from '../isolation/env-file.js';
-import { BASH, CLOSE_FDS_SCRIPT } from '../isolation/fds.js';
+import { BASH, BASH_FLAGS, CLOSE_FDS_SCRIPT } from '../isolation/fds.js';
 import { tmpSizeBytes } from '../isolation/limits.js';
 import { ProjectNetworks } from '../isolation/network.js';
 import { seccompProgram } from '../isolation/seccomp.js';
 import { type Cgroups, detectCgroups } from './cgroups.js';
-import { forEachLine } from './lines.js';
+import { feedStdin, forEachLine, stdinOf } from './lines.js';
 import { freePort, listeningSockets } from './net.js';
 import { bwrapArgs, ENTER_CGROUPS_SCRIPT, ETC_FILES, type HostLayout } from './sandbox.js';
 
@@ -160,9 +160,23 @@ export class LocalRuntime implements Runtime {
       const enterCgroups = ['/bin/sh', '-c', ENTER_CGROUPS_SCRIPT, 'sh', ...procsFiles, '--'];
       child = spawn(
         BASH,
-        ['-c', CLOSE_FDS_SCRIPT, 'bash', ...enterCgroups, ...enterNet, this.programs.bwrap, ...args],
-        { cwd: '/', env: { ...OUTER_ENV }, stdio: ['ignore', 'pipe', 'pipe', fds.seccomp, fds.env] },
+        [
+          ...BASH_FLAGS,
+          '-c',
+          CLOSE_FDS_SCRIPT,
+          'bash',
+          ...enterCgroups,
+          ...enterNet,
+          this.programs.bwrap,
+          ...args,
+        ],
+        {
+          cwd: '/',
+          env: { ...OUTER_ENV },
+          stdio: [stdinOf(spec.stdin), 'pipe', 'pipe', fds.seccomp, fds.env],
+        },
       );
+      feedStdin(child, spec.stdin);
     } finally {
       fs.closeSync(fds.seccomp);
       fs.closeSync(fds.env);
@@ -204,7 +218,13 @@ export class LocalRuntime implements Runtime {
       for (const b of spec.extraBinds) value = value.split(b.sandbox).join(b.host);
       env[k] = value;
     }
-    const child = spawn(program, rest, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(program, rest, {
+      cwd,
+      env,
+      stdio: [stdinOf(spec.stdin), 'pipe', 'pipe'],
+      detached: true,
+    });
+    feedStdin(child, spec.stdin);
     const output = Promise.all([
       child.stdout ? forEachLine(child.stdout, onLine) : undefined,
       child.stderr ? forEachLine(child.stderr, onLine) : undefined,

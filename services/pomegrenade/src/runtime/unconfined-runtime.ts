@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Bind, ExitInfo, ProcessSpec, RunningProcess, Runtime } from '../domain/ports.js';
-import { forEachLine } from './lines.js';
+import { feedStdin, forEachLine, stdinOf } from './lines.js';
 import { freePort, listeningSockets } from './net.js';
 
 /** Rewrites sandbox paths in `text` to host paths (longest sandbox path first). */
@@ -42,9 +42,10 @@ export class UnconfinedRuntime implements Runtime {
     const child = spawn(program, args, {
       cwd: spec.appDir,
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [stdinOf(spec.stdin), 'pipe', 'pipe'],
       detached: true,
     });
+    feedStdin(child, spec.stdin);
     const output = Promise.all([
       child.stdout ? forEachLine(child.stdout, onLine) : undefined,
       child.stderr ? forEachLine(child.stderr, onLine) : undefined,

@@ -47,7 +47,7 @@ export class ScriptedBuilder implements Builder {
 
 export const emptySource: SourceFetcher = {
   async fetch(_req, dest) {
-    fs.writeFileSync(dest, '');
+    dest.end();
   },
 };
 
