@@ -148,6 +148,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     async restart() {
       await handle.stop();
       handle = await boot();
+      // The route stream ended with the old server: follow the new one (a fresh snapshot).
+      routes.close();
+      routes.start();
     },
     async stop() {
       routes.close();
