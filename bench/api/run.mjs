@@ -25,14 +25,16 @@ const RATES = opt('rates', '250,500,1000').split(',').map(Number);
 const CONNECTIONS = 50;
 const PROJECTS = 50;
 const LOGINS = 30;
+/** /proc's clock ticks per second (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
 const POSTGRES_URL = process.env.PAASTECH_BENCH_POSTGRES_URL || process.env.PAASTECH_TEST_POSTGRES_URL;
 
-/** Runs one statement on the PostgreSQL maintenance database. */
-async function pgAdmin(sql) {
+/** Runs one statement on the PostgreSQL maintenance database; resolves with its rows. */
+async function pgAdmin(sql, values = []) {
   const c = new pg.Client({ connectionString: POSTGRES_URL });
   await c.connect();
   try {
-    await c.query(sql);
+    return (await c.query(sql, values)).rows;
   } finally {
     await c.end();
   }
@@ -70,6 +72,13 @@ async function startServer(dialect) {
   const { url } = JSON.parse(line);
   return {
     url,
+    /** CPU seconds used so far by the server process and by its PostgreSQL backends. */
+    async cpuSeconds() {
+      const backends = dbName
+        ? await pgAdmin('select pid from pg_stat_activity where datname = $1', [dbName])
+        : [];
+      return { api: cpuOf(child.pid), db: backends.reduce((sum, { pid }) => sum + cpuOf(pid), 0) };
+    },
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -77,6 +86,16 @@ async function startServer(dialect) {
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** CPU seconds (user + system) a process has used, from /proc; 0 when it is gone. */
+function cpuOf(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
 }
 
 /** One JSON request; resolves with status and parsed body. */
@@ -130,7 +149,8 @@ function wrk(base, token) {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
   const p99 = toMs(/99%\s+([\d.]+\w+)/.exec(r.stdout)?.[1]);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)?.[1] ?? '0';
-  return { rps, p99, errors: Number(errors) };
+  const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1]);
+  return { rps, p99, errors: Number(errors), requests };
 }
 
 /** wrk's "1.23ms" / "450.00us" / "1.2s" in milliseconds. */
@@ -223,7 +243,12 @@ for (const dialect of dialects) {
   try {
     const { email, password, token } = await seed(server.url);
     const seq = await sequential(server.url, token);
+    // CPU per request during the wrk run: steadier than latency when other processes share the CPUs.
+    const cpu0 = await server.cpuSeconds();
     const w = wrk(server.url, token);
+    const cpu1 = await server.cpuSeconds();
+    w.apiUs = ((cpu1.api - cpu0.api) * 1e6) / w.requests;
+    w.dbUs = dialect === 'postgres' ? ((cpu1.db - cpu0.db) * 1e6) / w.requests : Number.NaN;
     const fixed = [];
     for (const rate of RATES) fixed.push(await fixedRate(server.url, token, rate));
     const l = await loginLatency(server.url, email, password);
@@ -238,12 +263,12 @@ console.log(
   `\nGET /api/v1/projects (${PROJECTS} projects, Bearer token), ${CONNECTIONS} connections, ${DURATION_S} s each; ${os.cpus().length} CPUs`,
 );
 console.log(
-  '| database | one at a time p50 (ms) | one at a time p99 (ms) | max req/s (wrk) | p99 at max (ms) | non-2xx | login p50 (ms) | login p99 (ms) |',
+  '| database | one at a time p50 (ms) | one at a time p99 (ms) | max req/s (wrk) | p99 at max (ms) | non-2xx | API CPU µs/req | PostgreSQL CPU µs/req | login p50 (ms) | login p99 (ms) |',
 );
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const { dialect, seq, w, l } of rows)
   console.log(
-    `| ${dialect} | ${fmt(seq.p50, 2)} | ${fmt(seq.p99, 2)} | ${fmt(w.rps, 0)} | ${fmt(w.p99, 2)} | ${w.errors} | ${fmt(l.p50)} | ${fmt(l.p99)} |`,
+    `| ${dialect} | ${fmt(seq.p50, 2)} | ${fmt(seq.p99, 2)} | ${fmt(w.rps, 0)} | ${fmt(w.p99, 2)} | ${w.errors} | ${fmt(w.apiUs, 0)} | ${fmt(w.dbUs, 0)} | ${fmt(l.p50)} | ${fmt(l.p99)} |`,
   );
 console.log('\nFixed offered rate (open loop; latency counted from when each request was due):');
 console.log('| database | offered req/s | achieved req/s | p50 (ms) | p99 (ms) | errors |');
