@@ -5,7 +5,13 @@ import {
   shortSha,
   stateTone,
 } from '../src/features/deployments/deployment-state.js';
-import { countProblem, formationFrom, formatUptime, processTypes } from '../src/features/scale/formation.js';
+import {
+  countProblem,
+  formationFrom,
+  formatUptime,
+  processTypes,
+  showsNodes,
+} from '../src/features/scale/formation.js';
 
 describe('deployment states', () => {
   it.each([
@@ -65,5 +71,18 @@ describe('scale form', () => {
     [90000, '1d 1h'],
   ])('uptime %j is %s', (seconds, text) => {
     expect(formatUptime(seconds)).toBe(text);
+  });
+});
+
+describe('the Node column of the instances table', () => {
+  it.each([
+    ['no instances', [], false],
+    ['local runtime: node null', [{ node: null }, { node: null }], false],
+    ['an API older than the field', [{}], false],
+    ['empty names', [{ node: '' }], false],
+    ['swarm runtime', [{ node: 'manager-1' }, { node: 'w2' }], true],
+    ['one instance not yet placed', [{ node: null }, { node: 'w2' }], true],
+  ])('%s: %s', (_name, instances, shown) => {
+    expect(showsNodes(instances)).toBe(shown);
   });
 });

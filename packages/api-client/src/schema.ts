@@ -798,6 +798,11 @@ export interface components {
       memory_limit_bytes: number;
       /** @example web.1 */
       name: string;
+      /**
+       * @description host name of the node it runs on (swarm runtime); null when the runtime names none (local runtime)
+       * @example node-2
+       */
+      node: string | null;
       /** @example web */
       process_type: string;
       /** @description restarts after crashes */

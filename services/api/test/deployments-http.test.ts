@@ -383,6 +383,19 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
           memoryBytes: 1000,
           memoryLimitBytes: 4000,
           cpuMillicores: 12,
+          node: 'node-2',
+        },
+        {
+          processType: 'worker',
+          index: 1,
+          state: deploy.InstanceState.INSTANCE_STATE_STARTING,
+          deploymentNumber: 1,
+          restartCount: 0,
+          lastExitCode: 0,
+          memoryBytes: 0,
+          memoryLimitBytes: 4000,
+          cpuMillicores: 0,
+          node: '',
         },
       ],
       stopped: false,
@@ -405,8 +418,16 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
       memory_bytes: 1000,
       memory_limit_bytes: 4000,
       cpu_millicores: 12,
+      node: 'node-2',
     });
     expect(res.body.instances[0].uptime_seconds).toBeGreaterThanOrEqual(89);
+    // No node named (local runtime, or a Pomegrenade older than the field): null, not "".
+    expect(res.body.instances[1]).toMatchObject({
+      name: 'worker.1',
+      state: 'starting',
+      node: null,
+      uptime_seconds: null,
+    });
     await w.pom.stop();
     const down = await call(w.api, 'GET', `/api/v1/projects/${p.name}/status`, { as: as(alice) });
     expect(down.status).toBe(503);

@@ -131,6 +131,15 @@ export class InstanceDto {
 
   @ApiProperty({ description: 'CPU over the last sampling interval, in thousandths of a core' })
   cpu_millicores!: number;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'node-2',
+    description:
+      'host name of the node it runs on (swarm runtime); null when the runtime names none (local runtime)',
+  })
+  node!: string | null;
 }
 
 export class StatusClassesDto {
@@ -303,6 +312,7 @@ export function mapInstance(i: deploy.Instance, now: number): InstanceDto {
     memory_bytes: Number(i.memoryBytes),
     memory_limit_bytes: Number(i.memoryLimitBytes),
     cpu_millicores: i.cpuMillicores,
+    node: i.node || null,
   };
 }
 

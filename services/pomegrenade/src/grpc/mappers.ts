@@ -138,6 +138,8 @@ export async function mapInstance(i: Instance): Promise<deploy.Instance> {
     memoryBytes: u.memoryBytes,
     memoryLimitBytes: i.spec.limits.memoryBytes,
     cpuMillicores: u.cpuMillicores,
+    // One machine: every instance runs where paastechd does, so no node is named.
+    node: '',
   };
 }
 
@@ -157,6 +159,7 @@ export function mapTask(
     memoryBytes: usage?.memoryBytes ?? 0,
     memoryLimitBytes: t.memoryLimitBytes,
     cpuMillicores: usage?.cpuMillicores ?? 0,
+    node: t.node,
   };
 }
 

@@ -3,7 +3,7 @@ import { defineCommand } from '../../command.js';
 
 export default defineCommand({
   description:
-    'show a project’s instances (state, uptime, restarts, memory, CPU) and its requests by status class',
+    'show a project’s instances (state, node, uptime, restarts, memory, CPU) and its requests by status class',
   examples: ['paastech ps -p shop', 'paastech ps --json'],
   json: true,
   requireLogin: true,
@@ -19,22 +19,42 @@ export default defineCommand({
     const active = s.active_deployment ? `v${s.active_deployment}` : 'none';
     const pending = s.pending_deployment ? `, v${s.pending_deployment} in progress` : '';
     ctx.out.line(`${ctx.project}: deployment ${active}${pending}${s.stopped ? ' (stopped)' : ''}`);
-    ctx.out.table(
-      ['INSTANCE', 'STATE', 'VERSION', 'UPTIME', 'RESTARTS', 'MEMORY', 'CPU'],
-      s.instances.map((i) => [
-        i.name,
-        i.state,
-        `v${i.deployment}`,
-        duration(i.uptime_seconds),
-        String(i.restarts),
-        `${mib(i.memory_bytes)} / ${mib(i.memory_limit_bytes)}`,
-        `${(i.cpu_millicores / 10).toFixed(1)}%`,
-      ]),
-      'no instances running',
-    );
+    const t = instancesTable(s.instances);
+    ctx.out.table(t.headers, t.rows, 'no instances running');
     ctx.out.line(requestsLine(s.traffic));
   },
 });
+
+type InstanceRow = components['schemas']['InstanceDto'];
+
+/**
+ * The instances as a table; a NODE column only when some instance names its node (swarm runtime),
+ * so the local runtime's table is unchanged. An instance without one shows `-`.
+ */
+export function instancesTable(instances: InstanceRow[]): { headers: string[]; rows: string[][] } {
+  const nodes = instances.some((i) => typeof i.node === 'string' && i.node !== '');
+  const headers = [
+    'INSTANCE',
+    'STATE',
+    'VERSION',
+    ...(nodes ? ['NODE'] : []),
+    'UPTIME',
+    'RESTARTS',
+    'MEMORY',
+    'CPU',
+  ];
+  const rows = instances.map((i) => [
+    i.name,
+    i.state,
+    `v${i.deployment}`,
+    ...(nodes ? [i.node || '-'] : []),
+    duration(i.uptime_seconds),
+    String(i.restarts),
+    `${mib(i.memory_bytes)} / ${mib(i.memory_limit_bytes)}`,
+    `${(i.cpu_millicores / 10).toFixed(1)}%`,
+  ]);
+  return { headers, rows };
+}
 
 type Traffic = components['schemas']['ProjectTrafficDto'];
 

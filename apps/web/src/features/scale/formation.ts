@@ -40,3 +40,8 @@ export function formatUptime(seconds: number | null): string {
   if (m > 0) return `${m}m`;
   return `${Math.floor(seconds)}s`;
 }
+
+/** True when some instance names the node it runs on (swarm runtime): the table then has a Node column. */
+export function showsNodes(instances: { node?: string | null }[]): boolean {
+  return instances.some((i) => typeof i.node === 'string' && i.node !== '');
+}

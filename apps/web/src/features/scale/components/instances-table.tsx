@@ -1,8 +1,8 @@
-// The instances of a project with their state, uptime, restarts and memory.
+// The instances of a project with their state, node (swarm runtime), uptime, restarts and memory.
 import { formatBytes } from '../../../shared/format.js';
 import { EmptyState } from '../../../shared/ui/status.js';
 import type { ProjectStatus } from '../api/scale.js';
-import { formatUptime } from '../formation.js';
+import { formatUptime, showsNodes } from '../formation.js';
 
 const TONES: Record<string, string> = {
   running: 'badge badge-ok',
@@ -19,6 +19,7 @@ export function InstancesTable({ status }: { status: ProjectStatus }) {
       </EmptyState>
     );
   }
+  const nodes = showsNodes(status.instances);
   return (
     <div className="table-wrap">
       <table>
@@ -26,6 +27,11 @@ export function InstancesTable({ status }: { status: ProjectStatus }) {
           <tr>
             <th scope="col">Instance</th>
             <th scope="col">State</th>
+            {nodes && (
+              <th scope="col" className="optional">
+                Node
+              </th>
+            )}
             <th scope="col">Uptime</th>
             <th scope="col" className="optional">
               Restarts
@@ -45,6 +51,7 @@ export function InstancesTable({ status }: { status: ProjectStatus }) {
               <td>
                 <span className={TONES[i.state] ?? 'badge badge-busy'}>{i.state}</span>
               </td>
+              {nodes && <td className="optional">{i.node || '-'}</td>}
               <td>{formatUptime(i.uptime_seconds)}</td>
               <td className="optional">{i.restarts}</td>
               <td className="optional">

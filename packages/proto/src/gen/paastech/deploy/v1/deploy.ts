@@ -783,6 +783,11 @@ export interface Instance {
   memoryLimitBytes: number;
   /** CPU in use over the last sampling interval, in thousandths of a core. */
   cpuMillicores: number;
+  /**
+   * The node (host name) it runs on, as the orchestrator reports it (swarm
+   * runtime); empty when the runtime has a single machine (local runtime).
+   */
+  node: string;
 }
 
 /** GetProjectStatusResponse is the running state of a project. */
@@ -5066,6 +5071,7 @@ function createBaseInstance(): Instance {
     memoryBytes: 0,
     memoryLimitBytes: 0,
     cpuMillicores: 0,
+    node: "",
   };
 }
 
@@ -5100,6 +5106,9 @@ export const Instance: MessageFns<Instance> = {
     }
     if (message.cpuMillicores !== 0) {
       writer.uint32(80).uint32(message.cpuMillicores);
+    }
+    if (message.node !== "") {
+      writer.uint32(90).string(message.node);
     }
     return writer;
   },
@@ -5197,6 +5206,14 @@ export const Instance: MessageFns<Instance> = {
             message.cpuMillicores = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5253,6 +5270,7 @@ export const Instance: MessageFns<Instance> = {
         : isSet(object.cpu_millicores)
         ? globalThis.Number(object.cpu_millicores)
         : 0,
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
     };
   },
 
@@ -5288,6 +5306,9 @@ export const Instance: MessageFns<Instance> = {
     if (message.cpuMillicores !== 0) {
       obj.cpuMillicores = Math.round(message.cpuMillicores);
     }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
     return obj;
   },
 
@@ -5306,6 +5327,7 @@ export const Instance: MessageFns<Instance> = {
     message.memoryBytes = object.memoryBytes ?? 0;
     message.memoryLimitBytes = object.memoryLimitBytes ?? 0;
     message.cpuMillicores = object.cpuMillicores ?? 0;
+    message.node = object.node ?? "";
     return message;
   },
 };
