@@ -19,7 +19,13 @@ export const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Headers only the router writes; client-sent values are removed. */
+/**
+ * Headers only the router writes, or that frameworks read as set by a proxy; client-sent values
+ * are removed. Beyond the ones the router sets: Rack takes X-Forwarded-Ssl/-Scheme over
+ * X-Forwarded-Proto, Spring and Werkzeug read X-Forwarded-Prefix, many apps take X-Real-Ip as the
+ * client address, Envoy-style mTLS identity comes in X-Forwarded-Client-Cert (Traefik strips the
+ * same family).
+ */
 export const FORWARDING = new Set([
   'x-forwarded-for',
   'x-forwarded-proto',
@@ -27,6 +33,17 @@ export const FORWARDING = new Set([
   'x-forwarded-port',
   'x-request-id',
   'forwarded',
+  'x-forwarded-ssl',
+  'x-forwarded-scheme',
+  'x-forwarded-server',
+  'x-forwarded-prefix',
+  'x-forwarded-uri',
+  'x-forwarded-method',
+  'x-forwarded-client-cert',
+  'x-forwarded-tls-client-cert',
+  'x-forwarded-tls-client-cert-info',
+  'x-real-ip',
+  'front-end-https',
 ]);
 
 /** Headers `Connection` may never remove. */
