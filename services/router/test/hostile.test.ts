@@ -4,6 +4,7 @@
 // request on it would get the rest of the previous response).
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Upstream } from '../src/node/upstreams.js';
 import { Backend, type Echo } from './support/backend.js';
 import { type Harness, raw, request, startHarness, waitFor } from './support/harness.js';
 import { PLANES } from './support/planes.js';
@@ -229,5 +230,22 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
       expect(out).not.toContain('-4\r\nbody');
       for (let i = 0; i < 3; i++) expect(await fresh()).toMatchObject({ status: 200, body: 'ok /ok?n=3' });
     });
+  });
+});
+
+// The node:http path's agent keeps at most 128 idle sockets per instance; so must the fast path's
+// pool, or a burst of slow requests leaves one idle connection per request open on both sides
+// (file descriptors of the router, shared by every project) until the instance closes them.
+describe('fast-path pool of an instance', () => {
+  it('keeps at most 128 idle connections; the others are to be closed', () => {
+    const u = new Upstream('127.0.0.1:9');
+    const closed: number[] = [];
+    const conns = Array.from({ length: 200 }, (_, i) => ({ close: () => closed.push(i) }));
+    const kept = conns.filter((c) => u.putIdle(c)).length;
+    expect(kept).toBe(128);
+    let taken = 0;
+    while (u.takeIdle()) taken++;
+    expect(taken).toBe(128);
+    expect(closed).toEqual([]);
   });
 });

@@ -5,6 +5,9 @@
 import http from 'node:http';
 import type { RouteEntry } from '../routes.js';
 
+/** Idle fast-path connections kept per instance (the node:http path's agent: maxFreeSockets). */
+const MAX_IDLE = 128;
+
 /** A keep-alive connection of the fast path (fast.ts) that can wait idle in a pool. */
 export interface PooledConnection {
   close(): void;
@@ -30,7 +33,7 @@ export class Upstream {
     this.agent = new http.Agent({
       keepAlive: true,
       maxSockets: 512,
-      maxFreeSockets: 128,
+      maxFreeSockets: MAX_IDLE,
       scheduling: 'lifo',
       timeout: 4_000,
     });
@@ -58,9 +61,10 @@ export class Upstream {
     return this.idle.pop();
   }
 
-  /** Puts a fast-path connection back; false when the instance is retired (close it instead). */
+  /** Puts a fast-path connection back; false when the instance is retired or the pool is full
+   * (close it instead). */
   putIdle(c: PooledConnection): boolean {
-    if (this.retired) return false;
+    if (this.retired || this.idle.length >= MAX_IDLE) return false;
     this.idle.push(c);
     return true;
   }
