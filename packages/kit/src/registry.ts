@@ -30,7 +30,11 @@ const HOST_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}|localhost):(\d{1,5})$/;
 
 /** The registry's YAML config (pure); JSON strings are valid YAML scalars, so paths are quoted safely. */
 export function registryConfig(storageDir: string, address: string, secret = 'unset'): string {
-  if (!HOST_PORT.test(address)) throw new Error(`registry: address "${address}" must be ipv4:port`);
+  const m = HOST_PORT.exec(address);
+  if (!m) throw new Error(`registry: address "${address}" must be ipv4:port`);
+  // The unspecified address listens on every interface: refused, as it has no auth (invariant above).
+  if (/^0+(?:\.0+){3}$/.test(m[1] as string))
+    throw new Error(`registry: address "${address}" must be ipv4:port of one interface, not every interface`);
   return [
     'version: 0.1',
     'log:',

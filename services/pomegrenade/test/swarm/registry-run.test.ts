@@ -28,6 +28,9 @@ describe('registryConfig', () => {
     'example.com:5000',
     '127.0.0.1:5000 ',
     'http://127.0.0.1:5000',
+    // Every interface: an unauthenticated registry with deletes enabled, open to whoever reaches the host.
+    '0.0.0.0:5000',
+    '000.0.0.0:5000',
   ])('refuses address %j', (a) => {
     expect(() => registryConfig('/d', a)).toThrow(/must be ipv4:port/);
   });
