@@ -93,7 +93,8 @@ export function startPomegrenade(
     engine = new Engine({
       runtime,
       disk,
-      builders: overrides.builders ?? defaultBuilders(),
+      // The swarm runtime's own builders (a repository Dockerfile) come first; the local runtime ignores Dockerfiles.
+      builders: overrides.builders ?? [...(swarm?.builders ?? []), ...defaultBuilders()],
       source: overrides.source ?? source,
       store,
       logs: (id) => book.get(id),

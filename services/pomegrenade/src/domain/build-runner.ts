@@ -151,6 +151,10 @@ async function buildTree(job: BuildJob, deps: BuildDeps, guard: DiskWatch | null
     exec,
     step: (t) => job.step(mask(t)),
     info: (t) => job.line(`       ${mask(t)}`),
+    projectId: job.projectId,
+    number: job.number,
+    signal: job.signal,
+    deadline,
   };
   const output = await builder.build(ctx);
   const procfile = readProcfile(appDir);
@@ -173,6 +177,7 @@ async function buildTree(job: BuildJob, deps: BuildDeps, guard: DiskWatch | null
     ...(procfile.release ? { release: procfile.release } : {}),
     env: output.env,
     ...(output.profileD ? { profileD: true } : {}),
+    ...(output.image ? { image: output.image } : {}),
     sizeBytes,
   };
 }

@@ -557,6 +557,7 @@ export class Engine {
       deploymentNumber: d.number,
       buildNumber: this.buildOwner(d),
       appDir: path.join(this.artifactDir(p, this.buildOwner(d)), 'app'),
+      ...(build.image ? { builtImage: build.image } : {}),
       processes,
       formation,
       env,

@@ -64,6 +64,8 @@ export interface BuildInfo {
   env: Record<string, string>;
   /** Source /app/.profile.d/*.sh before each command (custom buildpacks). */
   profileD?: boolean;
+  /** The image the builder built itself (Dockerfile under the swarm runtime). */
+  image?: string;
   sizeBytes: number;
 }
 

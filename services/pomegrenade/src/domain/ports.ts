@@ -99,6 +99,9 @@ export interface DesiredDeployment {
   buildNumber: number;
   /** The build's tree (builds/v<buildNumber>/app): what becomes the image. */
   appDir: string;
+  /** The image the build made itself (BuildOutput.image): pushed as it is instead of one made
+   * from `appDir` (which then holds the build context, to build it again if it is gone). */
+  builtImage?: string;
   /** Process type → shell command run in /app (.profile.d sourcing already applied). */
   processes: Record<string, string>;
   /** Instances per process type, every type of `processes` present (0 allowed; all 0 when stopped). */
@@ -223,6 +226,13 @@ export interface BuildContext {
   step(title: string): void;
   /** Prints an indented line of builder output. */
   info(text: string): void;
+  /** The project and deployment being built (for what a builder names after them: an image). */
+  projectId: string;
+  number: number;
+  /** Aborted when the deployment is cancelled. */
+  signal: AbortSignal;
+  /** When the build's time limit runs out (ms since the epoch); `exec` enforces it by itself. */
+  deadline: number;
 }
 
 /** What a builder leaves behind for the instances. */
@@ -233,6 +243,9 @@ export interface BuildOutput {
   env: Record<string, string>;
   /** Source /app/.profile.d/*.sh before every process command (Heroku buildpack convention). */
   profileD?: boolean;
+  /** An image the builder built itself (a repository Dockerfile, swarm runtime only), tagged but
+   * not pushed: the orchestrator runs it instead of making one from the artifact. */
+  image?: string;
 }
 
 /** Turns a source tree into something runnable. */

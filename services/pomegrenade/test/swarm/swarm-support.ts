@@ -1,5 +1,6 @@
 // Helpers of the swarm tests: waiting for a service's tasks and reading an app's answer.
 import http from 'node:http';
+import { SWARM_BASE_CACHE, type TestSwarm } from '@paastech/testing';
 import type { DockerClient, Task } from '../../src/runtime/swarm/docker.js';
 
 /** Waits until `count` tasks of the service run (rejects after `timeoutMs` with their states). */
@@ -55,4 +56,17 @@ export function get(url: string): Promise<{ status: number; body: string }> {
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('timed out')));
   });
+}
+
+/** Environment of a Pomegrenade harness on `swarm`, with the short timeouts of the e2e tests. */
+export function swarmHarnessEnv(swarm: TestSwarm): Record<string, string> {
+  return {
+    PAASTECH_RUNTIME: 'swarm',
+    PAASTECH_DOCKER_SOCKET: swarm.manager.socketPath,
+    PAASTECH_REGISTRY: swarm.registry,
+    PAASTECH_SWARM_BASE_CACHE: SWARM_BASE_CACHE,
+    PAASTECH_HEALTH_TIMEOUT_SECONDS: '15',
+    PAASTECH_DRAIN_SECONDS: '2',
+    PAASTECH_STOP_GRACE_SECONDS: '2',
+  };
 }

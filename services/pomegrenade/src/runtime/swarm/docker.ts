@@ -528,7 +528,13 @@ export interface ImageInspect {
   RepoTags: string[] | null;
   RepoDigests: string[] | null;
   Size: number;
-  Config: { Labels?: Record<string, string> | null; Cmd?: string[] | null; Env?: string[] | null };
+  Config: {
+    Labels?: Record<string, string> | null;
+    Cmd?: string[] | null;
+    Entrypoint?: string[] | null;
+    Env?: string[] | null;
+    WorkingDir?: string;
+  };
 }
 
 export interface ImageSummary {

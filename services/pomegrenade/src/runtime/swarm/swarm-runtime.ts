@@ -10,6 +10,7 @@
 import type { Logger } from '@paastech/kit';
 import { diagnose, probe } from '../../domain/health.js';
 import type {
+  Builder,
   DesiredDeployment,
   Orchestrator,
   OrchestratorHooks,
@@ -28,6 +29,7 @@ import {
   type SwarmNode,
   type Task,
 } from './docker.js';
+import { DockerfileBuilder } from './dockerfile-builder.js';
 import { ImageBuilder, imageRepository, imageTag, registryTags } from './images.js';
 import {
   exitCodeOf,
@@ -67,6 +69,7 @@ export function registryImages(builder: ImageBuilder, registry: string): ImageSt
     async ensure(d, signal, onLine) {
       const tags = await registryTags(registry, imageRepository(d.projectId));
       if (tags.includes(`v${d.buildNumber}`)) return;
+      if (d.builtImage) return pushBuilt(builder, d, signal, onLine);
       const tag = await builder.buildImage({
         artifactDir: d.appDir,
         project: d.projectId,
@@ -89,6 +92,33 @@ export function registryImages(builder: ImageBuilder, registry: string): ImageSt
       await builder.removeImage(ref(projectId, n));
     },
   };
+}
+
+/** Pushes the image a Dockerfile build made; built again from its context (the build's tree)
+ * when this node no longer has it. */
+async function pushBuilt(
+  builder: ImageBuilder,
+  d: DesiredDeployment,
+  signal: AbortSignal,
+  onLine: (text: string) => void,
+): Promise<void> {
+  const tag = d.builtImage as string;
+  onLine(`pushing ${tag}`);
+  try {
+    await builder.pushImage(tag);
+    return;
+  } catch (err) {
+    if (!/does not exist|No such image/i.test((err as Error).message)) throw err;
+  }
+  onLine(`${tag} is no longer on this node: building the Dockerfile again`);
+  await builder.buildFromDockerfile({
+    contextDir: d.appDir,
+    project: d.projectId,
+    number: d.buildNumber,
+    onLine,
+    signal,
+  });
+  await builder.pushImage(tag);
 }
 
 /** A SwarmRuntime on the manager at `socketPath`; throws when that daemon is not a swarm manager. */
@@ -119,6 +149,7 @@ export async function connectSwarm(o: {
     docker,
     local: o.local,
     images: registryImages(builder, o.registry),
+    builders: [new DockerfileBuilder(builder, docker)],
     namespace: o.namespace,
     logger: o.logger,
   });
@@ -129,6 +160,8 @@ export interface SwarmRuntimeOptions {
   /** Runs builds and release commands on this machine (LocalRuntime or UnconfinedRuntime). */
   local: Runtime;
   images: ImageStore;
+  /** Builders only this runtime offers (the Dockerfile one), tried before the default ones. */
+  builders?: Builder[];
   /** Prefix of every service and network name, and the value of the paastech.namespace label. */
   namespace: string;
   logger: Logger;
@@ -156,6 +189,8 @@ interface Watch {
 export class SwarmRuntime implements Runtime {
   readonly kind = 'swarm';
   readonly orchestrator: Orchestrator;
+  /** Builders only this runtime offers, tried before the default ones (index.ts). */
+  readonly builders: Builder[];
   private readonly docker: DockerClient;
   private readonly watches = new Map<string, Watch>();
   private nodes: { at: number; byId: Map<string, SwarmNode> } = { at: 0, byId: new Map() };
@@ -165,6 +200,7 @@ export class SwarmRuntime implements Runtime {
 
   constructor(private readonly o: SwarmRuntimeOptions) {
     this.docker = o.docker;
+    this.builders = o.builders ?? [];
     this.orchestrator = {
       prepare: (d, signal, onLine) => this.o.images.ensure(d, signal, onLine),
       rollOut: (d, signal) => this.rollOut(d, signal),
