@@ -23,6 +23,11 @@
 // dir can be removed after a stop); deleting a project unmounts and removes its image; after a
 // crash (mounts outlive a killed process) recover() keeps the mounts of existing projects and
 // removes those of projects that no longer exist. Subprocesses get argv arrays only.
+// Adoption of real builds/cache directories (an installation from before the quota) is crash-safe:
+// they are copied into the image, the copy is synced and marked complete (ADOPTED, a root-owned file
+// at the image's root), and only then replaced by symlinks. An image without the marker holds at
+// most a partial copy: the real directories stay, and are copied again; they are never deleted
+// before the marker exists (running instances use them as /app).
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Logger, run } from '@paastech/kit';
@@ -58,6 +63,8 @@ const MiB = 1024 * 1024;
 const IMAGE = 'disk.img';
 const MOUNT = 'disk';
 const RESERVE = '.paastech-reserve';
+/** At the image's root once the legacy directories were wholly copied into it (or there were none). */
+export const ADOPTED = '.paastech-adopted';
 const LINKED = ['builds', 'cache'] as const;
 const PROBE_PREFIX = '.disk-probe-';
 /** The engine's project ids (model.ts isValidProjectId): no "/", no "..". */
@@ -134,20 +141,10 @@ export class DiskQuotas {
       return;
     }
     if (!isMountPoint(mount)) {
-      const fresh = !fs.existsSync(image);
-      if (fresh) await makeImage(image, this.imageBytes());
+      if (!fs.existsSync(image)) await makeImage(image, this.imageBytes());
       await mountImage(image, mount);
-      if (fresh) {
-        try {
-          await this.adoptLegacyDirs(dir, mount);
-        } catch (err) {
-          // Larger than the image: the old directories stay as they are, the next build tries again.
-          await unmount(mount);
-          fs.rmSync(image, { force: true });
-          throw err;
-        }
-      }
     }
+    await this.adoptOnce(dir, image, mount);
     this.link(dir, mount);
     await this.setReserve(mount, limitBytes);
   }
@@ -252,10 +249,19 @@ export class DiskQuotas {
         await this.remove(id);
         removed.push(id);
       } else if (this.mode === 'loop') {
-        if (!isMountPoint(mount)) {
-          await mountImage(image, mount);
-          attached.push(id);
+        const mounted = !isMountPoint(mount);
+        if (mounted) await mountImage(image, mount);
+        try {
+          await this.adoptOnce(dir, image, mount);
+        } catch (err) {
+          // The real directories stay in use; the project's next build tries the copy again.
+          this.options.logger.error(
+            { projectId: id, err: (err as Error).message },
+            'copying the builds and cache of this project into its disk image failed: they stay where they are',
+          );
+          continue;
         }
+        if (mounted) attached.push(id);
         this.link(dir, mount);
       } else {
         this.options.logger.error(
@@ -321,8 +327,10 @@ export class DiskQuotas {
     if (fs.existsSync(file)) fs.chmodSync(file, 0o600);
   }
 
-  /** builds and cache: symlinks into the mounted image. */
+  /** builds and cache: symlinks into the mounted image (real directories only once adopted). */
   private link(dir: string, mount: string): void {
+    if (!fs.existsSync(path.join(mount, ADOPTED)))
+      throw new Error(`disk quota: "${mount}" is not marked as holding the project's builds and cache`);
     for (const name of LINKED) {
       fs.mkdirSync(path.join(mount, name), { recursive: true, mode: 0o750 });
       const link = path.join(dir, name);
@@ -333,22 +341,49 @@ export class DiskQuotas {
     }
   }
 
-  /** Moves builds and cache of an installation from before the quota into a new image. */
-  private async adoptLegacyDirs(dir: string, mount: string): Promise<void> {
-    const legacy = LINKED.filter((name) =>
-      fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false })?.isDirectory(),
-    );
-    for (const name of legacy) {
-      fs.mkdirSync(path.join(mount, name), { recursive: true, mode: 0o750 });
-      await run('cp', ['-a', '--', `${path.join(dir, name)}/.`, path.join(mount, name)]);
+  /** Copies real builds/cache directories into the mounted image unless the marker says it was
+   * done; on failure the directories stay, the image is unmounted (and deleted if nothing lives
+   * only there). */
+  private async adoptOnce(dir: string, image: string, mount: string): Promise<void> {
+    if (fs.existsSync(path.join(mount, ADOPTED))) return;
+    try {
+      await adoptLegacyDirs(dir, mount);
+    } catch (err) {
+      await unmount(mount);
+      const linked = LINKED.some((n) =>
+        fs.lstatSync(path.join(dir, n), { throwIfNoEntry: false })?.isSymbolicLink(),
+      );
+      if (!linked) fs.rmSync(image, { force: true });
+      throw err;
     }
-    // Only once everything was copied.
-    for (const name of legacy) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
   }
 }
 
-/** Creates a sparse image and an ext4 filesystem on it (fresh sparse file: lazy init is safe). */
-async function makeImage(image: string, bytes: number): Promise<void> {
+/** Copies the real builds and cache directories into the image (replacing a partial copy an
+ * interrupted adoption left), syncs it and writes the marker; the originals are left to link(). */
+async function adoptLegacyDirs(dir: string, mount: string): Promise<void> {
+  const legacy = LINKED.filter((name) =>
+    fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false })?.isDirectory(),
+  );
+  for (const name of legacy) {
+    fs.rmSync(path.join(mount, name), { recursive: true, force: true });
+    fs.mkdirSync(path.join(mount, name), { recursive: true, mode: 0o750 });
+    await run('cp', ['-a', '--', `${path.join(dir, name)}/.`, path.join(mount, name)]);
+  }
+  // The copy reaches the image before the marker does (a crash of the host, not only ours).
+  await run('sync', ['-f', '--', mount]);
+  const fd = fs.openSync(path.join(mount, ADOPTED), 'w', 0o600);
+  try {
+    fs.fchownSync(fd, 0, 0);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Creates a sparse image and an ext4 filesystem on it (fresh sparse file: lazy init is safe).
+ * Exported for tests that recreate what a crash leaves. */
+export async function makeImage(image: string, bytes: number): Promise<void> {
   const tmp = `${image}.tmp`;
   fs.rmSync(tmp, { force: true });
   const fd = fs.openSync(tmp, 'w', 0o600);
@@ -367,7 +402,7 @@ async function makeImage(image: string, bytes: number): Promise<void> {
 }
 
 /** Mounts an image (the loop device is freed by the kernel on its last unmount: autoclear). */
-async function mountImage(image: string, mount: string): Promise<void> {
+export async function mountImage(image: string, mount: string): Promise<void> {
   fs.mkdirSync(mount, { recursive: true, mode: 0o755 });
   // nodev/nosuid: a device node or setuid file a build creates means nothing; noinit_itable: the
   // inode tables of a fresh sparse file are zeros already (no background writes on the host).
