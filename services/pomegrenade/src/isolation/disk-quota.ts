@@ -454,20 +454,23 @@ function reserveBytes(mount: string): number {
 
 /** Mount points of this mount namespace (octal escapes of mountinfo decoded). */
 export function mountPoints(): string[] {
-  let text = '';
   try {
-    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+    return mountPointsOf(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
   } catch {
     return [];
   }
-  return text
+}
+
+/** The mount points (5th field) of mountinfo text, in its order, octal escapes (\040) decoded. */
+export function mountPointsOf(mountinfo: string): string[] {
+  return mountinfo
     .split('\n')
-    .filter(Boolean)
     .map((line) =>
       (line.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o) =>
         String.fromCharCode(Number.parseInt(o, 8)),
       ),
-    );
+    )
+    .filter(Boolean);
 }
 
 /** True when `dir` is a mount point of this namespace. */

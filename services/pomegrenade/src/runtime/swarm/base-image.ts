@@ -3,11 +3,14 @@
 // python3 and ca-certificates from the mirror, plus the host's node binary and npm. No public
 // registry is needed. Invariant: the image's tag is a hash of everything that goes into it, and the
 // root filesystem tar is cached under that hash, so it is built once per recipe per machine and a
-// fresh daemon (a test's) only pays a `docker import`.
+// fresh daemon (a test's) only pays a `docker import`. A builder's directory is deleted only once
+// nothing is mounted under it (a killed debootstrap leaves /proc, /sys, /dev… mounted in the rootfs;
+// a recursive delete as root would walk into them).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run } from '@paastech/kit';
+import { mountPointsOf } from '../../isolation/disk-quota.js';
 import type { DockerClient } from './docker.js';
 
 /** Bump when the recipe below changes in a way the hash inputs do not see. */
@@ -133,7 +136,7 @@ async function cachedRootfs(
     } catch {
       // Another process builds it; a lock older than 30 minutes is a crashed builder's.
       const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-      if (age > 30 * 60_000) fs.rmSync(lock, { recursive: true, force: true });
+      if (age > 30 * 60_000) await removeTree(lock);
       else await new Promise((r) => setTimeout(r, 2000));
     }
   }
@@ -157,8 +160,37 @@ async function cachedRootfs(
     fs.renameSync(partial, tarFile);
     return tarFile;
   } finally {
-    fs.rmSync(lock, { recursive: true, force: true });
+    await removeTree(lock);
   }
+}
+
+/** Mount points at or under `dir` (a real path) in mountinfo text, deepest first (pure). */
+export function mountsUnder(mountinfo: string, dir: string): string[] {
+  const root = path.resolve(dir);
+  const inside = mountPointsOf(mountinfo).filter(
+    (m) => m === root || m.startsWith(root === '/' ? '/' : `${root}/`),
+  );
+  // Later mounts first (stacked on the same point, or on a parent), then the deeper ones first.
+  const depth = (m: string) => m.split('/').length;
+  return inside.reverse().sort((a, b) => depth(b) - depth(a));
+}
+
+/** Deletes `dir` after unmounting (lazily, deepest first) whatever is mounted under it; refuses to
+ * delete while a mount remains. */
+export async function removeTree(dir: string): Promise<void> {
+  if (!fs.existsSync(dir)) return;
+  const real = fs.realpathSync(dir);
+  const mountinfo = () => fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  const failures: string[] = [];
+  for (const m of mountsUnder(mountinfo(), real)) {
+    await run('umount', ['-l', '--', m]).catch((err: Error) => failures.push(err.message.split('\n')[0]!));
+  }
+  const left = mountsUnder(mountinfo(), real);
+  if (left.length > 0)
+    throw new Error(
+      `base image: not deleting "${dir}": still mounted under it: ${left.join(', ')} (${failures.join('; ')})`,
+    );
+  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /** Copies node to /usr/bin/node and npm to /usr/lib/node_modules/npm with its npm/npx links. */
