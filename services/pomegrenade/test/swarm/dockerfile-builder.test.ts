@@ -17,7 +17,7 @@ import {
   imageWebCommand,
   shellWord,
 } from '../../src/runtime/swarm/dockerfile-builder.js';
-import type { ImageBuilder } from '../../src/runtime/swarm/images.js';
+import { deleteManifest, type ImageBuilder, registryTags } from '../../src/runtime/swarm/images.js';
 import { fixture } from '../support/git-server.js';
 import { type Harness, httpGet, startHarness } from '../support/pomegrenade.js';
 import { swarmHarnessEnv } from './swarm-support.js';
@@ -183,6 +183,26 @@ describe.skipIf(unsupported !== null)('dockerfile builder on a real swarm', () =
   );
 
   it(
+    'a kept image gone from the registry and the node is built again from the kept tree',
+    async () => {
+      const tag = `${swarm.registry}/dfile:v1`;
+      expect(await deleteManifest(swarm.registry, 'dfile', 'v1')).toBe(true);
+      await docker.removeImage(tag, true);
+      const again = await h.deploy('dfile', 3, '0'.repeat(40), {
+        source: { kind: { $case: 'buildOfDeploymentNumber', value: 1 } },
+        configVars: { GREETING: 'rebuilt' },
+      });
+      const out = again.lines.join('\n');
+      expect(again.deployment.failure?.message, out).toBeUndefined();
+      expect(out).toContain(`${tag} is no longer on this node: building the Dockerfile again`);
+      expect(out).toContain('build: Step 7/7 : LABEL paastech.project=dfile');
+      expect(await registryTags(swarm.registry, 'dfile')).toContain('v1');
+      expect(await answer('dfile')).toBe('rebuilt from v3 (web.1)\n');
+    },
+    10 * 60_000,
+  );
+
+  it(
     'a failing RUN fails the deployment with the failing step and its output',
     async () => {
       const commit = await h.repo('dfail').commitFixture(fixture('node-hello'), {
@@ -215,6 +235,16 @@ describe.skipIf(unsupported !== null)('dockerfile builder on a real swarm', () =
         /^the build ran past its time limit \(docker build at Step 2\/\d+ : RUN sleep 120\)$/,
       );
       expect(Date.now() - started).toBeLessThan(90_000);
+      // The daemon's build was cancelled with it: no RUN step keeps sleeping.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const left = (await docker.listContainers()).filter((c) =>
+          String((c as { Command?: string }).Command).includes('sleep 120'),
+        );
+        if (left.length === 0) break;
+        if (Date.now() > deadline) throw new Error(`build container still running: ${left[0]?.Id}`);
+        await new Promise((res) => setTimeout(res, 500));
+      }
     },
     5 * 60_000,
   );
