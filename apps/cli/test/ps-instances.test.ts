@@ -1,9 +1,12 @@
+import type { components } from '@paastech/api-client';
 import { describe, expect, it } from 'vitest';
 import { instancesTable } from '../src/commands/ps/index.js';
 import { Output } from '../src/output.js';
 
+type InstanceDto = components['schemas']['InstanceDto'];
+
 const MiB = 1048576;
-const instance = {
+const instance: InstanceDto = {
   name: 'web.1',
   process_type: 'web',
   state: 'running',
@@ -14,11 +17,11 @@ const instance = {
   memory_bytes: 64 * MiB,
   memory_limit_bytes: 512 * MiB,
   cpu_millicores: 125,
-  node: null as string | null,
+  node: null,
 };
 
 /** The table as `paastech ps` prints it (no colour). */
-function render(instances: (typeof instance)[]): string {
+function render(instances: InstanceDto[]): string {
   let text = '';
   const sink = { write: (t: string) => (text += t) };
   const t = instancesTable(instances);
@@ -62,7 +65,7 @@ describe('paastech ps: instances table', () => {
     ['empty', { ...instance, node: '' }, false],
     ['a host name', { ...instance, node: 'n1' }, true],
   ])('%s', (_name, i, column) => {
-    const t = instancesTable([i as typeof instance]);
+    const t = instancesTable([i as InstanceDto]);
     expect(t.headers.includes('NODE')).toBe(column);
     expect(t.rows[0]).toHaveLength(t.headers.length);
   });
