@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ensureBaseImage } from './base-image.js';
 import type { DockerClient } from './docker.js';
+import { dockerfileRefsProblem } from './dockerfile-refs.js';
 
 /** The fixed entrypoint of application images: runs the command of one process type. */
 export const RUN_SCRIPT = `#!/bin/sh
@@ -170,6 +171,11 @@ export class ImageBuilder {
     if (path.isAbsolute(dockerfile) || dockerfile.split('/').includes('..')) {
       throw new Error(`image: Dockerfile path "${dockerfile}" must stay inside the repository`);
     }
+    // The Dockerfile is the tenant's: read without following a symlink, bounded, and checked for
+    // images of other projects (dockerfile-refs.ts) before the daemon sees it.
+    const text = readBounded(path.join(req.contextDir, dockerfile), 1024 * 1024);
+    const problem = dockerfileRefsProblem(text, this.o.registry, imageRepository(req.project));
+    if (problem) throw new Error(`Dockerfile: ${problem}`);
     const tar = tarStream(['-c', '-C', req.contextDir, '.']);
     await this.o.docker.build(
       tar.stdout,
@@ -192,6 +198,21 @@ export class ImageBuilder {
     const had = await deleteManifest(t.registry, t.repository, t.tag);
     await this.o.docker.removeImage(tag, true);
     return had;
+  }
+}
+
+/** A regular file's text, never through a symlink, at most `max` bytes (else an error). */
+function readBounded(file: string, max: number): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new Error(`image: ${path.basename(file)} is not a regular file`);
+    if (st.size > max) throw new Error(`image: ${path.basename(file)} is larger than ${max} bytes`);
+    const buf = Buffer.alloc(st.size);
+    fs.readSync(fd, buf, 0, st.size, 0);
+    return buf.toString('utf8');
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
