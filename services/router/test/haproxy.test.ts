@@ -155,7 +155,9 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane: switching instances at
     expect(await workerPid()).toBe(before);
     // The last switch (i = 19) went to `a`: `b` is drained and deleted, `a` alone serves.
     const servers = () => new RuntimeApi(`${h.dataDir}/router/haproxy.sock`).send('show servers state s0');
-    await waitFor(async () => !(await servers()).includes(serverName(b.address)), 5_000, 'b deleted');
+    // Deleted once drained: its last connections close within the drain bound (30 s), most often
+    // at once; a busy machine can take seconds.
+    await waitFor(async () => !(await servers()).includes(serverName(b.address)), 35_000, 'b deleted');
     expect(await servers()).toContain(serverName(a.address));
-  });
+  }, 90_000);
 });
