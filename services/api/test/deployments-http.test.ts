@@ -572,6 +572,12 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
     expect(removed.status).toBe(204);
     expect(w.pom.routings.filter((r) => r.projectId === p.id).at(-1)?.domains).not.toContain(host);
     expect(w.pom.routings.filter((r) => r.projectId === p.id).at(-1)?.egressDisabled).toBeUndefined();
+    const kept = `www.${host}`;
+    const keptAdded = await call(w.api, 'POST', `/api/v1/projects/${p.name}/domains`, {
+      body: { hostname: kept },
+      as: as(alice),
+    });
+    expect(keptAdded.status).toBe(201);
     // Pomegrenade down: the change fails with its reason and nothing is left half-done.
     await w.pom.stop();
     const failed = await call(w.api, 'POST', `/api/v1/projects/${p.name}/domains`, {
@@ -579,8 +585,14 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
       as: as(alice),
     });
     expect(failed.status).toBe(503);
+    const notRemoved = await call(w.api, 'DELETE', `/api/v1/projects/${p.name}/domains/${kept}`, {
+      as: as(alice),
+    });
+    expect(notRemoved.status).toBe(503);
     const list = await call(w.api, 'GET', `/api/v1/projects/${p.name}/domains`, { as: as(alice) });
-    expect(JSON.stringify(list.body)).not.toContain(host);
+    expect(JSON.stringify(list.body)).not.toContain(`"${host}"`);
+    // The domain whose removal routing could not follow is back as it was.
+    expect(JSON.stringify(list.body)).toContain(JSON.stringify(keptAdded.body));
   });
 
   it('describes every deployment route in the OpenAPI document', async () => {

@@ -35,13 +35,13 @@ export class DomainsRepository {
     }
   }
 
-  /** Deletes the project's domain `hostname`; false when the project has no such domain. */
-  async delete(projectId: string, hostname: string): Promise<boolean> {
-    const result = await this.database.db
+  /** Deletes the project's domain `hostname`; the deleted row, undefined when there was none. */
+  delete(projectId: string, hostname: string): Promise<DomainRow | undefined> {
+    return this.database.db
       .deleteFrom('domains')
       .where('project_id', '=', projectId)
       .where('hostname', '=', hostname)
+      .returningAll()
       .executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
   }
 }

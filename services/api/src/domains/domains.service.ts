@@ -57,10 +57,8 @@ export class DomainsService {
     const hostname = rawHostname.toLowerCase().replace(/\.$/, '');
     // Only printable ASCII can be stored, so anything else is simply not there (and never reaches SQL).
     const storable = /^[\u0021-\u007e]{1,253}$/.test(hostname);
-    const row = storable
-      ? (await this.repo.list(project.id)).find((d) => d.hostname === hostname)
-      : undefined;
-    if (!row || !(await this.repo.delete(project.id, hostname))) {
+    const row = storable ? await this.repo.delete(project.id, hostname) : undefined;
+    if (!row) {
       throw new NotFoundError(`domain ${quote(rawHostname)} not found in project ${quote(project.name)}`);
     }
     try {
