@@ -59,12 +59,15 @@ export function sendPage(
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-/** Serialises `page` as a complete HTTP/1.1 response that closes the connection (raw sockets). */
-export function rawResponse(page: ErrorPage, accept: string | undefined): string {
+/**
+ * Serialises `page` as a complete HTTP/1.1 response that closes the connection (raw sockets), with
+ * the headers sendPage sets; the answer to a HEAD request has no body.
+ */
+export function rawResponse(page: ErrorPage, accept: string | undefined, method = 'GET'): string {
   const json = wantsJson(accept);
   const body = json ? renderJson(page) : renderHtml(page);
   const type = json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8';
-  return `HTTP/1.1 ${page.status} ${page.title}\r\ncontent-type: ${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`;
+  return `HTTP/1.1 ${page.status} ${page.title}\r\ncontent-type: ${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${method === 'HEAD' ? '' : body}`;
 }
 
 const R = routing.RouteUnavailableReason;

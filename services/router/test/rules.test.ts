@@ -5,7 +5,7 @@ import { readRouterConfig } from '../src/config.js';
 import { mapEntries, safeName, serverName } from '../src/haproxy/config.js';
 import { connectionTokens, filterHeaders, smugglingProblem } from '../src/headers.js';
 import { parseSimpleRequestHead } from '../src/node/fast.js';
-import { escapeHtml, unavailablePage } from '../src/pages.js';
+import { badGatewayPage, escapeHtml, rawResponse, unavailablePage } from '../src/pages.js';
 import { isUpstreamAddress, normaliseHost, RouteTable, toEntry } from '../src/routes.js';
 import { bucketOf, TrafficStats } from '../src/stats.js';
 import { route } from './support/routing-server.js';
@@ -189,6 +189,19 @@ describe('pages', () => {
     );
     expect(page.detail).toContain('crashed');
     expect(escapeHtml(page.detail)).not.toContain('<img');
+  });
+
+  it('serialises a page for a raw socket: its length, no body for HEAD', () => {
+    const page = badGatewayPage('shop');
+    const get = rawResponse(page, 'application/json');
+    const [head, body] = get.split('\r\n\r\n') as [string, string];
+    expect(head).toMatch(/^HTTP\/1\.1 502 /);
+    expect(head).toContain(`content-length: ${Buffer.byteLength(body)}`);
+    expect(head).toContain('x-content-type-options: nosniff');
+    expect(JSON.parse(body)).toMatchObject({ status: 502 });
+    const headOnly = rawResponse(page, undefined, 'HEAD');
+    expect(headOnly).toMatch(/\r\ncontent-length: [1-9]\d*\r\n/);
+    expect(headOnly.endsWith('\r\n\r\n')).toBe(true);
   });
 });
 

@@ -18,14 +18,7 @@
 //   connection is cut instead. Error pages close the client connection.
 import net from 'node:net';
 import { filterHeaders } from '../headers.js';
-import {
-  badGatewayPage,
-  type ErrorPage,
-  gatewayTimeoutPage,
-  renderHtml,
-  renderJson,
-  wantsJson,
-} from '../pages.js';
+import { badGatewayPage, type ErrorPage, gatewayTimeoutPage, rawResponse } from '../pages.js';
 import { normaliseHost, type RouteEntry } from '../routes.js';
 import { nextRequestId, type ProxyContext } from './proxy.js';
 import type { Upstream } from './upstreams.js';
@@ -681,12 +674,7 @@ class ClientConn {
 
   /** Answers with a router page and closes the client connection. */
   private page(ex: Exchange, page: ErrorPage): void {
-    const json = wantsJson(ex.head.accept);
-    const body = json ? renderJson(page) : renderHtml(page);
-    const type = json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8';
-    this.socket.end(
-      `HTTP/1.1 ${page.status} ${page.title}\r\ncontent-type: ${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${ex.head.method === 'HEAD' ? '' : body}`,
-    );
+    this.socket.end(rawResponse(page, ex.head.accept, ex.head.method));
     ex.byRouter = true;
     this.closeAfter = true;
     this.ended = true;
