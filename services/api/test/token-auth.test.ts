@@ -25,17 +25,6 @@ const entry = (n: number, c = 'c1'): CachedToken => ({
   lastUsedAt: null,
 });
 
-/** Polls `read` until it returns something truthy or `ms` pass; returns the last value. */
-async function waitFor<T>(read: () => Promise<T>, ms: number): Promise<T> {
-  const until = Date.now() + ms;
-  let value = await read();
-  while (!value && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 50));
-    value = await read();
-  }
-  return value;
-}
-
 describe('TokenCache', () => {
   it('holds at most maxEntries, evicting the oldest first', () => {
     const cache = new TokenCache(5_000, 3);
@@ -235,8 +224,7 @@ describe.each(DIALECTS)('API tokens on %s', (dialect) => {
       .set({ revoked_at: isoNow() })
       .where('id', '=', t.id)
       .execute();
-    const refused = await waitFor(async () => (await status(t.token)) === 401, TOKEN_CACHE_TTL_MS + 3_000);
-    expect(refused).toBe(true);
+    await expect.poll(() => status(t.token), { timeout: TOKEN_CACHE_TTL_MS + 3_000, interval: 50 }).toBe(401);
     expect(Date.now() - revokedAt).toBeLessThan(TOKEN_CACHE_TTL_MS + 3_000);
   });
 
@@ -247,12 +235,10 @@ describe.each(DIALECTS)('API tokens on %s', (dialect) => {
     const list = await call(api, 'GET', '/api/v1/tokens', { as: { cookie: c.cookie } });
     const listed = list.body.find((x: { id: string }) => x.id === t.id);
     expect(Date.parse(listed.last_used_at)).toBeGreaterThanOrEqual(before);
-    const read = () => stored(t.id);
-    const first = await waitFor(read, 5_000);
-    expect(first).toBe(listed.last_used_at);
+    await expect.poll(() => stored(t.id), { timeout: 5_000, interval: 50 }).toBe(listed.last_used_at);
     expect(await status(t.token)).toBe(200);
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(await read()).toBe(first);
+    expect(await stored(t.id)).toBe(listed.last_used_at);
   });
 
   it('last use still pending when the API stops is written before the database closes', async () => {
