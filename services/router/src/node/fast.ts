@@ -20,7 +20,7 @@ import net from 'node:net';
 import { filterHeaders } from '../headers.js';
 import { badGatewayPage, type ErrorPage, gatewayTimeoutPage, rawResponse } from '../pages.js';
 import { normaliseHost, type RouteEntry } from '../routes.js';
-import { nextRequestId, type ProxyContext } from './proxy.js';
+import { forwardingHeaders, NOT_CONNECTED, nextRequestId, type ProxyContext } from './proxy.js';
 import type { Upstream } from './upstreams.js';
 
 /** Request heads larger than this go to node:http (which answers 431, as before). */
@@ -42,8 +42,6 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const BAD_LINE = /[\0-\x08\n-\x1f\x7f]/;
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/;
 const DIGITS = /^\d{1,15}$/;
-/** Error codes meaning "the connection to the instance was never made". */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 /** Methods the fast path proxies; any other goes to node:http (whose parser knows which exist). */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
 
@@ -382,8 +380,9 @@ class ClientConn {
     const requestId = nextRequestId();
     let h = `${head.method} ${head.target} HTTP/1.1\r\n`;
     const headers = filterHeaders(head.raw, true, false);
+    headers.push(...forwardingHeaders(this.ctx, this.remote, head.host, requestId));
     for (let i = 0; i < headers.length; i += 2) h += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    h += `X-Forwarded-For: ${this.remote}\r\nX-Forwarded-Proto: ${this.ctx.proto}\r\nX-Forwarded-Host: ${head.host}\r\nX-Forwarded-Port: ${this.ctx.port()}\r\nX-Request-Id: ${requestId}\r\n\r\n`;
+    h += '\r\n';
     const ex: Exchange = {
       head,
       route,

@@ -31,7 +31,7 @@ export function nextRequestId(): string {
 }
 
 /** Error codes meaning "the connection to the instance was never made". */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+export const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
 /** What one listener (HTTP or HTTPS) needs to proxy. */
 export interface ProxyContext {
@@ -75,19 +75,29 @@ export function upstreamHeaders(
   keepUpgrade: boolean,
 ): string[] {
   const out = filterHeaders(req.rawHeaders, true, keepUpgrade);
-  out.push(
+  out.push(...forwardingHeaders(ctx, req.socket.remoteAddress ?? '', req.headers.host ?? '', requestId));
+  return out;
+}
+
+/** The forwarding headers the router sets, as a raw header list ([name, value, …]). */
+export function forwardingHeaders(
+  ctx: ProxyContext,
+  remote: string,
+  host: string,
+  requestId: string,
+): string[] {
+  return [
     'X-Forwarded-For',
-    req.socket.remoteAddress ?? '',
+    remote,
     'X-Forwarded-Proto',
     ctx.proto,
     'X-Forwarded-Host',
-    req.headers.host ?? '',
+    host,
     'X-Forwarded-Port',
     String(ctx.port()),
     'X-Request-Id',
     requestId,
-  );
-  return out;
+  ];
 }
 
 /** Handles one request; never throws. */
