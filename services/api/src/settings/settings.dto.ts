@@ -32,11 +32,18 @@ export const LIMIT_RANGES = {
 /** A path the health check may GET: starts with /, printable ASCII without spaces, ≤ 256. */
 const HEALTH_PATH = /^\/[\x21-\x7e]{0,255}$/;
 
-/** The class-validator rules of one limit, with the range named in the message. */
-function limitRules(field: keyof typeof LIMIT_RANGES): PropertyDecorator {
+/** When a settings change takes effect, as every response says. */
+const APPLIES = 'changes apply at the next deployment; egress applies at once';
+
+/** One limit's OpenAPI schema and class-validator rules, both from its range in LIMIT_RANGES. */
+function limitRules(
+  field: keyof typeof LIMIT_RANGES,
+  doc: { example: number; description?: string },
+): PropertyDecorator {
   const [min, max] = LIMIT_RANGES[field];
   const message = `${field} must be a whole number from ${min} to ${max}, or null for the platform default`;
   return (target, key) => {
+    ApiPropertyOptional({ type: Number, nullable: true, minimum: min, maximum: max, ...doc })(target, key);
     IsOptional()(target, key);
     IsInt({ message })(target, key);
     Min(min, { message })(target, key);
@@ -45,27 +52,16 @@ function limitRules(field: keyof typeof LIMIT_RANGES): PropertyDecorator {
 }
 
 export class LimitsDto {
-  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 16, maximum: 1_048_576, example: 512 })
-  @limitRules('memory_mb')
+  @limitRules('memory_mb', { example: 512 })
   memory_mb?: number | null;
 
-  @ApiPropertyOptional({
-    type: Number,
-    nullable: true,
-    minimum: 100,
-    maximum: 256_000,
-    example: 1000,
-    description: 'thousandths of a core (1000 = one core)',
-  })
-  @limitRules('cpu_millicores')
+  @limitRules('cpu_millicores', { example: 1000, description: 'thousandths of a core (1000 = one core)' })
   cpu_millicores?: number | null;
 
-  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 8, maximum: 1_048_576, example: 256 })
-  @limitRules('max_processes')
+  @limitRules('max_processes', { example: 256 })
   max_processes?: number | null;
 
-  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 1, maximum: 16_777_216, example: 1024 })
-  @limitRules('disk_mb')
+  @limitRules('disk_mb', { example: 1024 })
   disk_mb?: number | null;
 }
 
@@ -136,10 +132,7 @@ export class SettingsDto {
   @ApiProperty({ type: LimitsViewDto })
   limits!: LimitsViewDto;
 
-  @ApiProperty({
-    example: 'changes apply at the next deployment; egress applies at once',
-    description: 'when the settings take effect',
-  })
+  @ApiProperty({ example: APPLIES, description: 'when the settings take effect' })
   applies!: string;
 }
 
@@ -155,6 +148,6 @@ export function mapSettings(row: ProjectRow): SettingsDto {
       max_processes: row.max_processes,
       disk_mb: row.disk_mb,
     },
-    applies: 'changes apply at the next deployment; egress applies at once',
+    applies: APPLIES,
   };
 }
