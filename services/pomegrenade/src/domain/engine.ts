@@ -1189,9 +1189,6 @@ export class Engine {
   /** The project's route: healthy web instances, or why there are none. */
   private routeOf(p: Project): RouteEntry {
     const active = this.active(p);
-    if (this.orchestrator) return this.orchestratedRoute(p, active);
-    const web = p.instances.filter((i) => i.isWeb);
-    const healthy = web.filter((i) => i.state === 'running');
     const base = {
       projectId: p.record.id,
       projectName: p.record.name,
@@ -1199,6 +1196,9 @@ export class Engine {
       httpsRedirect: p.record.httpsRedirect,
       deploymentNumber: active?.number ?? 0,
     };
+    if (this.orchestrator) return this.orchestratedRoute(p, active, base);
+    const web = p.instances.filter((i) => i.isWeb);
+    const healthy = web.filter((i) => i.state === 'running');
     if (healthy.length > 0) return { ...base, upstreams: healthy.map((i) => i.address) };
     return { ...base, upstreams: [], unavailable: this.whyUnavailable(p, active, web) };
   }
@@ -1208,14 +1208,11 @@ export class Engine {
    * none is known yet (the orchestrator replaces tasks as the engine switches), whatever still
    * serves, so the route never empties during a rollout.
    */
-  private orchestratedRoute(p: Project, active: DeploymentRecord | undefined): RouteEntry {
-    const base = {
-      projectId: p.record.id,
-      projectName: p.record.name,
-      hostnames: p.record.domains,
-      httpsRedirect: p.record.httpsRedirect,
-      deploymentNumber: active?.number ?? 0,
-    };
+  private orchestratedRoute(
+    p: Project,
+    active: DeploymentRecord | undefined,
+    base: Omit<RouteEntry, 'upstreams' | 'unavailable'>,
+  ): RouteEntry {
     const web = p.tasks.filter((t) => t.processType === 'web' && t.address);
     let serving = web.filter((t) => t.state === 'running' && t.deploymentNumber === p.serving);
     if (serving.length === 0) serving = web.filter((t) => t.state === 'running' || t.state === 'stopping');
