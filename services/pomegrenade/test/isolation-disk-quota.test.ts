@@ -25,6 +25,7 @@ import {
   quotaExceededMessage,
 } from '../src/isolation/disk-quota.js';
 import { LocalRuntime, sandboxUnavailableReason } from '../src/runtime/local-runtime.js';
+import { eventually } from './support/fake-engine.js';
 import { fixture } from './support/git-server.js';
 import { type Harness, startHarness } from './support/pomegrenade.js';
 
@@ -39,13 +40,7 @@ function leftovers(dir: string): string[] {
 }
 
 /** Polls until `check` holds (loop devices are freed by the kernel a moment after the unmount). */
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (check: () => boolean, what: string, ms = 10_000) => eventually(check, ms, what);
 
 /** Writes `bytes` to `file` in 1 MiB chunks; returns the bytes written and the error code, if any. */
 function fill(file: string, bytes: number): { written: number; code: string | null } {
@@ -259,7 +254,7 @@ describe('DiskQuotas (loop devices, root)', () => {
     await until(() => leftovers(dir).length === 0, 'nothing mounted at the end');
   });
 
-  it.each([['../escape'], ['a/b'], ['.disk-probe-1'], [''], ['x'.repeat(65)], ['p1\n']])(
+  it.each([['../escape'], ['a/b'], ['.disk-probe-1'], [''], ['x'.repeat(65)], ['p1\n'], ['-p'], ['_p']])(
     'refuses the project id %j',
     async (id) => {
       const q = await DiskQuotas.create({

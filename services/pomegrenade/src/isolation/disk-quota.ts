@@ -31,6 +31,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Logger, run } from '@paastech/kit';
+import { isValidProjectId } from '../domain/model.js';
 
 export type DiskQuotaMode = 'loop' | 'watch';
 
@@ -67,8 +68,6 @@ const RESERVE = '.paastech-reserve';
 export const ADOPTED = '.paastech-adopted';
 const LINKED = ['builds', 'cache'] as const;
 const PROBE_PREFIX = '.disk-probe-';
-/** The engine's project ids (model.ts isValidProjectId): no "/", no "..". */
-const PROJECT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** How often a build's disk is looked at (statfs in loop mode, du in watch mode). */
 const LOOP_POLL_MS = 250;
 const WATCH_POLL_MS = 1000;
@@ -126,7 +125,7 @@ export class DiskQuotas {
 
   /** Where a project's disk is (a project id names one directory under projectsDir, no more). */
   paths(projectId: string) {
-    if (!PROJECT_ID.test(projectId))
+    if (!isValidProjectId(projectId))
       throw new Error(`disk quota: invalid project id "${projectId.slice(0, 80)}"`);
     const dir = path.join(this.options.projectsDir, projectId);
     return { dir, image: path.join(dir, IMAGE), mount: path.join(dir, MOUNT) };
@@ -242,15 +241,15 @@ export class DiskQuotas {
         fs.rmSync(path.join(root, id), { recursive: true, force: true });
         continue;
       }
-      if (!PROJECT_ID.test(id)) continue;
+      if (!isValidProjectId(id)) continue;
       const { dir, image, mount } = this.paths(id);
       if (!fs.existsSync(image)) continue;
       if (!fs.existsSync(path.join(dir, 'state.json'))) {
         await this.remove(id);
         removed.push(id);
       } else if (this.mode === 'loop') {
-        const mounted = !isMountPoint(mount);
-        if (mounted) await mountImage(image, mount);
+        const mountedNow = !isMountPoint(mount);
+        if (mountedNow) await mountImage(image, mount);
         try {
           await this.adoptOnce(dir, image, mount);
         } catch (err) {
@@ -261,7 +260,7 @@ export class DiskQuotas {
           );
           continue;
         }
-        if (mounted) attached.push(id);
+        if (mountedNow) attached.push(id);
         this.link(dir, mount);
       } else {
         this.options.logger.error(
