@@ -113,14 +113,6 @@ describe('router traffic in GetProjectStatus', () => {
     const t3 = new Date('2026-01-01T00:01:30Z');
     const t4 = new Date('2026-01-01T00:02:00Z');
     const t5 = new Date('2026-01-01T00:02:30Z');
-    const classes = (c: Partial<routing.StatusClassCounts>): routing.StatusClassCounts => ({
-      informational: 0,
-      success: 0,
-      redirection: 0,
-      clientError: 0,
-      serverError: 0,
-      ...c,
-    });
     // A router older than by_status_class: totals move, classes stay absent.
     await report({ routerId: 'old', windowStart: t3, windowEnd: t4, projects: [stats('classy', 4)] });
     let s = await status('classy');
@@ -171,6 +163,7 @@ describe('router traffic in GetProjectStatus', () => {
   });
 });
 
+/** Counts by status class: zeros but for `more` (the domain's and the wire's shapes are one). */
 const classes = (more: Partial<StatusClassCounts> = {}): StatusClassCounts => ({
   informational: 0,
   success: 0,
