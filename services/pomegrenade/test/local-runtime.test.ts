@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ProcessSpec } from '../src/domain/ports.js';
 import { LocalRuntime, uidOf } from '../src/runtime/local-runtime.js';
 import { bwrapArgs, ENTER_CGROUPS_SCRIPT } from '../src/runtime/sandbox.js';
+import { eventually } from './support/fake-engine.js';
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lrt-'));
 const appDir = path.join(stateDir, 'app');
@@ -222,9 +223,7 @@ describe('LocalRuntime (bwrap)', () => {
     );
     try {
       // Listening once it printed its port (python's start-up takes seconds on a loaded machine).
-      for (const deadline = Date.now() + 20_000; printed.length === 0 && Date.now() < deadline; ) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await eventually(() => printed.length > 0, 20_000, 'the port it listens on');
       const sockets = await proc.listening();
       expect(sockets).toHaveLength(1);
       expect(sockets[0]?.address).toBe('127.0.0.1');
