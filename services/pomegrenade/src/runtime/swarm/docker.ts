@@ -184,14 +184,14 @@ export class DockerClient {
     }
   }
 
-  /** True when the daemon answers /_ping. */
-  async ping(): Promise<boolean> {
+  /** DELETE `path`: true when it was removed, false when the daemon answers 404 (not there). */
+  private async remove(path: string, query?: Query): Promise<boolean> {
     try {
-      const res = await this.raw('GET', '/_ping', {});
-      await readAll(res);
-      return res.statusCode === 200;
-    } catch {
-      return false;
+      await this.call('DELETE', path, { query });
+      return true;
+    } catch (err) {
+      if (err instanceof DockerError && err.status === 404) return false;
+      throw err;
     }
   }
 
@@ -203,10 +203,6 @@ export class DockerClient {
 
   inspectImage(name: string): Promise<ImageInspect | null> {
     return this.find(`/images/${encodeURIComponent(name)}/json`);
-  }
-
-  listImages(filters?: Record<string, string[]>): Promise<ImageSummary[]> {
-    return this.call('GET', '/images/json', { query: { filters } });
   }
 
   /** `docker import`: a root filesystem tar stream becomes image `repo:tag`; returns its id. */
@@ -279,28 +275,11 @@ export class DockerClient {
   }
 
   /** `docker rmi`; false when the image was not there. */
-  async removeImage(name: string, force = false): Promise<boolean> {
-    try {
-      await this.call('DELETE', `/images/${encodeURIComponent(name)}`, { query: { force } });
-      return true;
-    } catch (err) {
-      if (err instanceof DockerError && err.status === 404) return false;
-      throw err;
-    }
+  removeImage(name: string, force = false): Promise<boolean> {
+    return this.remove(`/images/${encodeURIComponent(name)}`, { force });
   }
 
   // --- swarm --------------------------------------------------------------------------------
-
-  /** `docker swarm init`; returns the node id. */
-  swarmInit(o: { advertiseAddr: string; listenAddr?: string; dataPathAddr?: string }): Promise<string> {
-    return this.call('POST', '/swarm/init', {
-      body: {
-        AdvertiseAddr: o.advertiseAddr,
-        ListenAddr: o.listenAddr ?? '0.0.0.0:2377',
-        ...(o.dataPathAddr ? { DataPathAddr: o.dataPathAddr } : {}),
-      },
-    });
-  }
 
   /** The swarm this manager belongs to (join tokens included); null when not a manager. */
   async inspectSwarm(): Promise<SwarmInspect | null> {
@@ -312,32 +291,8 @@ export class DockerClient {
     }
   }
 
-  swarmJoin(o: {
-    remoteAddrs: string[];
-    joinToken: string;
-    advertiseAddr: string;
-    listenAddr?: string;
-  }): Promise<void> {
-    return this.call('POST', '/swarm/join', {
-      body: {
-        RemoteAddrs: o.remoteAddrs,
-        JoinToken: o.joinToken,
-        AdvertiseAddr: o.advertiseAddr,
-        ListenAddr: o.listenAddr ?? '0.0.0.0:2377',
-      },
-    });
-  }
-
-  swarmLeave(force = false): Promise<void> {
-    return this.call('POST', '/swarm/leave', { query: { force } });
-  }
-
   listNodes(filters?: Record<string, string[]>): Promise<SwarmNode[]> {
     return this.call('GET', '/nodes', { query: { filters } });
-  }
-
-  removeNode(id: string, force = false): Promise<void> {
-    return this.call('DELETE', `/nodes/${encodeURIComponent(id)}`, { query: { force } });
   }
 
   // --- services and tasks -------------------------------------------------------------------
@@ -375,14 +330,8 @@ export class DockerClient {
   }
 
   /** `docker service rm`; false when it was not there. */
-  async removeService(id: string): Promise<boolean> {
-    try {
-      await this.call('DELETE', `/services/${encodeURIComponent(id)}`);
-      return true;
-    } catch (err) {
-      if (err instanceof DockerError && err.status === 404) return false;
-      throw err;
-    }
+  removeService(id: string): Promise<boolean> {
+    return this.remove(`/services/${encodeURIComponent(id)}`);
   }
 
   listTasks(filters?: Record<string, string[]>): Promise<Task[]> {
@@ -428,23 +377,13 @@ export class DockerClient {
     return r.Id;
   }
 
-  listNetworks(filters?: Record<string, string[]>): Promise<NetworkSummary[]> {
-    return this.call('GET', '/networks', { query: { filters } });
-  }
-
   inspectNetwork(idOrName: string): Promise<NetworkSummary | null> {
     return this.find(`/networks/${encodeURIComponent(idOrName)}`);
   }
 
   /** Removes a network; false when it was not there. */
-  async removeNetwork(id: string): Promise<boolean> {
-    try {
-      await this.call('DELETE', `/networks/${encodeURIComponent(id)}`);
-      return true;
-    } catch (err) {
-      if (err instanceof DockerError && err.status === 404) return false;
-      throw err;
-    }
+  removeNetwork(id: string): Promise<boolean> {
+    return this.remove(`/networks/${encodeURIComponent(id)}`);
   }
 
   listContainers(filters?: Record<string, string[]>, all = false): Promise<ContainerSummary[]> {
@@ -535,13 +474,6 @@ export interface ImageInspect {
     Env?: string[] | null;
     WorkingDir?: string;
   };
-}
-
-export interface ImageSummary {
-  Id: string;
-  RepoTags: string[] | null;
-  Labels: Record<string, string> | null;
-  Size: number;
 }
 
 export interface SwarmInspect {
