@@ -2,11 +2,12 @@
 // git server) on a throw-away swarm of real dockerds in network namespaces with their own registry
 // (packages/testing/src/swarm.ts). Requests go where RoutingService.WatchRoutes says, as the router's.
 import type { deploy } from '@paastech/proto';
-import { SWARM_BASE_CACHE, startSwarm, swarmUnsupported, type TestSwarm } from '@paastech/testing';
+import { startSwarm, swarmUnsupported, type TestSwarm } from '@paastech/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerClient } from '../../src/runtime/swarm/docker.js';
 import { fixture } from '../support/git-server.js';
 import { type Harness, hitStatus, httpGet, readLogs, startHarness } from '../support/pomegrenade.js';
+import { swarmHarnessEnv } from './swarm-support.js';
 
 const unsupported = swarmUnsupported();
 
@@ -31,15 +32,7 @@ describe.skipIf(unsupported !== null)('swarm runtime end to end', () => {
   beforeAll(async () => {
     swarm = await startSwarm();
     docker = new DockerClient(swarm.manager.socketPath);
-    h = await startHarness({
-      PAASTECH_RUNTIME: 'swarm',
-      PAASTECH_DOCKER_SOCKET: swarm.manager.socketPath,
-      PAASTECH_REGISTRY: swarm.registry,
-      PAASTECH_SWARM_BASE_CACHE: SWARM_BASE_CACHE,
-      PAASTECH_HEALTH_TIMEOUT_SECONDS: '15',
-      PAASTECH_DRAIN_SECONDS: '2',
-      PAASTECH_STOP_GRACE_SECONDS: '2',
-    });
+    h = await startHarness(swarmHarnessEnv(swarm));
   }, 15 * 60_000);
 
   afterAll(async () => {
