@@ -42,6 +42,8 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const BAD_LINE = /[\0-\x08\n-\x1f\x7f]/;
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/;
 const DIGITS = /^\d{1,15}$/;
+/** A Connection header value with the `close` token. */
+const CLOSE_TOKEN = /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i;
 /** Methods the fast path proxies; any other goes to node:http (whose parser knows which exist). */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
 
@@ -104,8 +106,7 @@ export function parseSimpleRequestHead(text: string): RequestHead | undefined {
         if (name.toLowerCase() === 'upgrade') return undefined;
         break;
       case 10:
-        if (name.toLowerCase() === 'connection' && /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value))
-          close = true;
+        if (name.toLowerCase() === 'connection' && CLOSE_TOKEN.test(value)) close = true;
         break;
       case 14:
         if (name.toLowerCase() === 'content-length') {
@@ -274,15 +275,8 @@ class ClientConn {
     socket.setTimeout(ctx.config.timeouts.idleMs);
   }
 
-  private readonly onEnd = () => {
-    // The client will send nothing more: finish the response in flight (if any), then close.
-    this.closeAfter = true;
-    if (!this.ex && !this.ended) {
-      this.ended = true;
-      this.stopDeadline();
-      this.socket.end();
-    }
-  };
+  /** The client will send nothing more: finish the response in flight (if any), then close. */
+  private readonly onEnd = () => this.drain();
   private readonly onError = () => this.socket.destroy();
   private readonly onClose = () => {
     this.closed = true;
@@ -552,7 +546,7 @@ class ClientConn {
           encoded = true;
           chunked = /(?:^|,)[ \t]*chunked[ \t]*$/i.test(value);
         } else if (lower === 'connection') {
-          if (/(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value)) keepAlive = false;
+          if (CLOSE_TOKEN.test(value)) keepAlive = false;
           else if (m[1] === '0' && /(?:^|,)[ \t]*keep-alive[ \t]*(?:,|$)/i.test(value)) keepAlive = true;
         }
         raw.push(name, value);
@@ -673,14 +667,22 @@ class ClientConn {
 
   /** Answers with a router page and closes the client connection. */
   private page(ex: Exchange, page: ErrorPage): void {
-    this.socket.end(rawResponse(page, ex.head.accept, ex.head.method));
+    this.endClient(rawResponse(page, ex.head.accept, ex.head.method));
     ex.byRouter = true;
+    this.finish(ex, page.status);
+  }
+
+  /**
+   * Ends the router's side after `last`: whatever the client still sends is dropped; a client
+   * that never closes is cut.
+   */
+  private endClient(last?: string): void {
     this.closeAfter = true;
     this.ended = true;
-    // Whatever the client still sends is dropped; a client that never closes is cut.
+    if (last === undefined) this.socket.end();
+    else this.socket.end(last);
     this.socket.setTimeout(this.ctx.config.timeouts.headersMs);
     if (this.socket.isPaused()) this.socket.resume();
-    this.finish(ex, page.status);
   }
 
   /** Cuts both sides mid-response. */
@@ -716,13 +718,7 @@ class ClientConn {
   private afterExchange(): void {
     this.ex = undefined;
     if (this.closed) return;
-    if (this.closeAfter) {
-      this.ended = true;
-      this.socket.end();
-      this.socket.setTimeout(this.ctx.config.timeouts.headersMs);
-      if (this.socket.isPaused()) this.socket.resume();
-      return;
-    }
+    if (this.closeAfter) return void this.endClient();
     if (this.socket.isPaused()) this.socket.resume();
     if (this.buf) this.next();
   }
