@@ -7,6 +7,7 @@ import { UnavailableError } from '@paastech/kit';
 import type { control, deploy } from '@paastech/proto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AuditService } from '../src/audit/audit.service.js';
+import { ProjectsRepository } from '../src/projects/projects.repository.js';
 import { SettingsService } from '../src/settings/settings.service.js';
 import { DIALECTS } from './support/databases.js';
 import { type DeploymentsWorld, startDeploymentsWorld } from './support/deployments.js';
@@ -49,7 +50,12 @@ describe.each(DIALECTS)('project settings reach Pomegrenade on %s', (dialect) =>
   beforeAll(async () => {
     w = await startDeploymentsWorld(dialect);
     alice = await w.newClient();
-    settings = new SettingsService(w.projects, w.deployments, new AuditService(w.database), w.database);
+    settings = new SettingsService(
+      w.projects,
+      w.deployments,
+      new AuditService(w.database),
+      new ProjectsRepository(w.database),
+    );
   });
   afterAll(() => w.close());
   beforeEach(async () => {

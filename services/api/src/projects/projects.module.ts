@@ -1,5 +1,6 @@
 // Projects: REST routes, service and repository; exports ProjectsService so nested resources
-// (config vars, domains) resolve `:name` with the same ownership rule.
+// (config vars, domains) resolve `:name` with the same ownership rule, and the repository for
+// settings that are columns of the project row.
 import { Module } from '@nestjs/common';
 import { ProjectsController } from './projects.controller.js';
 import { ProjectsRepository } from './projects.repository.js';
@@ -8,6 +9,6 @@ import { ProjectsService } from './projects.service.js';
 @Module({
   controllers: [ProjectsController],
   providers: [ProjectsRepository, ProjectsService],
-  exports: [ProjectsService],
+  exports: [ProjectsRepository, ProjectsService],
 })
 export class ProjectsModule {}

@@ -1,7 +1,7 @@
 // Queries of the projects table (one set for SQLite and PostgreSQL).
 import { Inject, Injectable } from '@nestjs/common';
 import { ConflictError } from '@paastech/kit';
-import type { Insertable, Selectable } from 'kysely';
+import type { Insertable, Selectable, Updateable } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { ProjectsTable } from '../db/schema.js';
 import { isUniqueViolation } from '../db/unique.js';
@@ -45,6 +45,11 @@ export class ProjectsRepository {
         throw new ConflictError(`project name ${quote(row.name)} is taken`, { cause: err });
       throw err;
     }
+  }
+
+  /** Changes the given columns of a project. */
+  async update(id: string, columns: Updateable<ProjectsTable>): Promise<void> {
+    await this.database.db.updateTable('projects').set(columns).where('id', '=', id).execute();
   }
 
   /** Deletes a project; its config vars, domains and deployments go with it (ON DELETE CASCADE). */

@@ -1,12 +1,11 @@
 // Project settings: health check path, builder, egress and per-instance limits. They are stored on
 // the project row and travel with every CreateDeployment; egress is also switched at once on
 // Pomegrenade (before the row changes, so a refused switch leaves the stored setting as it was).
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
-import type { Database } from '../db/database.js';
 import { DeploymentsService } from '../deployments/deployments.service.js';
+import { ProjectsRepository } from '../projects/projects.repository.js';
 import { ProjectsService } from '../projects/projects.service.js';
-import { DATABASE } from '../providers.js';
 import { mapSettings, type SettingsChangeDto, type SettingsDto } from './settings.dto.js';
 
 /** The project columns a settings change writes. */
@@ -39,7 +38,7 @@ export class SettingsService {
     private readonly projects: ProjectsService,
     private readonly deployments: DeploymentsService,
     private readonly audit: AuditService,
-    @Inject(DATABASE) private readonly database: Database,
+    private readonly repo: ProjectsRepository,
   ) {}
 
   async get(clientId: string, name: string): Promise<SettingsDto> {
@@ -59,7 +58,7 @@ export class SettingsService {
     const next = { ...project, ...columns };
     if (next.egress_enabled !== project.egress_enabled)
       await this.deployments.applyEgress(next, next.egress_enabled !== 0);
-    await this.database.db.updateTable('projects').set(columns).where('id', '=', project.id).execute();
+    await this.repo.update(project.id, columns);
     await this.audit.record(clientId, 'project.settings', `project:${project.name}`, ip, columns);
     return mapSettings(next);
   }
