@@ -72,15 +72,23 @@ async function waitHttp(port, host, status = 200, timeoutMs = 15_000) {
   throw new Error(`port ${port} did not answer ${status} for ${host}`);
 }
 
+/** The fields of /proc/<pid>/stat after the command (state first, ppid second); undefined once gone. */
+function statFields(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Pid → parent pid, for every process. */
 function parents() {
   const map = new Map();
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      map.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {}
+    const f = statFields(d);
+    if (f) map.set(Number(d), Number(f[1]));
   }
   return map;
 }
@@ -116,11 +124,8 @@ function rssMiB(pids) {
 function cpuMs(pids) {
   let ticks = 0;
   for (const pid of pids) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {}
+    const f = statFields(pid);
+    if (f) ticks += Number(f[11]) + Number(f[12]);
   }
   return (ticks * 1000) / CLK_TCK;
 }
