@@ -32,7 +32,7 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rb-'));
 const children = [];
 
 for (const bin of ['wrk', 'nginx', 'haproxy']) {
-  if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) {
+  if (spawnSync('which', [bin]).status !== 0) {
     console.error(`bench/router: ${bin} is missing (bash scripts/setup-system.sh install --bench)`);
     process.exit(1);
   }
@@ -335,8 +335,8 @@ const allTargets = [
     rssPids: () => tree(hap.pid),
     cpuPids: () => tree(hap.pid),
   },
-  { key: 'haproxy', name: 'ours: haproxy plane', port: oursHap.port, ...oursHap },
-  { key: 'node', name: 'ours: node plane', port: oursNode.port, ...oursNode },
+  { key: 'haproxy', name: 'ours: haproxy plane', ...oursHap },
+  { key: 'node', name: 'ours: node plane', ...oursNode },
 ];
 const targets = ONLY
   ? allTargets.filter((t) => t.key === 'direct' || ONLY.split(',').includes(t.key))
