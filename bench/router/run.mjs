@@ -383,10 +383,12 @@ for (const t of targets) {
 }
 const direct = targets[0];
 const ngx = targets.find((t) => t.key === 'nginx') ?? direct;
+/** What the quick look's ratios compare to: nginx, or direct when --only left nginx out. */
+const base = ngx === direct ? 'direct' : 'nginx';
 if (ONLY) {
   for (const t of targets)
     console.log(
-      `${t.name.padEnd(20)} ${f(t.rps, 0).padStart(7)} req/s  ${f(t.rps / ngx.rps)}× nginx  p99 ${f(t.p99)} ms  CPU ${f(t.cpuUs, 0)} µs/req`,
+      `${t.name.padEnd(20)} ${f(t.rps, 0).padStart(7)} req/s  ${f(t.rps / ngx.rps)}× ${base}  p99 ${f(t.p99)} ms  CPU ${f(t.cpuUs, 0)} µs/req`,
     );
   await cleanup();
 }
