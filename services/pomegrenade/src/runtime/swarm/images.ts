@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ensureBaseImage } from './base-image.js';
 import type { DockerClient } from './docker.js';
-import { dockerfileRefsProblem } from './dockerfile-refs.js';
+import { dockerfileRefsProblem, dockerfileRegistryHosts, platformRegistryHosts } from './dockerfile-refs.js';
 
 /** The fixed entrypoint of application images: runs the command of one process type. */
 export const RUN_SCRIPT = `#!/bin/sh
@@ -174,7 +174,8 @@ export class ImageBuilder {
     // The Dockerfile is the tenant's: read without following a symlink, bounded, and checked for
     // images of other projects (dockerfile-refs.ts) before the daemon sees it.
     const text = readBounded(path.join(req.contextDir, dockerfile), 1024 * 1024);
-    const problem = dockerfileRefsProblem(text, this.o.registry, imageRepository(req.project));
+    const platform = await platformRegistryHosts(dockerfileRegistryHosts(text), this.o.registry);
+    const problem = dockerfileRefsProblem(text, platform, imageRepository(req.project));
     if (problem) throw new Error(`Dockerfile: ${problem}`);
     const tar = tarStream(['-c', '-C', req.contextDir, '.']);
     await this.o.docker.build(
