@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import pg from 'pg';
+import { openLoop } from './open-loop.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -162,41 +163,16 @@ function toMs(text) {
 
 /** Offers `rate` requests/s for DURATION_S over CONNECTIONS keep-alive sockets; returns latency percentiles. */
 async function fixedRate(base, token, rate) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  const target = new URL(`${base}/api/v1/projects`);
-  const latencies = [];
-  let errors = 0;
-  const total = rate * DURATION_S;
-  const start = performance.now();
-  const inflight = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    inflight.push(
-      new Promise((resolve) => {
-        // Latency is measured from when the request was due, so queueing in the generator counts.
-        const req = http.get(target, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode !== 200) errors++;
-            latencies.push(performance.now() - due);
-            resolve();
-          });
-        });
-        req.on('error', () => {
-          errors++;
-          resolve();
-        });
-      }),
-    );
-  }
-  await Promise.all(inflight);
-  const elapsed = (performance.now() - start) / 1000;
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-  return { rate, achieved: latencies.length / elapsed, p50: pct(50), p99: pct(99), errors };
+  const r = await openLoop({
+    url: `${base}/api/v1/projects`,
+    headers: { authorization: `Bearer ${token}` },
+    rate,
+    durationS: DURATION_S,
+    connections: CONNECTIONS,
+  });
+  const pct = (p) =>
+    r.latencies[Math.min(r.latencies.length - 1, Math.floor((p / 100) * r.latencies.length))];
+  return { rate, achieved: r.achieved, p50: pct(50), p99: pct(99), errors: r.errors + r.non2xx };
 }
 
 /** One request at a time over one keep-alive connection: the cost of a request without queueing. */
