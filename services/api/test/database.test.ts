@@ -121,16 +121,12 @@ describe.each(DIALECTS)('database on %s', (dialect) => {
   it.runIf(dialect === 'postgres')('opens every pool connection at start-up', async () => {
     t = await createTestDatabase(dialect);
     const database = await openDatabase({ ...t, databasePoolSize: 3 });
-    const backends = async () =>
-      Number(
-        (
-          await sql<{
-            n: string;
-          }>`select count(*) as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`.execute(
-            database.db,
-          )
-        ).rows[0].n,
-      );
+    const backends = async () => {
+      const { rows } = await sql<{ n: string }>`
+        select count(*) as n from pg_stat_activity
+        where datname = current_database() and pid <> pg_backend_pid()`.execute(database.db);
+      return Number(rows[0]?.n);
+    };
     // The query itself holds one of the three; the other two are idle, open.
     expect(await backends()).toBe(2);
     await database.close();
