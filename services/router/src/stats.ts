@@ -112,6 +112,7 @@ export class TrafficStats {
           clientError: c.byClass[3],
           serverError: c.byClass[4],
         },
+        latency: { upperBoundsMs: LATENCY_BUCKETS_MS, counts: [...c.latency] },
       }));
     const report = { routerId, windowStart: this.windowStart, windowEnd, projects };
     this.window = new Map();

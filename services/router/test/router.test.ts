@@ -782,6 +782,13 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
         const c = p.byStatusClass;
         const sum = c ? c.informational + c.success + c.redirection + c.clientError + c.serverError : -1;
         expect(sum, p.projectId).toBe(p.requestCount + p.unavailableCount);
+        // ... and in exactly one latency bucket, with one more count than bounds (the overflow).
+        const l = p.latency;
+        expect(l?.counts.length, p.projectId).toBe((l?.upperBoundsMs.length ?? -1) + 1);
+        expect(
+          l?.counts.reduce((x, y) => x + y, 0),
+          p.projectId,
+        ).toBe(p.requestCount + p.unavailableCount);
       }
       expect(report.projects.find((p) => p.projectId === 'p7')?.byStatusClass?.success).toBeGreaterThan(0);
     });

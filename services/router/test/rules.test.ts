@@ -7,7 +7,7 @@ import { connectionTokens, filterHeaders, smugglingProblem } from '../src/header
 import { parseSimpleRequestHead } from '../src/node/fast.js';
 import { badGatewayPage, escapeHtml, rawResponse, unavailablePage } from '../src/pages.js';
 import { isUpstreamAddress, normaliseHost, RouteTable, toEntry } from '../src/routes.js';
-import { bucketOf, TrafficStats } from '../src/stats.js';
+import { bucketOf, LATENCY_BUCKETS_MS, TrafficStats } from '../src/stats.js';
 import { route } from './support/routing-server.js';
 
 describe('normaliseHost', () => {
@@ -274,6 +274,7 @@ describe('stats', () => {
         bytesIn: 5,
         bytesOut: 10,
         byStatusClass: { informational: 0, success: 1, redirection: 1, clientError: 1, serverError: 2 },
+        latency: { upperBoundsMs: LATENCY_BUCKETS_MS, counts: [0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] },
       },
     ]);
     expect(s.takeReport('r1').projects).toEqual([]);

@@ -888,7 +888,31 @@ export interface ProjectTrafficWindow {
    * Requests in the interval by status class; absent when the last report
    * carried no classes for the project (an older router, or no request).
    */
-  byStatusClass?: TrafficStatusClasses | undefined;
+  byStatusClass?:
+    | TrafficStatusClasses
+    | undefined;
+  /**
+   * How long the answers in the interval took; absent when the last report
+   * carried no histogram for the project (an older router, or no request).
+   */
+  latency?: TrafficLatencyHistogram | undefined;
+}
+
+/**
+ * TrafficLatencyHistogram counts answers by how long they took, from the
+ * request reaching the router to the end of the response.
+ */
+export interface TrafficLatencyHistogram {
+  /**
+   * Upper bounds of the buckets in milliseconds, strictly ascending: an
+   * answer of d ms is counted in the first bucket whose bound is >= d.
+   */
+  upperBoundsMs: number[];
+  /**
+   * Answers per bucket: one more count than upper_bounds_ms, the last one
+   * being the overflow bucket (slower than the last bound).
+   */
+  counts: number[];
 }
 
 function createBaseDeploymentFailure(): DeploymentFailure {
@@ -6019,6 +6043,7 @@ function createBaseProjectTrafficWindow(): ProjectTrafficWindow {
     serverErrorCount: 0,
     unavailableCount: 0,
     byStatusClass: undefined,
+    latency: undefined,
   };
 }
 
@@ -6041,6 +6066,9 @@ export const ProjectTrafficWindow: MessageFns<ProjectTrafficWindow> = {
     }
     if (message.byStatusClass !== undefined) {
       TrafficStatusClasses.encode(message.byStatusClass, writer.uint32(50).fork()).join();
+    }
+    if (message.latency !== undefined) {
+      TrafficLatencyHistogram.encode(message.latency, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -6106,6 +6134,14 @@ export const ProjectTrafficWindow: MessageFns<ProjectTrafficWindow> = {
             message.byStatusClass = TrafficStatusClasses.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.latency = TrafficLatencyHistogram.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6150,6 +6186,7 @@ export const ProjectTrafficWindow: MessageFns<ProjectTrafficWindow> = {
         : isSet(object.by_status_class)
         ? TrafficStatusClasses.fromJSON(object.by_status_class)
         : undefined,
+      latency: isSet(object.latency) ? TrafficLatencyHistogram.fromJSON(object.latency) : undefined,
     };
   },
 
@@ -6173,6 +6210,9 @@ export const ProjectTrafficWindow: MessageFns<ProjectTrafficWindow> = {
     if (message.byStatusClass !== undefined) {
       obj.byStatusClass = TrafficStatusClasses.toJSON(message.byStatusClass);
     }
+    if (message.latency !== undefined) {
+      obj.latency = TrafficLatencyHistogram.toJSON(message.latency);
+    }
     return obj;
   },
 
@@ -6189,6 +6229,126 @@ export const ProjectTrafficWindow: MessageFns<ProjectTrafficWindow> = {
     message.byStatusClass = (object.byStatusClass !== undefined && object.byStatusClass !== null)
       ? TrafficStatusClasses.fromPartial(object.byStatusClass)
       : undefined;
+    message.latency = (object.latency !== undefined && object.latency !== null)
+      ? TrafficLatencyHistogram.fromPartial(object.latency)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTrafficLatencyHistogram(): TrafficLatencyHistogram {
+  return { upperBoundsMs: [], counts: [] };
+}
+
+export const TrafficLatencyHistogram: MessageFns<TrafficLatencyHistogram> = {
+  encode(message: TrafficLatencyHistogram, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.upperBoundsMs.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.upperBoundsMs) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.counts.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.counts) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrafficLatencyHistogram {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrafficLatencyHistogram();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.upperBoundsMs.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.upperBoundsMs.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.counts.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.counts.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrafficLatencyHistogram {
+    return {
+      upperBoundsMs: globalThis.Array.isArray(object?.upperBoundsMs)
+        ? object.upperBoundsMs.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.upper_bounds_ms)
+        ? object.upper_bounds_ms.map((e: any) => globalThis.Number(e))
+        : [],
+      counts: globalThis.Array.isArray(object?.counts) ? object.counts.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: TrafficLatencyHistogram): unknown {
+    const obj: any = {};
+    if (message.upperBoundsMs?.length) {
+      obj.upperBoundsMs = message.upperBoundsMs.map((e) => Math.round(e));
+    }
+    if (message.counts?.length) {
+      obj.counts = message.counts.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TrafficLatencyHistogram>, I>>(base?: I): TrafficLatencyHistogram {
+    return TrafficLatencyHistogram.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TrafficLatencyHistogram>, I>>(object: I): TrafficLatencyHistogram {
+    const message = createBaseTrafficLatencyHistogram();
+    message.upperBoundsMs = object.upperBoundsMs?.map((e) => e) || [];
+    message.counts = object.counts?.map((e) => e) || [];
     return message;
   },
 };

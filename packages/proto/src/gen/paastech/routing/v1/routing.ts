@@ -200,7 +200,32 @@ export interface ProjectTrafficStats {
    * pages included (the classes sum to request_count + unavailable_count);
    * absent from routers older than this field.
    */
-  byStatusClass?: StatusClassCounts | undefined;
+  byStatusClass?:
+    | StatusClassCounts
+    | undefined;
+  /**
+   * How long the router took to answer, as a histogram of the requests
+   * counted above (the router's own pages included); absent from routers
+   * older than this field.
+   */
+  latency?: LatencyHistogram | undefined;
+}
+
+/**
+ * LatencyHistogram counts answers by how long they took, from the request
+ * reaching the router to the end of the response.
+ */
+export interface LatencyHistogram {
+  /**
+   * Upper bounds of the buckets in milliseconds, strictly ascending: an
+   * answer of d ms is counted in the first bucket whose bound is >= d.
+   */
+  upperBoundsMs: number[];
+  /**
+   * Answers per bucket: one more count than upper_bounds_ms, the last one
+   * being the overflow bucket (slower than the last bound).
+   */
+  counts: number[];
 }
 
 /** StatusClassCounts counts answers by status class. */
@@ -800,6 +825,7 @@ function createBaseProjectTrafficStats(): ProjectTrafficStats {
     bytesIn: 0,
     bytesOut: 0,
     byStatusClass: undefined,
+    latency: undefined,
   };
 }
 
@@ -825,6 +851,9 @@ export const ProjectTrafficStats: MessageFns<ProjectTrafficStats> = {
     }
     if (message.byStatusClass !== undefined) {
       StatusClassCounts.encode(message.byStatusClass, writer.uint32(58).fork()).join();
+    }
+    if (message.latency !== undefined) {
+      LatencyHistogram.encode(message.latency, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -898,6 +927,14 @@ export const ProjectTrafficStats: MessageFns<ProjectTrafficStats> = {
             message.byStatusClass = StatusClassCounts.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.latency = LatencyHistogram.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -947,6 +984,7 @@ export const ProjectTrafficStats: MessageFns<ProjectTrafficStats> = {
         : isSet(object.by_status_class)
         ? StatusClassCounts.fromJSON(object.by_status_class)
         : undefined,
+      latency: isSet(object.latency) ? LatencyHistogram.fromJSON(object.latency) : undefined,
     };
   },
 
@@ -973,6 +1011,9 @@ export const ProjectTrafficStats: MessageFns<ProjectTrafficStats> = {
     if (message.byStatusClass !== undefined) {
       obj.byStatusClass = StatusClassCounts.toJSON(message.byStatusClass);
     }
+    if (message.latency !== undefined) {
+      obj.latency = LatencyHistogram.toJSON(message.latency);
+    }
     return obj;
   },
 
@@ -990,6 +1031,126 @@ export const ProjectTrafficStats: MessageFns<ProjectTrafficStats> = {
     message.byStatusClass = (object.byStatusClass !== undefined && object.byStatusClass !== null)
       ? StatusClassCounts.fromPartial(object.byStatusClass)
       : undefined;
+    message.latency = (object.latency !== undefined && object.latency !== null)
+      ? LatencyHistogram.fromPartial(object.latency)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLatencyHistogram(): LatencyHistogram {
+  return { upperBoundsMs: [], counts: [] };
+}
+
+export const LatencyHistogram: MessageFns<LatencyHistogram> = {
+  encode(message: LatencyHistogram, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.upperBoundsMs.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.upperBoundsMs) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.counts.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.counts) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LatencyHistogram {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLatencyHistogram();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.upperBoundsMs.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.upperBoundsMs.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.counts.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.counts.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LatencyHistogram {
+    return {
+      upperBoundsMs: globalThis.Array.isArray(object?.upperBoundsMs)
+        ? object.upperBoundsMs.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.upper_bounds_ms)
+        ? object.upper_bounds_ms.map((e: any) => globalThis.Number(e))
+        : [],
+      counts: globalThis.Array.isArray(object?.counts) ? object.counts.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: LatencyHistogram): unknown {
+    const obj: any = {};
+    if (message.upperBoundsMs?.length) {
+      obj.upperBoundsMs = message.upperBoundsMs.map((e) => Math.round(e));
+    }
+    if (message.counts?.length) {
+      obj.counts = message.counts.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LatencyHistogram>, I>>(base?: I): LatencyHistogram {
+    return LatencyHistogram.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LatencyHistogram>, I>>(object: I): LatencyHistogram {
+    const message = createBaseLatencyHistogram();
+    message.upperBoundsMs = object.upperBoundsMs?.map((e) => e) || [];
+    message.counts = object.counts?.map((e) => e) || [];
     return message;
   },
 };
