@@ -119,6 +119,7 @@ describe('router traffic in GetProjectStatus', () => {
     expect(s.traffic?.requestCount).toBe(4);
     expect(s.traffic?.byStatusClass).toBeUndefined();
     expect(s.traffic?.lastWindow?.byStatusClass).toBeUndefined();
+    expect(s.traffic?.lastWindow?.latency).toBeUndefined();
     // Two routers in one interval: their classes add up, in the totals and in the last window.
     await report({
       routerId: 'r1',
@@ -141,7 +142,13 @@ describe('router traffic in GetProjectStatus', () => {
       routerId: 'r2',
       windowStart: t4,
       windowEnd: t5,
-      projects: [{ ...stats('classy', 5), byStatusClass: classes({ success: 3, clientError: 2 }) }],
+      projects: [
+        {
+          ...stats('classy', 5),
+          byStatusClass: classes({ success: 3, clientError: 2 }),
+          latency: { upperBoundsMs: [10, 100], counts: [2, 2, 1] },
+        },
+      ],
     });
     s = await status('classy');
     expect(s.traffic?.requestCount).toBe(19);
@@ -154,6 +161,7 @@ describe('router traffic in GetProjectStatus', () => {
     });
     // The window is r2's report alone: each report is a window of its own.
     expect(s.traffic?.lastWindow?.byStatusClass).toEqual(classes({ success: 3, clientError: 2 }));
+    expect(s.traffic?.lastWindow?.latency).toEqual({ upperBoundsMs: [10, 100], counts: [2, 2, 1] });
   });
 
   it('forgets the counters of a deleted project', async () => {
@@ -226,6 +234,32 @@ describe('TrafficCounters with hostile reports', () => {
     expect(c.of('p')).toMatchObject({ requests: 5, byStatusClass: classes({ success: 2 }) });
     expect(c.of('p').lastWindow).toMatchObject({ requests: 3 });
     expect(c.of('p').lastWindow?.byStatusClass).toBeUndefined();
+  });
+
+  const histogram = (upperBoundsMs: number[], counts: number[]) => ({ upperBoundsMs, counts });
+  it.each([
+    ['a sane one', histogram([1, 5], [1, 2, 3]), histogram([1, 5], [1, 2, 3])],
+    ['bad counts become 0', histogram([1, 5], [-1, Number.NaN, 2.7]), histogram([1, 5], [0, 0, 2])],
+    ['no overflow bucket', histogram([1, 5], [1, 2]), undefined],
+    ['an extra count', histogram([1, 5], [1, 2, 3, 4]), undefined],
+    ['bounds not ascending', histogram([5, 1], [1, 2, 3]), undefined],
+    ['a repeated bound', histogram([5, 5], [1, 2, 3]), undefined],
+    ['a negative bound', histogram([-1, 5], [1, 2, 3]), undefined],
+    ['a NaN bound', histogram([Number.NaN, 5], [1, 2, 3]), undefined],
+    ['too many buckets', histogram([...Array(100).keys()], new Array(101).fill(1)), undefined],
+  ])('latency histogram: %s', (_name, latency, kept) => {
+    const c = new TrafficCounters();
+    c.record({ ...window, projects: new Map([['p', counts(6, { latency })]]) });
+    expect(c.of('p').lastWindow?.latency).toEqual(kept);
+    expect(c.of('p').lastWindow?.requests).toBe(6);
+    expect(c.of('p')).not.toHaveProperty('latency');
+  });
+
+  it('keeps the histogram for the last window only', () => {
+    const c = new TrafficCounters();
+    c.record({ ...window, projects: new Map([['p', counts(1, { latency: histogram([1], [1, 0]) })]]) });
+    c.record({ ...window, projects: new Map([['p', counts(2)]]) });
+    expect(c.of('p').lastWindow?.latency).toBeUndefined();
   });
 
   it('ignores an empty project id', () => {

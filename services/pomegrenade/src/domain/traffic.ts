@@ -7,6 +7,10 @@
 //
 // Counts by status class are optional (routers older than the field send none): they are summed
 // only from the reports that carry them, and stay absent until one did.
+//
+// The latency histogram is kept for the last window only (bounds may differ between routers, so
+// totals across reports would not add up); a malformed one (bounds not strictly ascending, over 64
+// buckets, counts not one more than bounds) is dropped, never guessed at.
 
 /** Answers by status class: 1xx … 5xx, the router's own pages included. */
 export interface StatusClassCounts {
@@ -17,6 +21,15 @@ export interface StatusClassCounts {
   serverError: number;
 }
 
+/** Answers by duration: counts per bucket of `upperBoundsMs` (ascending), then the overflow. */
+export interface LatencyHistogram {
+  upperBoundsMs: number[];
+  counts: number[];
+}
+
+/** More buckets than any router sends: a longer histogram is refused. */
+const MAX_BUCKETS = 64;
+
 /** The counts one report carries for one project. */
 export interface TrafficCounts {
   requests: number;
@@ -26,6 +39,8 @@ export interface TrafficCounts {
   bytesOut: number;
   /** Absent when the router did not report classes. */
   byStatusClass?: StatusClassCounts;
+  /** Absent when the router did not report a histogram. */
+  latency?: LatencyHistogram;
 }
 
 /** One project's traffic in the last report window. */
@@ -36,10 +51,11 @@ export interface TrafficWindow {
   serverErrors: number;
   unavailable: number;
   byStatusClass?: StatusClassCounts;
+  latency?: LatencyHistogram;
 }
 
 /** What GetProjectStatus shows of one project's traffic. */
-export interface ProjectTraffic extends TrafficCounts {
+export interface ProjectTraffic extends Omit<TrafficCounts, 'latency'> {
   countedSince: Date;
   lastWindow?: TrafficWindow;
 }
@@ -75,7 +91,20 @@ function addClasses(
   };
 }
 
-/** Adds two sets of counts. */
+/** Adds two histograms with the same bounds; absent when both are, or when their bounds differ. */
+function addLatency(
+  a: LatencyHistogram | undefined,
+  b: LatencyHistogram | undefined,
+): LatencyHistogram | undefined {
+  if (!a || !b) return a ?? b;
+  const same =
+    a.upperBoundsMs.length === b.upperBoundsMs.length &&
+    a.upperBoundsMs.every((x, i) => x === b.upperBoundsMs[i]);
+  if (!same) return undefined;
+  return { upperBoundsMs: a.upperBoundsMs, counts: a.counts.map((n, i) => n + (b.counts[i] ?? 0)) };
+}
+
+/** Adds two sets of counts (the histograms too: the caller keeps them out of totals). */
 function add(a: TrafficCounts, b: TrafficCounts): TrafficCounts {
   const sum: TrafficCounts = {
     requests: a.requests + b.requests,
@@ -85,11 +114,25 @@ function add(a: TrafficCounts, b: TrafficCounts): TrafficCounts {
     bytesOut: a.bytesOut + b.bytesOut,
   };
   const byStatusClass = addClasses(a.byStatusClass, b.byStatusClass);
-  return byStatusClass ? { ...sum, byStatusClass } : sum;
+  if (byStatusClass) sum.byStatusClass = byStatusClass;
+  const latency = addLatency(a.latency, b.latency);
+  if (latency) sum.latency = latency;
+  return sum;
 }
 
 /** `n` if it is a finite positive number (floored), else 0. */
 const ok = (n: number) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
+
+/** A histogram of sane shape with its counts sanitized; undefined when its shape is not. */
+function sanitizeLatency(l: LatencyHistogram | undefined): LatencyHistogram | undefined {
+  if (!l) return undefined;
+  const bounds = l.upperBoundsMs;
+  const ascending = bounds.every(
+    (b, i) => Number.isFinite(b) && b >= 0 && (i === 0 || b > (bounds[i - 1] as number)),
+  );
+  if (!ascending || bounds.length > MAX_BUCKETS || l.counts.length !== bounds.length + 1) return undefined;
+  return { upperBoundsMs: [...bounds], counts: l.counts.map(ok) };
+}
 
 /** Counts that are not finite non-negative numbers become 0, so a bad report cannot poison totals. */
 function sanitize(c: TrafficCounts): TrafficCounts {
@@ -101,17 +144,17 @@ function sanitize(c: TrafficCounts): TrafficCounts {
     bytesOut: ok(c.bytesOut),
   };
   const k = c.byStatusClass;
-  if (!k) return counts;
-  return {
-    ...counts,
-    byStatusClass: {
+  if (k)
+    counts.byStatusClass = {
       informational: ok(k.informational),
       success: ok(k.success),
       redirection: ok(k.redirection),
       clientError: ok(k.clientError),
       serverError: ok(k.serverError),
-    },
-  };
+    };
+  const latency = sanitizeLatency(c.latency);
+  if (latency) counts.latency = latency;
+  return counts;
 }
 
 /** In-memory traffic counters of every project. */
@@ -129,9 +172,10 @@ export class TrafficCounters {
     for (const [projectId, raw] of report.projects) {
       if (!projectId) continue;
       const counts = sanitize(raw);
+      const { latency: _windowOnly, ...totalsDelta } = counts;
       const e = this.entries.get(projectId);
       const window = e?.seq === this.seq ? add(e.window, counts) : counts;
-      this.entries.set(projectId, { totals: add(e?.totals ?? ZERO, counts), window, seq: this.seq });
+      this.entries.set(projectId, { totals: add(e?.totals ?? ZERO, totalsDelta), window, seq: this.seq });
     }
   }
 
@@ -154,6 +198,7 @@ export class TrafficCounters {
       unavailable: w.unavailable,
     };
     if (w.byStatusClass) lastWindow.byStatusClass = w.byStatusClass;
+    if (w.latency) lastWindow.latency = w.latency;
     return { ...traffic, lastWindow };
   }
 

@@ -182,6 +182,7 @@ export function mapTraffic(t: ProjectTraffic): deploy.ProjectTraffic {
           serverErrorCount: w.serverErrors,
           unavailableCount: w.unavailable,
           byStatusClass: w.byStatusClass,
+          latency: w.latency,
         }
       : undefined,
   };
@@ -203,6 +204,7 @@ export function toTrafficReport(r: routing.ReportRouterStatsRequest, now = new D
           bytesIn: s.bytesIn,
           bytesOut: s.bytesOut,
           byStatusClass: s.byStatusClass,
+          latency: s.latency,
         },
       ]),
     ),
