@@ -460,6 +460,7 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
           serverErrorCount: 1,
           unavailableCount: 2,
           byStatusClass: { informational: 0, success: 28, redirection: 0, clientError: 1, serverError: 3 },
+          latency: { upperBoundsMs: [10, 100, 1000], counts: [20, 10, 1, 1] },
         },
       },
     };
@@ -481,6 +482,15 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
         server_errors: 1,
         router_errors: 2,
         by_status_class: { '1xx': 0, '2xx': 28, '3xx': 0, '4xx': 1, '5xx': 3 },
+        // 32 answers: the 16th (p50) is in the first bucket, the 31st (p95) in the third, the 32nd
+        // (p99) in the overflow.
+        latency: {
+          buckets_ms: [10, 100, 1000],
+          counts: [20, 10, 1, 1],
+          p50: { ms: 10, above: false },
+          p95: { ms: 1000, above: false },
+          p99: { ms: 1000, above: true },
+        },
       },
     });
     // A router older than the status classes: counts without them.
@@ -490,12 +500,16 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
       traffic: {
         ...traffic,
         byStatusClass: undefined,
-        lastWindow: { ...traffic.lastWindow!, byStatusClass: undefined },
+        lastWindow: { ...traffic.lastWindow!, byStatusClass: undefined, latency: undefined },
       },
     };
     const older = await call(w.api, 'GET', `/api/v1/projects/${p.name}/status`, { as: as(alice) });
     expect(older.body.traffic).toMatchObject({ requests: 123, by_status_class: null });
-    expect(older.body.traffic.last_window).toMatchObject({ requests: 32, by_status_class: null });
+    expect(older.body.traffic.last_window).toMatchObject({
+      requests: 32,
+      by_status_class: null,
+      latency: null,
+    });
     w.pom.status = { formation: {}, instances: [], stopped: false, diskUsedBytes: 0 };
     const none = await call(w.api, 'GET', `/api/v1/projects/${p.name}/status`, { as: as(alice) });
     expect(none.body.traffic).toMatchObject({
@@ -620,6 +634,8 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
       ]),
     );
     expect(schemas.TrafficWindowDto.properties.by_status_class).toBeDefined();
+    expect(schemas.TrafficWindowDto.properties.latency).toBeDefined();
+    expect(schemas.LatencyHistogramDto.required).toEqual(['buckets_ms', 'counts', 'p50', 'p95', 'p99']);
     expect(schemas.StatusClassesDto.required).toEqual(['1xx', '2xx', '3xx', '4xx', '5xx']);
     expect(schemas.ProjectStatusDto.required).toContain('traffic');
   });

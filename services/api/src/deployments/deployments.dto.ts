@@ -4,6 +4,7 @@ import type { deploy } from '@paastech/proto';
 import { IsInt, IsObject, IsOptional, IsString, Max, Min } from 'class-validator';
 import type { DeploymentRow } from './deployments.repository.js';
 import { storedFormation } from './formation.js';
+import { estimatePercentile } from './latency.js';
 
 const STATES = ['queued', 'building', 'releasing', 'active', 'failed', 'superseded', 'cancelled'];
 const FORMATION_SCHEMA = {
@@ -162,6 +163,47 @@ export class StatusClassesDto {
 const STATUS_CLASSES_NOTE =
   'requests by status class of the answer visitors got; null when the router reported none (a router older than these counts)';
 
+export class LatencyEstimateDto {
+  @ApiProperty({
+    example: 250,
+    description:
+      'upper bound (ms) of the histogram bucket holding the percentile: the percentile is at most this; with above, the last bound',
+  })
+  ms!: number;
+
+  @ApiProperty({
+    description: 'true when the percentile is in the overflow bucket: slower than ms, the last bound',
+  })
+  above!: boolean;
+}
+
+const ESTIMATE_NOTE = 'estimated from the histogram; null when the interval counted no request';
+
+export class LatencyHistogramDto {
+  @ApiProperty({
+    type: [Number],
+    example: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+    description: "upper bounds of the buckets in ms, ascending (the router's buckets)",
+  })
+  buckets_ms!: number[];
+
+  @ApiProperty({
+    type: [Number],
+    description:
+      'answers per bucket, from the request reaching the router to the end of the response: one count per bound, then the overflow (slower than the last bound)',
+  })
+  counts!: number[];
+
+  @ApiProperty({ type: LatencyEstimateDto, nullable: true, description: `median; ${ESTIMATE_NOTE}` })
+  p50!: LatencyEstimateDto | null;
+
+  @ApiProperty({ type: LatencyEstimateDto, nullable: true, description: `95th percentile; ${ESTIMATE_NOTE}` })
+  p95!: LatencyEstimateDto | null;
+
+  @ApiProperty({ type: LatencyEstimateDto, nullable: true, description: `99th percentile; ${ESTIMATE_NOTE}` })
+  p99!: LatencyEstimateDto | null;
+}
+
 export class TrafficWindowDto {
   @ApiProperty({ format: 'date-time', description: 'start of the interval' })
   start!: string;
@@ -188,6 +230,14 @@ export class TrafficWindowDto {
       'requests in the interval by status class; null when the last report carried none for the project (an older router, or no request)',
   })
   by_status_class!: StatusClassesDto | null;
+
+  @ApiProperty({
+    type: LatencyHistogramDto,
+    nullable: true,
+    description:
+      'how long the answers in the interval took, with p50/p95/p99 estimates; null when the last report carried none for the project (an older router, or no request)',
+  })
+  latency!: LatencyHistogramDto | null;
 }
 
 export class ProjectTrafficDto {
@@ -369,7 +419,17 @@ function mapTrafficWindow(w: deploy.ProjectTrafficWindow): TrafficWindowDto {
     server_errors: Number(w.serverErrorCount),
     router_errors: Number(w.unavailableCount),
     by_status_class: mapStatusClasses(w.byStatusClass),
+    latency: mapLatency(w.latency),
   };
+}
+
+/** The response form of a latency histogram with its percentile estimates; null when there is none. */
+function mapLatency(l: deploy.TrafficLatencyHistogram | undefined): LatencyHistogramDto | null {
+  if (!l || l.counts.length !== l.upperBoundsMs.length + 1) return null;
+  const bounds = l.upperBoundsMs.map(Number);
+  const counts = l.counts.map(Number);
+  const at = (p: number) => estimatePercentile(bounds, counts, p);
+  return { buckets_ms: bounds, counts, p50: at(50), p95: at(95), p99: at(99) };
 }
 
 /** The response form of a log line. */
