@@ -812,6 +812,44 @@ export interface components {
       /** @description seconds since its process started; null when not running */
       uptime_seconds: number | null;
     };
+    LatencyEstimateDto: {
+      /** @description true when the percentile is in the overflow bucket: slower than ms, the last bound */
+      above: boolean;
+      /**
+       * @description upper bound (ms) of the histogram bucket holding the percentile: the percentile is at most this; with above, the last bound
+       * @example 250
+       */
+      ms: number;
+    };
+    LatencyHistogramDto: {
+      /**
+       * @description upper bounds of the buckets in ms, ascending (the router's buckets)
+       * @example [
+       *       1,
+       *       2,
+       *       5,
+       *       10,
+       *       25,
+       *       50,
+       *       100,
+       *       250,
+       *       500,
+       *       1000,
+       *       2500,
+       *       5000,
+       *       10000
+       *     ]
+       */
+      buckets_ms: number[];
+      /** @description answers per bucket, from the request reaching the router to the end of the response: one count per bound, then the overflow (slower than the last bound) */
+      counts: number[];
+      /** @description median; estimated from the histogram; null when the interval counted no request */
+      p50: components['schemas']['LatencyEstimateDto'] | null;
+      /** @description 95th percentile; estimated from the histogram; null when the interval counted no request */
+      p95: components['schemas']['LatencyEstimateDto'] | null;
+      /** @description 99th percentile; estimated from the histogram; null when the interval counted no request */
+      p99: components['schemas']['LatencyEstimateDto'] | null;
+    };
     LimitsDto: {
       /**
        * @description thousandths of a core (1000 = one core)
@@ -1083,6 +1121,8 @@ export interface components {
        * @description end of the interval: when the router last reported
        */
       end: string;
+      /** @description how long the answers in the interval took, with p50/p95/p99 estimates; null when the last report carried none for the project (an older router, or no request) */
+      latency: components['schemas']['LatencyHistogramDto'] | null;
       /** @description requests in the interval (to instances and answered by the router) */
       requests: number;
       /** @description of those, answered 502, 503 or 504 by the router itself */
