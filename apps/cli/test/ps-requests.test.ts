@@ -19,6 +19,14 @@ const window = {
   server_errors: 0,
   router_errors: 0,
   by_status_class: null,
+  latency: null,
+};
+const latency = {
+  buckets_ms: [5, 25, 10_000],
+  counts: [6, 5, 0, 1],
+  p50: { ms: 5, above: false },
+  p95: { ms: 2500, above: false },
+  p99: { ms: 10_000, above: true },
 };
 const classes = { '1xx': 0, '2xx': 1200, '3xx': 20, '4xx': 11, '5xx': 3 };
 
@@ -65,6 +73,25 @@ describe('paastech ps: requests line', () => {
         by_status_class: { ...classes, '2xx': -1, '4xx': Number.NaN, '1xx': Number.NaN },
       },
       'requests: 2 (2xx: 0, 3xx: 20, 4xx: 0, 5xx: 3, of which 502/503/504 from the router: 0)',
+    ],
+    [
+      'the last window latency',
+      { ...base, requests: 50, last_window: { ...window, latency } },
+      'requests: 50 (5xx from the app: 0, 502/503/504 from the router: 0), last 30 s: 12, p50 <= 5 ms, p95 <= 2.5 s, p99 > 10 s',
+    ],
+    [
+      'a window without requests: no latency',
+      { ...base, requests: 50, last_window: { ...window, requests: 0, latency: { ...latency, p50: null } } },
+      'requests: 50 (5xx from the app: 0, 502/503/504 from the router: 0), last 30 s: 0',
+    ],
+    [
+      'a hostile estimate reads as -',
+      {
+        ...base,
+        requests: 50,
+        last_window: { ...window, latency: { ...latency, p95: { ms: Number.NaN, above: false }, p99: null } },
+      },
+      'requests: 50 (5xx from the app: 0, 502/503/504 from the router: 0), last 30 s: 12, p50 <= 5 ms, p95 -, p99 -',
     ],
     [
       'hostile counts read as 0',

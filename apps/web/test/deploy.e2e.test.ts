@@ -262,6 +262,25 @@ describe('deploying from the dashboard', () => {
     expect(await counts.locator('dt:text-matches("^Last [0-9]+ s$") + dd').textContent()).toMatch(
       /^\d+ requests?( \(.+\))?$/,
     );
+    // Latency of the last window, next to its count: "–" for a window without requests, so keep
+    // requests coming (the router reports every second) until the overview shows p50/p95/p99.
+    const latency = counts.locator('dt:text-matches("^Latency, last [0-9]+ s$") + dd');
+    const estimate = '[≤>] [0-9.]+ m?s';
+    let sending = true;
+    const load = (async () => {
+      while (sending) {
+        await getApp(routerPort, appHost);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      await expect
+        .poll(async () => (await latency.textContent()) ?? '', { timeout: 20_000 })
+        .toMatch(new RegExp(`^p50 ${estimate} · p95 ${estimate} · p99 ${estimate}$`));
+    } finally {
+      sending = false;
+      await load;
+    }
     await screenshots(page, 'overview');
     await page.getByRole('link', { name: 'Scale' }).click();
     await page.getByLabel('web instances').fill('2');

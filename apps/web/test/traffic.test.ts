@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   formatCount,
+  formatLatency,
+  formatMs,
   formatRate,
   formatShare,
+  type Latency,
   type StatusClasses,
   type Traffic,
   trafficFacts,
@@ -19,6 +22,23 @@ function traffic(more: Partial<Traffic> = {}): Traffic {
     bytes_out: 0,
     by_status_class: null,
     last_window: null,
+    ...more,
+  };
+}
+
+type Window = NonNullable<Traffic['last_window']>;
+
+/** A last window of `requests` over `seconds`, without classes or latency but for `more`. */
+function lastWindow(seconds: number, requests: number, more: Partial<Window> = {}): Window {
+  return {
+    start: '',
+    end: '',
+    seconds,
+    requests,
+    server_errors: 0,
+    router_errors: 0,
+    by_status_class: null,
+    latency: null,
     ...more,
   };
 }
@@ -105,6 +125,7 @@ describe('traffic on the overview', () => {
           server_errors: 0,
           router_errors: 0,
           by_status_class: null,
+          latency: null,
         },
       }),
     );
@@ -114,6 +135,7 @@ describe('traffic on the overview', () => {
       { label: '5xx from the app', value: '30' },
       { label: '502/503/504 from the router', value: '4' },
       { label: 'Last 30 s', value: '12 requests (24/min)' },
+      { label: 'Latency, last 30 s', value: '–' },
     ]);
   });
 
@@ -140,19 +162,58 @@ describe('traffic on the overview', () => {
   });
 
   it('says "1 request", not "1 requests"', () => {
-    const window = {
-      start: '',
-      end: '',
-      seconds: 60,
-      requests: 1,
-      server_errors: 0,
-      router_errors: 0,
-      by_status_class: null,
-    };
-    expect(trafficFacts(traffic({ requests: 1, last_window: window })).at(-1)).toEqual({
+    const window = lastWindow(60, 1);
+    expect(trafficFacts(traffic({ requests: 1, last_window: window })).at(-2)).toEqual({
       label: 'Last 60 s',
       value: '1 request (1.0/min)',
     });
+  });
+
+  const estimate = (ms: number, above = false) => ({ ms, above });
+  const latency = (more: Partial<Latency> = {}): Latency => ({
+    buckets_ms: [5, 25, 10_000],
+    counts: [0, 0, 0, 0],
+    p50: null,
+    p95: null,
+    p99: null,
+    ...more,
+  });
+  it.each([
+    ['no histogram (an older router)', null, '–'],
+    ['no request in the window', latency(), '–'],
+    [
+      'every percentile in a bucket',
+      latency({ p50: estimate(5), p95: estimate(25), p99: estimate(25) }),
+      'p50 ≤ 5 ms · p95 ≤ 25 ms · p99 ≤ 25 ms',
+    ],
+    [
+      'p99 in the overflow',
+      latency({ p50: estimate(5), p95: estimate(2500), p99: estimate(10_000, true) }),
+      'p50 ≤ 5 ms · p95 ≤ 2.5 s · p99 > 10 s',
+    ],
+  ])('latency: %s', (_name, l, text) => {
+    expect(formatLatency(l)).toBe(text);
+  });
+
+  it.each([
+    [0, '0 ms'],
+    [999, '999 ms'],
+    [1000, '1 s'],
+    [2500, '2.5 s'],
+    [-1, '–'],
+    [Number.NaN, '–'],
+  ])('formatMs(%j) = %j', (ms, text) => {
+    expect(formatMs(ms)).toBe(text);
+  });
+
+  it('shows the last window latency next to its request count', () => {
+    const window = lastWindow(30, 40, {
+      latency: latency({ p50: estimate(5), p95: estimate(25), p99: estimate(10_000, true) }),
+    });
+    expect(trafficFacts(traffic({ requests: 40, last_window: window })).slice(-2)).toEqual([
+      { label: 'Last 30 s', value: '40 requests (1.3/s)' },
+      { label: 'Latency, last 30 s', value: 'p50 ≤ 5 ms · p95 ≤ 25 ms · p99 > 10 s' },
+    ]);
   });
 
   it('never shows a negative 1xx–4xx count when the counts disagree', () => {

@@ -3,7 +3,7 @@ import { defineCommand } from '../../command.js';
 
 export default defineCommand({
   description:
-    'show a project’s instances (state, node, uptime, restarts, memory, CPU) and its requests by status class',
+    'show a project’s instances (state, node, uptime, restarts, memory, CPU), its requests by status class and their latency',
   examples: ['paastech ps -p shop', 'paastech ps --json'],
   json: true,
   requireLogin: true,
@@ -57,10 +57,26 @@ export function instancesTable(instances: InstanceRow[]): { headers: string[]; r
 }
 
 type Traffic = components['schemas']['ProjectTrafficDto'];
+type Latency = components['schemas']['LatencyHistogramDto'];
+type LatencyEstimate = components['schemas']['LatencyEstimateDto'];
+
+/** `<= 25 ms`, `> 10 s` (the overflow bucket), `-` for none. */
+function estimate(e: LatencyEstimate | null): string {
+  if (!e || !Number.isFinite(e.ms)) return '-';
+  const value = e.ms < 1000 ? `${Math.round(e.ms)} ms` : `${Number((e.ms / 1000).toFixed(1))} s`;
+  return `${e.above ? '>' : '<='} ${value}`;
+}
+
+/** `, p50 <= 5 ms, p95 <= 25 ms, p99 > 10 s`; '' when the window has no estimate (no request, older router). */
+function latencyPart(l: Latency | null | undefined): string {
+  if (!l?.p50) return '';
+  return `, p50 ${estimate(l.p50)}, p95 ${estimate(l.p95)}, p99 ${estimate(l.p99)}`;
+}
 
 /**
- * `requests: 1,234 (2xx: 1,200, 3xx: 20, 4xx: 11, 5xx: 3, of which 502/503/504 from the router: 1), last 30 s: 12`;
- * a router older than the status classes gives `(5xx from the app: 2, 502/503/504 from the router: 1)`.
+ * `requests: 1,234 (2xx: 1,200, 3xx: 20, 4xx: 11, 5xx: 3, of which 502/503/504 from the router: 1), last 30 s: 12, p50 <= 5 ms, p95 <= 25 ms, p99 <= 100 ms`;
+ * a router older than the status classes gives `(5xx from the app: 2, 502/503/504 from the router: 1)`
+ * and no latency.
  */
 export function requestsLine(t: Traffic | undefined): string {
   if (!t || !(t.requests > 0)) return 'requests: none yet';
@@ -70,7 +86,7 @@ export function requestsLine(t: Traffic | undefined): string {
     ? `${c['1xx'] > 0 ? `1xx: ${n(c['1xx'])}, ` : ''}2xx: ${n(c['2xx'])}, 3xx: ${n(c['3xx'])}, 4xx: ${n(c['4xx'])}, 5xx: ${n(c['5xx'])}, of which 502/503/504 from the router: ${n(t.router_errors)}`
     : `5xx from the app: ${n(t.server_errors)}, 502/503/504 from the router: ${n(t.router_errors)}`;
   const w = t.last_window;
-  const last = w ? `, last ${w.seconds} s: ${n(w.requests)}` : '';
+  const last = w ? `, last ${w.seconds} s: ${n(w.requests)}${latencyPart(w.latency)}` : '';
   return `requests: ${n(t.requests)} (${split})${last}`;
 }
 

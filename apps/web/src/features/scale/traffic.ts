@@ -1,11 +1,14 @@
 // What the overview says about a project's requests, from the status's traffic counts: requests by
 // status class (2xx…5xx, 1xx only when there are some) and the router's own 502/503/504 among the
 // 5xx. A router older than the classes reports only the app's 5xx and its own 502/503/504; then
-// every other answer (1xx–4xx) is what is left of the total.
+// every other answer (1xx–4xx) is what is left of the total. Latency is the last window's p50/p95/p99
+// as the API estimates them (the upper bound of the histogram bucket holding each), "–" without any.
 import type { ProjectStatus } from './api/scale.js';
 
 export type Traffic = ProjectStatus['traffic'];
 export type StatusClasses = NonNullable<Traffic['by_status_class']>;
+export type Latency = NonNullable<NonNullable<Traffic['last_window']>['latency']>;
+type LatencyEstimate = Latency['p50'];
 
 /** One line of the traffic card: a label and its value. */
 export interface TrafficFact {
@@ -38,6 +41,24 @@ export function formatShare(n: number, total: number): string {
   if (!(count(n) > 0) || !(total > 0) || !Number.isFinite(total)) return text;
   const percent = Math.min(100, Math.round((count(n) / total) * 100));
   return `${text} (${percent === 0 ? '<1' : percent}%)`;
+}
+
+/** "250 ms" or "2.5 s". */
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '–';
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${Number((ms / 1000).toFixed(1))} s`;
+}
+
+/** "≤ 25 ms", "> 10 s" in the overflow bucket, "–" for no estimate. */
+export function formatEstimate(e: LatencyEstimate | undefined): string {
+  if (!e) return '–';
+  return `${e.above ? '>' : '≤'} ${formatMs(e.ms)}`;
+}
+
+/** "p50 ≤ 5 ms · p95 ≤ 25 ms · p99 > 10 s"; "–" when the window had no request (or no histogram). */
+export function formatLatency(l: Latency | null | undefined): string {
+  if (!l?.p50) return '–';
+  return `p50 ${formatEstimate(l.p50)} · p95 ${formatEstimate(l.p95)} · p99 ${formatEstimate(l.p99)}`;
 }
 
 /** One line per status class (1xx only when there are some), then what no class covers, if any. */
@@ -77,6 +98,7 @@ export function trafficFacts(t: Traffic | undefined): TrafficFact[] {
       label: `Last ${w.seconds} s`,
       value: `${formatCount(w.requests)} ${w.requests === 1 ? 'request' : 'requests'}${rate ? ` (${rate})` : ''}`,
     });
+    facts.push({ label: `Latency, last ${w.seconds} s`, value: formatLatency(w.latency) });
   }
   return facts;
 }
