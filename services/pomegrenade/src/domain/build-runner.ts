@@ -52,6 +52,23 @@ export interface BuildDeps {
 }
 
 const BUILD_ENV_PATH = '/usr/local/bin:/usr/bin:/bin';
+const MiB = 1024 * 1024;
+
+/** The limits a build runs under (pure): the deployment's, with room for compilers and package
+ * managers (at least 2 GiB and 1024 processes). The local sandbox and `docker build` both use it. */
+export function buildLimits(limits: Limits): Limits {
+  return {
+    ...limits,
+    memoryBytes: Math.max(limits.memoryBytes, 2048 * MiB),
+    maxProcesses: Math.max(limits.maxProcesses, 1024),
+  };
+}
+
+/** "ran out of memory[ at …] (limit 2048 MiB)": how a build step killed for memory is reported. */
+export function outOfMemory(limitBytes: number, at = ''): string {
+  return `ran out of memory${at} (limit ${Math.round(limitBytes / MiB)} MiB)`;
+}
+
 /** Output of a command that ran out of space. */
 const NO_SPACE = /ENOSPC|No space left on device|Disk quota exceeded/i;
 
@@ -155,6 +172,7 @@ async function buildTree(job: BuildJob, deps: BuildDeps, guard: DiskWatch | null
     number: job.number,
     signal: job.signal,
     deadline,
+    limits: buildLimits(job.limits),
   };
   const output = await builder.build(ctx);
   const procfile = readProcfile(appDir);
@@ -244,11 +262,7 @@ async function sandboxExec(
       extraBinds: [{ host: job.cacheDir, sandbox: '/cache', writable: true }, ...(o.binds ?? [])],
       argv: cwdArgv,
       env,
-      limits: {
-        ...job.limits,
-        memoryBytes: Math.max(job.limits.memoryBytes, 2 * 1024 ** 3),
-        maxProcesses: Math.max(job.limits.maxProcesses, 1024),
-      },
+      limits: buildLimits(job.limits),
       uid: job.uid,
       gid: job.uid,
     },
@@ -283,7 +297,7 @@ async function sandboxExec(
     const cmd = argv.slice(0, 3).join(' ');
     if (guard?.check()) throw quotaError(job, deps.disk, cmd);
     const how = exit.oomKilled
-      ? 'ran out of memory'
+      ? outOfMemory(buildLimits(job.limits).memoryBytes)
       : exit.code !== null
         ? `exited with code ${exit.code}`
         : `was killed by ${exit.signal}`;

@@ -233,6 +233,9 @@ export interface BuildContext {
   signal: AbortSignal;
   /** When the build's time limit runs out (ms since the epoch); `exec` enforces it by itself. */
   deadline: number;
+  /** The build's memory and CPU limits (buildLimits): `exec` runs under them; a builder that runs
+   * commands elsewhere (a Docker daemon) applies them itself. */
+  limits: Pick<Limits, 'memoryBytes' | 'cpuMillicores'>;
 }
 
 /** What a builder leaves behind for the instances. */

@@ -2,22 +2,27 @@
 // from the image's config, shell quoting of hostile words), then end to end on a real swarm with
 // the real Pomegrenade: a repository Dockerfile (FROM the harness's local base image) is built
 // with its output streamed, pushed and served through the route; a failing RUN fails the
-// deployment with the failing step; a build past its time limit fails as timed out.
+// deployment with the failing step; a build past its time limit fails as timed out; RUN steps see
+// the build's memory and CPU limits (buildLimits, as the local sandbox), and one that allocates past
+// its memory limit fails the build naming the limit.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startSwarm, swarmUnsupported, type TestSwarm } from '@paastech/testing';
+import { SWARM_BASE_CACHE, startSwarm, swarmUnsupported, type TestSwarm } from '@paastech/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultBuilders } from '../../src/build/builders.js';
-import { DockerClient } from '../../src/runtime/swarm/docker.js';
+import { buildLimits } from '../../src/domain/build-runner.js';
+import { DEFAULT_LIMITS, DeploymentFailedError } from '../../src/domain/model.js';
+import type { BuildContext } from '../../src/domain/ports.js';
+import { buildResourceQuery, DockerClient } from '../../src/runtime/swarm/docker.js';
 import {
   DockerfileBuilder,
   imageEnv,
   imageWebCommand,
   shellWord,
 } from '../../src/runtime/swarm/dockerfile-builder.js';
-import { deleteManifest, type ImageBuilder, registryTags } from '../../src/runtime/swarm/images.js';
+import { deleteManifest, ImageBuilder, registryTags } from '../../src/runtime/swarm/images.js';
 import { fixture } from '../support/git-server.js';
 import { type Harness, httpGet, startHarness } from '../support/pomegrenade.js';
 import { swarmHarnessEnv } from './swarm-support.js';
@@ -91,6 +96,40 @@ describe('dockerfile builder: detection', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+const MiB = 1024 * 1024;
+
+describe('dockerfile builder: build limits', () => {
+  it.each([
+    ['the defaults: at least 2 GiB and 1024 processes', DEFAULT_LIMITS, 2048 * MiB, 1000, 1024],
+    [
+      'a larger deployment keeps its own',
+      { memoryBytes: 3072 * MiB, cpuMillicores: 2500, maxProcesses: 2000, diskBytes: MiB },
+      3072 * MiB,
+      2500,
+      2000,
+    ],
+    [
+      'the smallest deployment',
+      { memoryBytes: 16 * MiB, cpuMillicores: 100, maxProcesses: 8, diskBytes: MiB },
+      2048 * MiB,
+      100,
+      1024,
+    ],
+  ])('%s', (_name, limits, memoryBytes, cpuMillicores, maxProcesses) => {
+    expect(buildLimits(limits)).toEqual({ ...limits, memoryBytes, cpuMillicores, maxProcesses });
+  });
+
+  it.each([
+    [{ memoryBytes: 2048 * MiB, cpuMillicores: 1000 }, 2048 * MiB, 10_000],
+    [{ memoryBytes: 256 * MiB, cpuMillicores: 500 }, 256 * MiB, 5000],
+    [{ memoryBytes: 256 * MiB, cpuMillicores: 2500 }, 256 * MiB, 25_000],
+    // Below the kernel's 1 ms minimum quota: the minimum.
+    [{ memoryBytes: 64 * MiB, cpuMillicores: 50 }, 64 * MiB, 1000],
+  ])('POST /build query of %j: memory without swap, a CFS quota per 10 ms', (r, memory, cpuquota) => {
+    expect(buildResourceQuery(r)).toEqual({ memory, memswap: memory, cpuperiod: 10_000, cpuquota });
   });
 });
 
@@ -245,6 +284,114 @@ describe.skipIf(unsupported !== null)('dockerfile builder on a real swarm', () =
         if (Date.now() > deadline) throw new Error(`build container still running: ${left[0]?.Id}`);
         await new Promise((res) => setTimeout(res, 500));
       }
+    },
+    5 * 60_000,
+  );
+  it(
+    'RUN steps run under the build limits of the deployment, swap included',
+    async () => {
+      const files = [
+        'memory/memory.limit_in_bytes',
+        'memory/memory.memsw.limit_in_bytes',
+        'cpu/cpu.cfs_period_us',
+        'cpu/cpu.cfs_quota_us',
+        'memory.max',
+        'memory.swap.max',
+        'cpu.max',
+      ];
+      const commit = await h.repo('dlimits').commitFixture(fixture('node-hello'), {
+        Dockerfile: [
+          'FROM paastech/base',
+          `RUN for f in ${files.join(' ')}; do if [ -r /sys/fs/cgroup/$f ]; then echo "cgroup $f=$(cat /sys/fs/cgroup/$f)"; fi; done`,
+          'COPY server.js /srv/',
+          'WORKDIR /srv',
+          'CMD ["node", "server.js"]',
+          '',
+        ].join('\n'),
+      });
+      const { deployment, lines } = await h.deploy('dlimits', 1, commit, {
+        limits: { memoryBytes: 3072 * MiB, cpuMillicores: 500, maxProcesses: 256, diskBytes: 1024 * MiB },
+      });
+      expect(deployment.failure?.message, lines.join('\n')).toBeUndefined();
+      const seen = Object.fromEntries(
+        lines.flatMap((l) => {
+          const m = /^build: {8}cgroup ([\w./]+)=(.*)$/.exec(l);
+          return m ? [[m[1], m[2]]] : [];
+        }),
+      );
+      const limit = String(3072 * MiB);
+      const expected =
+        'memory.max' in seen
+          ? { 'memory.max': limit, 'memory.swap.max': '0', 'cpu.max': '5000 10000' }
+          : {
+              'memory/memory.limit_in_bytes': limit,
+              'memory/memory.memsw.limit_in_bytes': limit,
+              'cpu/cpu.cfs_period_us': '10000',
+              'cpu/cpu.cfs_quota_us': '5000',
+            };
+      expect(seen).toEqual(expected);
+    },
+    10 * 60_000,
+  );
+
+  // The builder itself, with a small memory limit in its context (through Pomegrenade the floor
+  // of buildLimits is 2 GiB, too much to fill in a test).
+  async function buildWithLimit(
+    name: string,
+    dockerfile: string,
+  ): Promise<{ lines: string[]; error: unknown }> {
+    const appDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pt-dfb-oom-'));
+    fs.writeFileSync(path.join(appDir, 'Dockerfile'), dockerfile);
+    const lines: string[] = [];
+    const ctx: BuildContext = {
+      appDir,
+      cacheDir: appDir,
+      configVars: {},
+      exec: () => Promise.reject(new Error('no sandbox here')),
+      step: (t) => lines.push(`-----> ${t}`),
+      info: (t) => lines.push(t),
+      projectId: name,
+      number: 1,
+      signal: new AbortController().signal,
+      deadline: Date.now() + 5 * 60_000,
+      limits: { memoryBytes: 128 * MiB, cpuMillicores: 1000 },
+    };
+    const images = new ImageBuilder({ docker, registry: swarm.registry, baseCacheDir: SWARM_BASE_CACHE });
+    try {
+      await new DockerfileBuilder(images, docker).build(ctx);
+      return { lines, error: null };
+    } catch (error) {
+      return { lines, error };
+    } finally {
+      fs.rmSync(appDir, { recursive: true, force: true });
+    }
+  }
+
+  /** A RUN step that holds `mib` MiB of touched memory, then says so. */
+  const allocate = (mib: number) =>
+    `RUN node -e "const a = []; for (let i = 0; i < ${mib}; i++) a.push(Buffer.alloc(1 << 20, 1)); console.log('held', a.length, 'MiB')"`;
+
+  it(
+    'a RUN step under the memory limit passes',
+    async () => {
+      const { lines, error } = await buildWithLimit('dmemok', `FROM paastech/base\n${allocate(48)}\n`);
+      expect(error).toBeNull();
+      expect(lines).toContain('held 48 MiB');
+    },
+    5 * 60_000,
+  );
+
+  it(
+    'a RUN step past the memory limit fails the build, naming the step and the limit',
+    async () => {
+      const { lines, error } = await buildWithLimit('dmemoom', `FROM paastech/base\n${allocate(1024)}\n`);
+      expect(error, lines.join('\n')).toBeInstanceOf(DeploymentFailedError);
+      const failure = (error as DeploymentFailedError).failure;
+      expect(failure.reason).toBe('build_failed');
+      expect(failure.message).toMatch(
+        /^docker build ran out of memory at Step 2\/\d+ : RUN node -e .* \(limit 128 MiB\): The command .* returned a non-zero code: 137$/,
+      );
+      expect(lines).not.toContain('held 1024 MiB');
     },
     5 * 60_000,
   );

@@ -72,6 +72,26 @@ export function encodeQuery(query: Query = {}): string {
   return parts.length ? `?${parts.join('&')}` : '';
 }
 
+/** Memory and CPU limits of the RUN steps of a build. */
+export interface BuildResources {
+  memoryBytes: number;
+  cpuMillicores: number;
+}
+
+// The CFS period of the local sandbox (cgroups.ts): a short one keeps a CPU-hungry build from
+// starving the manager's other work for long stretches.
+const BUILD_CPU_PERIOD_US = 10_000;
+
+/** The POST /build query of build limits (pure): memory without swap, CPU as a CFS quota. */
+export function buildResourceQuery(r: BuildResources): Query {
+  return {
+    memory: r.memoryBytes,
+    memswap: r.memoryBytes,
+    cpuperiod: BUILD_CPU_PERIOD_US,
+    cpuquota: Math.max(1000, Math.round((r.cpuMillicores * BUILD_CPU_PERIOD_US) / 1000)),
+  };
+}
+
 /** Splits a JSON-lines progress stream (build, push, import) into parsed messages. */
 export async function* jsonMessages(stream: Readable): AsyncGenerator<Record<string, unknown>> {
   let pending = '';
@@ -223,7 +243,14 @@ export class DockerClient {
   /** `docker build` of a tar context; every output line goes to `onLine`; returns the image id. */
   async build(
     context: Readable,
-    o: { tag: string; dockerfile?: string; labels?: Record<string, string>; signal?: AbortSignal },
+    o: {
+      tag: string;
+      dockerfile?: string;
+      labels?: Record<string, string>;
+      /** Limits of every RUN step (absent: the daemon's defaults, i.e. none). */
+      resources?: BuildResources;
+      signal?: AbortSignal;
+    },
     onLine: (text: string) => void,
   ): Promise<string> {
     const query: Query = {
@@ -232,6 +259,7 @@ export class DockerClient {
       rm: 1,
       forcerm: 1,
       labels: o.labels,
+      ...(o.resources ? buildResourceQuery(o.resources) : {}),
     };
     const res = await this.stream('POST', '/build', {
       query,

@@ -1,16 +1,21 @@
 // The `dockerfile` builder (registered by the swarm runtime only, tried before the others): a
 // source tree with a Dockerfile at its root is built by the swarm manager's daemon (`docker build`,
 // no build args: config vars never enter the image), its output streamed line by line, bounded by
-// the build's time limit. The image is tagged as the deployment's (`<registry>/<project>:v<N>`);
-// BuildOutput.image tells the orchestrator to push it instead of making one from the artifact.
-// Without a Procfile, `web` runs the image's own ENTRYPOINT + CMD in its WORKDIR.
+// the build's time limit and, in every RUN step, by its memory (no swap) and CPU limits — the same
+// the local build sandbox runs under (buildLimits). The image is tagged as the deployment's
+// (`<registry>/<project>:v<N>`); BuildOutput.image tells the orchestrator to push it instead of
+// making one from the artifact. Without a Procfile, `web` runs the image's own ENTRYPOINT + CMD in its WORKDIR.
 import { hasAppFile } from '../../build/files.js';
+import { outOfMemory } from '../../domain/build-runner.js';
 import { DeploymentFailedError } from '../../domain/model.js';
 import type { BuildContext, Builder, BuildOutput } from '../../domain/ports.js';
 import type { DockerClient, ImageInspect } from './docker.js';
 import type { ImageBuilder } from './images.js';
 
 const STEP = /^Step \d+\/\d+ : /;
+/** The classic builder's words for a RUN step that died of SIGKILL: in a memory-limited step
+ * whose build we did not stop, the kernel's OOM killer. */
+const KILLED = /returned a non-zero code: 137\b/;
 
 /** A word for /bin/sh, single-quoted (pure). */
 export function shellWord(word: string): string {
@@ -59,6 +64,7 @@ export class DockerfileBuilder implements Builder {
         contextDir: ctx.appDir,
         project: ctx.projectId,
         number: ctx.number,
+        resources: ctx.limits,
         signal: AbortSignal.any([ctx.signal, timeout.signal]),
         onLine: (l) => {
           if (STEP.test(l)) step = l;
@@ -74,10 +80,11 @@ export class DockerfileBuilder implements Builder {
         });
       }
       const detail = (err as Error).message.replace(/^docker POST \/build: (\d+ )?/, '');
-      throw new DeploymentFailedError({
-        reason: 'build_failed',
-        message: `docker build failed${step ? ` at ${step}` : ''}: ${detail}`,
-      });
+      const at = step ? ` at ${step}` : '';
+      const message = KILLED.test(detail)
+        ? `docker build ${outOfMemory(ctx.limits.memoryBytes, at)}: ${detail}`
+        : `docker build failed${at}: ${detail}`;
+      throw new DeploymentFailedError({ reason: 'build_failed', message });
     } finally {
       clearTimeout(timer);
     }

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ensureBaseImage } from './base-image.js';
-import type { DockerClient } from './docker.js';
+import type { BuildResources, DockerClient } from './docker.js';
 import { dockerfileRefsProblem, dockerfileRegistryHosts, platformRegistryHosts } from './dockerfile-refs.js';
 
 /** The fixed entrypoint of application images: runs the command of one process type. */
@@ -56,6 +56,9 @@ export interface DockerfileBuildRequest {
   project: string;
   number: number;
   dockerfile?: string;
+  /** Memory and CPU limits of its RUN steps: the build's (buildLimits); every caller that builds a
+   * tenant's Dockerfile passes them. */
+  resources?: BuildResources;
   onLine: (text: string) => void;
   signal?: AbortSignal;
 }
@@ -180,7 +183,13 @@ export class ImageBuilder {
     const tar = tarStream(['-c', '-C', req.contextDir, '.']);
     await this.o.docker.build(
       tar.stdout,
-      { tag, dockerfile, labels: { 'paastech.project': req.project }, signal: req.signal },
+      {
+        tag,
+        dockerfile,
+        labels: { 'paastech.project': req.project },
+        resources: req.resources,
+        signal: req.signal,
+      },
       req.onLine,
     );
     await tar.done;

@@ -8,6 +8,7 @@
 // view of tasks comes from one poll of the swarm for all watched projects, refreshed before a
 // rollout resolves so the route never lags behind it.
 import type { Logger } from '@paastech/kit';
+import { buildLimits } from '../../domain/build-runner.js';
 import { diagnose, probe } from '../../domain/health.js';
 import type {
   Builder,
@@ -115,6 +116,7 @@ async function pushBuilt(
     contextDir: d.appDir,
     project: d.projectId,
     number: d.buildNumber,
+    resources: buildLimits(d.limits),
     onLine,
     signal,
   });
