@@ -19,6 +19,8 @@ import { ImageBuilder, registryTags } from '../../src/runtime/swarm/images.js';
 import { answerOf, waitForTasks } from './swarm-support.js';
 
 const unsupported = swarmUnsupported();
+/** The limits a default build gets (buildLimits). */
+const RESOURCES = { memoryBytes: 2 * 1024 ** 3, cpuMillicores: 1000 };
 
 describe.skipIf(unsupported !== null)('deployment images on a real swarm', () => {
   let swarm: TestSwarm;
@@ -161,6 +163,7 @@ describe.skipIf(unsupported !== null)('deployment images on a real swarm', () =>
     const lines: string[] = [];
     const tag = await images.buildFromDockerfile({
       contextDir: repo,
+      resources: RESOURCES,
       project: 'dockerfile-app',
       number: 1,
       onLine: (l) => lines.push(l),
@@ -177,6 +180,7 @@ describe.skipIf(unsupported !== null)('deployment images on a real swarm', () =>
     const failed: string[] = [];
     const build = images.buildFromDockerfile({
       contextDir: repo,
+      resources: RESOURCES,
       project: 'dockerfile-app',
       number: 2,
       dockerfile: 'Dockerfile.bad',
@@ -189,6 +193,7 @@ describe.skipIf(unsupported !== null)('deployment images on a real swarm', () =>
     await expect(
       images.buildFromDockerfile({
         contextDir: repo,
+        resources: RESOURCES,
         project: 'x',
         number: 3,
         dockerfile: '../Dockerfile',

@@ -56,9 +56,8 @@ export interface DockerfileBuildRequest {
   project: string;
   number: number;
   dockerfile?: string;
-  /** Memory and CPU limits of its RUN steps: the build's (buildLimits); every caller that builds a
-   * tenant's Dockerfile passes them. */
-  resources?: BuildResources;
+  /** Memory and CPU limits of its RUN steps: the build's (buildLimits). */
+  resources: BuildResources;
   onLine: (text: string) => void;
   signal?: AbortSignal;
 }
