@@ -72,6 +72,7 @@ const schema = z.object({
     .regex(/^[a-z][a-z0-9]{0,11}$/, 'must be 1-12 of a-z, 0-9, starting with a letter')
     .default('pt'),
   PAASTECH_SWARM_BASE_CACHE: z.string().startsWith('/', 'must be an absolute path').optional(),
+  PAASTECH_SWARM_PORT_GUARD: z.enum(['on', 'off']).default('on'),
   PAASTECH_DEBIAN_MIRROR: z.string().url().optional(),
 });
 
@@ -117,6 +118,8 @@ export interface PomegrenadeConfig extends CommonConfig {
     /** Cache of base-image root filesystems. */
     baseCacheDir: string;
     mirror?: string;
+    /** Install the published-port guard's iptables rules on this node (docs/swarm.md). */
+    portGuard: boolean;
   };
 }
 
@@ -154,6 +157,7 @@ export function readPomegrenadeConfig(env: Env = processEnv()): PomegrenadeConfi
       namespace: e.PAASTECH_SWARM_NAMESPACE,
       baseCacheDir: e.PAASTECH_SWARM_BASE_CACHE ?? path.join(common.dataDir, 'pomegrenade', 'base-images'),
       ...(e.PAASTECH_DEBIAN_MIRROR ? { mirror: e.PAASTECH_DEBIAN_MIRROR } : {}),
+      portGuard: e.PAASTECH_SWARM_PORT_GUARD === 'on',
     },
   };
 }

@@ -3,10 +3,15 @@
 // first without the guard (the gap: it connects), then with the guard installed on each node as
 // Pomegrenade / the operator does (published-port-guard.ts): refused from B's tasks on both nodes,
 // while a host process (the router's place) still gets A's answer and B keeps its other egress.
+// Between the two: the swarm runtime installs it on the manager by itself (iptables pointed at the
+// manager's namespace), follows a joining node, installs nothing with PAASTECH_SWARM_PORT_GUARD=off,
+// and starts anyway (with a warn line) without iptables.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { createLogger } from '@paastech/kit';
 import {
   docker as dockerCli,
   SWARM_BASE_CACHE,
@@ -18,7 +23,16 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerClient, type Task } from '../../src/runtime/swarm/docker.js';
 import { ImageBuilder } from '../../src/runtime/swarm/images.js';
-import { GUARD_CHAIN, guardRules, installGuard } from '../../src/runtime/swarm/published-port-guard.js';
+import {
+  GUARD_CHAIN,
+  guardRules,
+  hostIptables,
+  type IptablesRunner,
+  installGuard,
+  nodeAddresses,
+} from '../../src/runtime/swarm/published-port-guard.js';
+import { connectSwarm } from '../../src/runtime/swarm/swarm-runtime.js';
+import { UnconfinedRuntime } from '../../src/runtime/unconfined-runtime.js';
 import { answerOf, waitForTasks } from './swarm-support.js';
 
 const unsupported = swarmUnsupported();
@@ -107,6 +121,46 @@ describe('guard rules (pure)', () => {
     ).toThrow(error);
   });
 });
+
+describe('node addresses (pure)', () => {
+  const node = (Addr: string, manager?: string) =>
+    ({
+      ID: Addr,
+      Spec: { Role: manager ? 'manager' : 'worker', Availability: 'active' },
+      Description: { Hostname: 'n' },
+      Status: { State: 'ready', Addr },
+      ...(manager ? { ManagerStatus: { Reachability: 'reachable', Addr: manager } } : {}),
+    }) as Parameters<typeof nodeAddresses>[0][number];
+  it.each([
+    ['sorted and unique', [node('10.0.0.3'), node('10.0.0.2'), node('10.0.0.3')], ['10.0.0.2', '10.0.0.3']],
+    ['a manager reporting 0.0.0.0: its advertised address', [node('0.0.0.0', '10.0.0.9:2377')], ['10.0.0.9']],
+    ['no address at all: left out', [node('')], []],
+  ])('%s', (_name, nodes, want) => {
+    expect(nodeAddresses(nodes)).toEqual(want);
+  });
+});
+
+/** A logger whose JSON lines the test reads (level and message). */
+function capturedLogger() {
+  const out = new PassThrough();
+  const lines: Array<{ level: number; msg: string }> = [];
+  let rest = '';
+  out.on('data', (c: Buffer) => {
+    const parts = (rest + c.toString()).split('\n');
+    rest = parts.pop() ?? '';
+    for (const p of parts) if (p) lines.push(JSON.parse(p));
+  });
+  return { logger: createLogger('pomegrenade', { level: 'info', format: 'json', destination: out }), lines };
+}
+
+/** `iptables -S` (filter table) in a node's namespace. */
+function rulesIn(netns: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile('ip', ['netns', 'exec', netns, 'iptables', '-w', '-S'], (err, out) =>
+      err ? reject(err) : resolve(out),
+    ),
+  );
+}
 
 describe.skipIf(unsupported !== null)('published ports across projects on a real swarm', () => {
   let swarm: TestSwarm;
@@ -220,6 +274,88 @@ describe.skipIf(unsupported !== null)('published ports across projects on a real
     for (const host of await targets())
       if (onManager) expect(await connectFrom(onManager, host, target.port)).toBe('connected');
   }, 120_000);
+
+  /** The swarm runtime as paastechd connects it, its iptables pointed at the manager's namespace. */
+  function connect(portGuard: boolean, iptables: IptablesRunner = iptablesIn(swarm.manager.netns)) {
+    const log = capturedLogger();
+    return connectSwarm({
+      socketPath: swarm.manager.socketPath,
+      registry: swarm.registry,
+      namespace: 'ppg',
+      baseCacheDir: SWARM_BASE_CACHE,
+      portGuard,
+      iptables,
+      local: new UnconfinedRuntime(),
+      logger: log.logger,
+    }).then((runtime) => ({ runtime, lines: log.lines }));
+  }
+
+  it('PAASTECH_SWARM_PORT_GUARD=off: the runtime installs no rule (the gap stays)', async () => {
+    const { runtime, lines } = await connect(false);
+    runtime.close();
+    expect(await rulesIn(swarm.manager.netns)).not.toContain(GUARD_CHAIN);
+    const onManager = probes.find((p) => p.node === swarm.manager);
+    if (onManager) expect(await connectFrom(onManager, target.address, target.port)).toBe('connected');
+    expect(lines.filter((l) => l.msg.includes('published-port guard'))).toEqual([]);
+  }, 60_000);
+
+  it('iptables missing: the runtime starts anyway and says once, at start, where the rules are documented', async () => {
+    const { runtime, lines } = await connect(true, hostIptables('/nonexistent/iptables'));
+    runtime.close();
+    const warns = lines.filter((l) => l.level === 40).map((l) => l.msg);
+    expect(warns).toContainEqual(
+      expect.stringMatching(
+        /^published-port guard NOT installed on this node \(\/nonexistent\/iptables is not installed on this node\).*docs\/swarm\.md "Isolation between projects: the published-port guard"$/,
+      ),
+    );
+    expect(await rulesIn(swarm.manager.netns)).not.toContain(GUARD_CHAIN);
+  }, 60_000);
+
+  it('the runtime installs the guard on the manager at start: B is refused there, the host still reaches A', async () => {
+    const { runtime, lines } = await connect(true);
+    runtime.close();
+    const dump = (await rulesIn(swarm.manager.netns)).split('\n');
+    for (const a of [swarm.manager.address, worker.address])
+      expect(dump.some((l) => l.startsWith(`-A ${GUARD_CHAIN} -d ${a}/32 -p tcp`))).toBe(true);
+    expect(dump.filter((l) => l.includes(`-j ${GUARD_CHAIN}`))).toHaveLength(1);
+    expect(dump.filter((l) => l.startsWith('-A INPUT -i docker_gwbridge'))).toHaveLength(1);
+    const onManager = probes.find((p) => p.node === swarm.manager);
+    if (!onManager) throw new Error('no probe on the manager');
+    for (const host of await targets())
+      expect(`${host}: ${await connectFrom(onManager, host, target.port)}`).not.toMatch(/: connected$/);
+    expect(await onManagerHost(`http://${target.address}:${target.port}/`)).toBe('project-a');
+    expect(await answerOf(`http://${target.address}:${target.port}/`)).toBe('project-a');
+    // Workers cannot be reached from here: the operator is told once.
+    const workerWarnings = lines.filter((l) => l.level === 40 && l.msg.includes('worker node(s)'));
+    expect(workerWarnings).toHaveLength(1);
+    expect(workerWarnings[0]?.msg).toContain('docs/swarm.md "Isolation between projects');
+  }, 120_000);
+
+  it('the runtime installs the guard again when the node addresses change', async () => {
+    const recorded: string[][] = [];
+    const inManager = iptablesIn(swarm.manager.netns);
+    const { runtime } = await connect(true, (args) => {
+      recorded.push(args);
+      return inManager(args);
+    });
+    try {
+      const installs = () => recorded.filter((a) => a[1] === '-F').length;
+      expect(installs()).toBe(1);
+      // Nothing changed: no install on the next checks (one every 5 s).
+      await new Promise((r) => setTimeout(r, 6_000));
+      expect(installs()).toBe(1);
+      // A node joins: the guard follows on a later check, with the new node's address in the chain.
+      const third = await swarm.addWorkerNode();
+      const deadline = Date.now() + 30_000;
+      while (!(await rulesIn(swarm.manager.netns)).includes(`-d ${third.address}/32`)) {
+        if (Date.now() > deadline) throw new Error(`${third.address} never reached ${GUARD_CHAIN}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(installs()).toBe(2);
+    } finally {
+      runtime.close();
+    }
+  }, 180_000);
 
   it('with the guard on each node, tasks of other projects are refused; the host (router) still reaches it', async () => {
     const nodes = [swarm.manager.address, worker.address];

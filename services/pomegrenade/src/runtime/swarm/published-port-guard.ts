@@ -12,6 +12,11 @@
 // reaching every published port. The rules live in one chain of their own, so installing is
 // idempotent and removing is one flush.
 
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import type { Logger } from '@paastech/kit';
+import type { SwarmNode } from './docker.js';
+
 /** The chain holding the guard's rules (filter table). */
 export const GUARD_CHAIN = 'PAASTECH-PUBLISHED';
 
@@ -112,5 +117,113 @@ export async function installGuard(iptables: IptablesRunner, o: GuardOptions): P
     if (await iptables(['-w', ...r.check])) continue;
     if (!(await iptables(['-w', ...r.insert])))
       throw new Error(`published-port guard: iptables ${r.insert.join(' ')} failed`);
+  }
+}
+
+/** Where an operator reads what the guard does and how to apply it by hand. */
+export const GUARD_DOCS = 'docs/swarm.md "Isolation between projects: the published-port guard"';
+
+/** `iptables <args>` on this machine (argv, no shell); rejects when `binary` is not installed. */
+export function hostIptables(binary = 'iptables'): IptablesRunner {
+  return (args) =>
+    new Promise((resolve, reject) => {
+      execFile(binary, args, (err) => {
+        if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT')
+          reject(new Error(`${binary} is not installed on this node`));
+        else resolve(!err);
+      });
+    });
+}
+
+/** This node's ephemeral port range (the range Docker publishes host-mode ports in). */
+export function readPortRange(file = '/proc/sys/net/ipv4/ip_local_port_range'): [number, number] {
+  const [lo, hi] = fs.readFileSync(file, 'utf8').trim().split(/\s+/).map(Number);
+  return [lo ?? Number.NaN, hi ?? Number.NaN];
+}
+
+/** The addresses of the swarm's nodes, sorted and unique (unset addresses left out). */
+export function nodeAddresses(nodes: SwarmNode[]): string[] {
+  const out = new Set<string>();
+  for (const n of nodes) {
+    // A manager may report 0.0.0.0 as its Status.Addr; its advertised address is in ManagerStatus.
+    const addr =
+      n.Status.Addr && n.Status.Addr !== '0.0.0.0' ? n.Status.Addr : n.ManagerStatus?.Addr.split(':')[0];
+    if (addr) out.add(addr);
+  }
+  return [...out].sort();
+}
+
+export interface GuardKeeperOptions {
+  /** iptables of the node Pomegrenade runs on (the manager). */
+  iptables: IptablesRunner;
+  /** The swarm's nodes, as the daemon reports them now. */
+  nodes: () => Promise<SwarmNode[]>;
+  portRange: () => [number, number];
+  logger: Logger;
+  /** How often the node addresses are read again (default 5 s). */
+  intervalMs?: number;
+}
+
+/**
+ * Keeps the guard installed on the manager: at start, then whenever the set of node addresses
+ * changes. A failure is logged (naming the docs) and never stops the platform; workers cannot be
+ * reached from here, so their operator is told once to apply the rules there.
+ */
+export class GuardKeeper {
+  /** The address set last installed (or last failed): a failure is retried on the next change. */
+  private applied = '';
+  private warnedWorkers = false;
+  private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
+
+  constructor(private readonly o: GuardKeeperOptions) {}
+
+  /** First install (a failure is a warn line); then checks every interval. */
+  async start(): Promise<void> {
+    await this.check(true);
+    this.timer = setInterval(() => void this.tick(), this.o.intervalMs ?? 5000);
+    this.timer.unref?.();
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private tick(): Promise<void> {
+    this.checking ??= this.check(false).finally(() => {
+      this.checking = undefined;
+    });
+    return this.checking;
+  }
+
+  /** Reads the nodes; installs the guard when their addresses changed. */
+  private async check(atStart: boolean): Promise<void> {
+    let nodes: SwarmNode[];
+    try {
+      nodes = await this.o.nodes();
+    } catch (err) {
+      this.o.logger.warn({ err }, 'published-port guard: could not list the swarm nodes');
+      return;
+    }
+    const workers = nodes.filter((n) => n.Spec.Role === 'worker');
+    if (workers.length > 0 && !this.warnedWorkers) {
+      this.warnedWorkers = true;
+      this.o.logger.warn(
+        `published-port guard: the swarm has ${workers.length} worker node(s) (${workers.map((n) => n.Description.Hostname || n.ID).join(', ')}); the platform cannot reach their firewall: apply the rules of ${GUARD_DOCS} on each worker`,
+      );
+    }
+    const addresses = nodeAddresses(nodes);
+    const key = addresses.join(' ');
+    if (key === this.applied) return;
+    this.applied = key;
+    try {
+      await installGuard(this.o.iptables, { nodeAddresses: addresses, portRange: this.o.portRange() });
+      this.o.logger.info({ nodes: addresses }, 'published-port guard installed on this node');
+    } catch (err) {
+      const message = `published-port guard NOT installed on this node (${(err as Error).message}): tasks of one project can reach another's published ports; see ${GUARD_DOCS}`;
+      if (atStart) this.o.logger.warn({ err }, message);
+      else this.o.logger.error({ err }, message);
+    }
   }
 }

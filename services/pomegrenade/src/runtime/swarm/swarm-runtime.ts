@@ -32,6 +32,7 @@ import {
 } from './docker.js';
 import { DockerfileBuilder } from './dockerfile-builder.js';
 import { ImageBuilder, imageRepository, imageTag, registryTags } from './images.js';
+import { GuardKeeper, hostIptables, type IptablesRunner, readPortRange } from './published-port-guard.js';
 import {
   exitCodeOf,
   LABEL,
@@ -130,6 +131,10 @@ export async function connectSwarm(o: {
   namespace: string;
   baseCacheDir: string;
   mirror?: string;
+  /** Install the published-port guard on this node (PAASTECH_SWARM_PORT_GUARD). */
+  portGuard: boolean;
+  /** iptables of this node (tests: the manager's network namespace). */
+  iptables?: IptablesRunner;
   local: Runtime;
   logger: Logger;
 }): Promise<SwarmRuntime> {
@@ -147,14 +152,17 @@ export async function connectSwarm(o: {
     baseCacheDir: o.baseCacheDir,
     ...(o.mirror ? { mirror: o.mirror } : {}),
   });
-  return new SwarmRuntime({
+  const runtime = new SwarmRuntime({
     docker,
     local: o.local,
     images: registryImages(builder, o.registry),
     builders: [new DockerfileBuilder(builder, docker)],
     namespace: o.namespace,
     logger: o.logger,
+    guard: o.portGuard ? { iptables: o.iptables ?? hostIptables() } : null,
   });
+  await runtime.start();
+  return runtime;
 }
 
 export interface SwarmRuntimeOptions {
@@ -169,6 +177,11 @@ export interface SwarmRuntimeOptions {
   logger: Logger;
   /** Interval of the task poll (default 500 ms). */
   pollMs?: number;
+  /**
+   * The published-port guard kept on this node (published-port-guard.ts), or null when the
+   * operator manages the firewall (PAASTECH_SWARM_PORT_GUARD=off).
+   */
+  guard?: { iptables: IptablesRunner; portRange?: () => [number, number]; intervalMs?: number } | null;
 }
 
 const TAIL_LINES = 30;
@@ -199,6 +212,7 @@ export class SwarmRuntime implements Runtime {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private readonly cpu = new Map<string, { at: number; nanos: number }>();
+  private guard: GuardKeeper | undefined;
 
   constructor(private readonly o: SwarmRuntimeOptions) {
     this.docker = o.docker;
@@ -247,9 +261,24 @@ export class SwarmRuntime implements Runtime {
     await this.o.local.setEgress?.(projectId, on);
   }
 
-  /** Stops polling and following logs; services keep running. */
+  /** Installs the published-port guard on this node and keeps it in step with the swarm's nodes. */
+  async start(): Promise<void> {
+    const g = this.o.guard;
+    if (!g || this.guard) return;
+    this.guard = new GuardKeeper({
+      iptables: g.iptables,
+      nodes: async () => [...(await this.nodeMap()).values()],
+      portRange: g.portRange ?? (() => readPortRange()),
+      logger: this.o.logger,
+      ...(g.intervalMs ? { intervalMs: g.intervalMs } : {}),
+    });
+    await this.guard.start();
+  }
+
+  /** Stops polling, following logs and checking the guard; services (and the guard's rules) stay. */
   close(): void {
     for (const id of [...this.watches.keys()]) this.detach(id);
+    this.guard?.close();
   }
 
   // ---- rollouts ----
