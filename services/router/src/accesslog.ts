@@ -1,6 +1,6 @@
-// The node data plane's access log: one JSON line per request (the same shape HAProxy writes for
-// the haproxy plane) in <data dir>/router/access.log, written in batches rather than one log call
-// and one write per request, and rotated by size.
+// The access log of both data planes: one JSON line per request in <data dir>/router/access.log
+// (the haproxy plane feeds it the lines it reads from HAProxy's memory ring), written in batches
+// rather than one log call and one write per request, and rotated by size.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RequestRecord } from './stats.js';
@@ -21,6 +21,7 @@ export class AccessLogWriter {
   private timer: NodeJS.Timeout | undefined;
   private fd: number;
   private size: number;
+  private closed = false;
 
   constructor(
     private readonly file: string,
@@ -31,8 +32,9 @@ export class AccessLogWriter {
     this.size = fs.fstatSync(this.fd).size;
   }
 
-  /** Queues the line of one finished request. */
+  /** Queues the line of one finished request (none once closed). */
   write(r: RequestRecord): void {
+    if (this.closed) return;
     const line = `{"level":30,"time":${Date.now()},"service":"router","component":"access","project":${JSON.stringify(r.projectName)},"method":${JSON.stringify(r.method)},"status":${r.status},"bytes":${r.bytesOut},"bytesIn":${r.bytesIn},"durationMs":${Math.round(r.durationMs * 1000) / 1000},"upstream":${JSON.stringify(r.upstream)},"requestId":${JSON.stringify(r.requestId)},"msg":"request"}\n`;
     this.pending.push(line);
     this.pendingBytes += line.length;
@@ -60,9 +62,11 @@ export class AccessLogWriter {
     }
   }
 
-  /** Writes what is queued and closes the file. */
+  /** Writes what is queued and closes the file (once: a router may be stopped twice). */
   close(): void {
+    if (this.closed) return;
     this.flush();
     fs.closeSync(this.fd);
+    this.closed = true;
   }
 }

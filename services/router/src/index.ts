@@ -51,10 +51,9 @@ export function startRouter(
   logger: Logger = createLogger('router', config.log),
 ): ServiceHandle {
   const table = new RouteTable();
-  // The access log is a file (<data dir>/router/access.log): HAProxy writes it for the haproxy
-  // plane, a batched writer for the node plane — no logger call per request.
-  const accessLog =
-    config.dataplane === 'node' ? new AccessLogWriter(accessLogPath(config.dataDir)) : undefined;
+  // The access log is a file (<data dir>/router/access.log) written in batches for both planes
+  // (the haproxy plane's lines come from HAProxy's memory ring) — no logger call per request.
+  const accessLog = new AccessLogWriter(accessLogPath(config.dataDir));
   const stats = new TrafficStats(accessLog);
   const plane = createPlane({ config, table, stats, logger });
   let watcher: RouteWatcher | undefined;
@@ -103,7 +102,7 @@ export function startRouter(
       clearInterval(reportTimer);
       watcher?.stop();
       await Promise.all([plane.stop(), closeHttp(admin)]);
-      accessLog?.close();
+      accessLog.close();
       await fs.promises.rm(config.adminSocket, { force: true });
       logger.info('router stopped');
     },

@@ -1,10 +1,8 @@
-// The access-log files: the batched writer of the node plane and the follower that reads what
-// HAProxy writes for the haproxy plane (partial lines, rotation, HAProxy's non-append offset).
+// The access-log file both data planes write through: batched lines, rotation by size.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AccessLogWriter } from '../src/accesslog.js';
-import { AccessLogFollower } from '../src/haproxy/accesslog.js';
 import type { RequestRecord } from '../src/stats.js';
 import { tempDir } from './support/harness.js';
 
@@ -33,7 +31,7 @@ const record = (requestId: string, projectName = 'shop'): RequestRecord => ({
   requestId,
 });
 
-describe('access log writer (node plane)', () => {
+describe('access log writer', () => {
   it('writes one JSON line per request, batched until flushed', () => {
     const file = path.join(dir(), 'router', 'access.log');
     const w = new AccessLogWriter(file);
@@ -58,53 +56,5 @@ describe('access log writer (node plane)', () => {
     w.close();
     expect(fs.readFileSync(`${file}.1`, 'utf8').split('\n').filter(Boolean)).toHaveLength(20);
     expect(JSON.parse(fs.readFileSync(file, 'utf8')).requestId).toBe('after');
-  });
-});
-
-describe('access log follower (haproxy plane)', () => {
-  /** A writer that behaves like HAProxy: writes at its own offset (no O_APPEND). */
-  const haproxyLike = (follower: AccessLogFollower, file: string) => {
-    const fd = follower.openForWriter();
-    fs.closeSync(fd);
-    let pos = fs.statSync(file).size;
-    const out = fs.openSync(file, 'r+');
-    return {
-      write(text: string) {
-        pos += fs.writeSync(out, text, pos);
-      },
-      close: () => fs.closeSync(out),
-    };
-  };
-
-  it('hands over complete lines once, keeps a partial line for the next read', () => {
-    const file = path.join(dir(), 'access.log');
-    fs.writeFileSync(file, '{"old":1}\n');
-    const seen: string[] = [];
-    const f = new AccessLogFollower(file, (l) => seen.push(l), 1 << 20);
-    const w = haproxyLike(f, file);
-    w.write('{"a":1}\n{"b":');
-    f.poll();
-    expect(seen.filter(Boolean)).toEqual(['{"a":1}']);
-    w.write('2}\n');
-    f.poll();
-    f.poll();
-    expect(seen.filter(Boolean)).toEqual(['{"a":1}', '{"b":2}']);
-    w.close();
-  });
-
-  it('rotates by size and keeps reading past the hole a non-append writer leaves', () => {
-    const file = path.join(dir(), 'access.log');
-    const seen: string[] = [];
-    const f = new AccessLogFollower(file, (l) => seen.push(l), 100);
-    const w = haproxyLike(f, file);
-    const lines = Array.from({ length: 5 }, (_, i) => `{"n":${i},"pad":"${'x'.repeat(20)}"}\n`);
-    for (const l of lines) w.write(l);
-    f.poll();
-    // Rotated: the lines moved to access.log.1 and the file was emptied (its blocks freed).
-    expect(fs.readFileSync(`${file}.1`, 'utf8')).toContain('"n":4');
-    w.write('{"n":5}\n');
-    f.poll();
-    expect(seen.filter(Boolean).map((l) => JSON.parse(l).n)).toEqual([0, 1, 2, 3, 4, 5]);
-    w.close();
   });
 });

@@ -1,6 +1,6 @@
 // What only the haproxy data plane has: a supervised HAProxy process, slot backends that grow with a
 // reload, and no HAProxy left behind.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { startPaastechd } from '@paastech/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,17 +9,9 @@ import { RuntimeApi } from '../src/haproxy/runtime.js';
 import { haproxyAvailable } from '../src/index.js';
 import { Backend, type Echo } from './support/backend.js';
 import { type Harness, request, startHarness, waitFor } from './support/harness.js';
+import { haproxiesIn } from './support/processes.js';
 import { route } from './support/routing-server.js';
 import { switchUnderLoad } from './support/switching.js';
-
-/** Pids of haproxy processes whose command line mentions `dir`. */
-function haproxiesIn(dir: string): number[] {
-  return execFileSync('ps', ['-eo', 'pid=,args='])
-    .toString()
-    .split('\n')
-    .filter((l) => l.includes('haproxy') && l.includes(dir))
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
-}
 
 describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
   let h: Harness;

@@ -14,8 +14,8 @@ import path from 'node:path';
 import { run } from '@paastech/kit';
 import type { DataPlane, DataPlaneContext, Listening } from '../dataplane.js';
 import type { RouteEntry, RouteTable } from '../routes.js';
-import { AccessLogFollower } from './accesslog.js';
 import {
+  ACCESS_RING,
   type HaproxyPaths,
   haproxyCfg,
   haproxyPaths,
@@ -25,6 +25,7 @@ import {
   pageFiles,
   serverName,
 } from './config.js';
+import { parseAccessLine, RingFollower } from './ring.js';
 import { RuntimeApi } from './runtime.js';
 
 /** Slot backends created at first; doubled (with a reload) when they run out. */
@@ -35,10 +36,6 @@ const PDEATHSIG = ['/usr/bin/setpriv', '/bin/setpriv'].some((f) => fs.existsSync
 const MAP_CHUNK_BYTES = 16 * 1024;
 /** Keep-alive pool settings of a configured server, which `add server` does not apply by itself. */
 const DYNAMIC_SERVER_POOL = 'pool-max-conn -1 pool-purge-delay 5s';
-/** The access log is rotated (to access.log.1) past this size. */
-const ACCESS_LOG_MAX_BYTES = 64 * 1024 * 1024;
-/** How often the router reads what HAProxy appended to the access log. */
-const ACCESS_LOG_POLL_MS = 1_000;
 
 /** One slot backend: the project it serves (if any) and its servers by address. */
 interface Slot {
@@ -112,21 +109,6 @@ async function ensureFallbackCert(file: string): Promise<void> {
   fs.rmSync(crt, { force: true });
 }
 
-/** One line of HAProxy's access log (ACCESS_LOG_FORMAT in config.ts). */
-interface AccessLine {
-  project: string;
-  host: string;
-  backend: string;
-  method: string;
-  status: number;
-  bytes: number;
-  bytesIn: number;
-  durationMs: number;
-  upstream: string;
-  requestId: string;
-  termination: string;
-}
-
 /** Starts the haproxy data plane. */
 export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   const { config, logger } = ctx;
@@ -158,8 +140,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweepQueued = false;
   let certsWatcher: fs.FSWatcher | undefined;
-  let logFollower: AccessLogFollower | undefined;
-  let logTimer: NodeJS.Timeout | undefined;
+  let ring: RingFollower | undefined;
   let certsTimer: NodeJS.Timeout | undefined;
 
   /** Adds empty slots up to `count`. */
@@ -237,13 +218,8 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
 
   /** Feeds one line of HAProxy's access log (ACCESS_LOG_FORMAT in config.ts) to the counters. */
   const onLogLine = (line: string) => {
-    if (line.charCodeAt(0) !== 123) return; // HAProxy's own notices are not "{" lines
-    let l: AccessLine;
-    try {
-      l = JSON.parse(line) as AccessLine;
-    } catch {
-      return;
-    }
+    const l = parseAccessLine(line);
+    if (!l) return;
     const route = ctx.table.lookup(l.host);
     ctx.stats.record(
       {
@@ -261,28 +237,15 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
           l.upstream === '-:-' ||
           (l.status >= 500 && /^[sSP]/.test(l.termination)),
       },
-      // HAProxy wrote the access-log line itself.
-      false,
+      // The router writes access.log (AccessLogWriter), as for the node plane.
+      true,
     );
   };
 
-  /**
-   * Follows the access log HAProxy appends to: read in batches every second, and whenever the
-   * counters are read (GET /stats, traffic reports), so they include every finished request.
-   */
-  const followLog = () => {
-    const follower = new AccessLogFollower(paths.accessLog, onLogLine, ACCESS_LOG_MAX_BYTES);
-    const poll = () => {
-      try {
-        follower.poll();
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'cannot read the haproxy access log');
-      }
-    };
-    logFollower = follower;
-    ctx.stats.setCollector(poll);
-    logTimer = setInterval(poll, ACCESS_LOG_POLL_MS);
-    logTimer.unref();
+  /** The pid of the worker answering on the Runtime API now. */
+  const workerPid = async () => {
+    const pid = /^Pid: (\d+)/m.exec(await api.send('show info').catch(() => ''))?.[1];
+    return pid === undefined ? undefined : Number(pid);
   };
 
   /** Resolves once HAProxy answers on its socket (rejects if it exits first). */
@@ -303,18 +266,11 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   const launch = async () => {
     // setpriv --pdeathsig: HAProxy is killed with the router even when the router is SIGKILLed.
     const argv = ['-W', '-db', '-f', paths.config, '-p', paths.pidFile];
-    // HAProxy's stdout is the access log: HAProxy appends to the file itself (one write per
-    // request, no router wake-up); the router reads it in batches (followLog).
-    const logFd = (logFollower as AccessLogFollower).openForWriter();
-    let proc: ChildProcess;
-    try {
-      const stdio: ['ignore', number, 'pipe'] = ['ignore', logFd, 'pipe'];
-      proc = PDEATHSIG
-        ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'haproxy', ...argv], { stdio })
-        : spawn('haproxy', argv, { stdio });
-    } finally {
-      fs.closeSync(logFd);
-    }
+    // The access log goes to a memory ring (read by RingFollower), not to stdout.
+    const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe'];
+    const proc = PDEATHSIG
+      ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'haproxy', ...argv], { stdio })
+      : spawn('haproxy', argv, { stdio });
     // HAProxy's own notices (stderr) are kept for the error message if it exits.
     child = proc;
     let stderr = '';
@@ -333,6 +289,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       restartDelay = Math.min(restartDelay * 2, 5_000);
     });
     await waitReady(proc, () => stderr);
+    ring?.attach();
     started = true;
     restartDelay = 200;
   };
@@ -359,6 +316,9 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     const before = /^Pid: (\d+)/m.exec(await api.send('show info').catch(() => ''))?.[1];
     process.kill(proc.pid, 'SIGUSR2');
     await waitReady(proc, () => '', before);
+    // The new worker's ring; the old worker's stream reads on until that worker has finished.
+    ring?.workerStopping(Number(before));
+    ring?.attach();
     logger.info({ slots: slots.length }, 'haproxy reloaded with more slot backends');
   };
 
@@ -515,7 +475,8 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       while (!assignSlots(routes)) growSlots(slots.length * 2);
       resetServers(routes);
       writeFiles(routes);
-      followLog();
+      const ports = () => (tlsPort === undefined ? [port] : [port, tlsPort]);
+      ring = new RingFollower(paths.socket, ACCESS_RING, onLogLine, workerPid, ports, logger);
       await launch();
       sweepTimer = setInterval(() => {
         // At most one sweep waits in the lane: a slow Runtime API must not pile sweeps up before apply.
@@ -535,22 +496,24 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     async stop(): Promise<void> {
       stopping = true;
       clearInterval(sweepTimer);
-      clearInterval(logTimer);
       clearTimeout(certsTimer);
       certsWatcher?.close();
       await syncing;
       const proc = child;
-      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
+        ring?.close();
+        return;
+      }
       const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
       // SIGUSR1: soft stop — stop listening, let requests in flight finish (hard-stop-after caps it).
       proc.kill('SIGUSR1');
+      ring?.workerStopping();
       const timer = setTimeout(() => proc.kill('SIGKILL'), config.timeouts.drainMs + 2_000);
       await exited;
       clearTimeout(timer);
       child = undefined;
-      // Count the requests that finished while HAProxy stopped; later reads see the final counts.
-      logFollower?.poll();
-      ctx.stats.setCollector(undefined);
+      // The worker's stream carried its last lines before the worker could exit.
+      ring?.close();
       fs.rmSync(paths.pidFile, { force: true });
     },
   };
