@@ -21,35 +21,11 @@ import {
   taskStatuses,
   WEB_PORT,
 } from '../../src/runtime/swarm/services.js';
+import { desiredDeployment } from './swarm-support.js';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-function desired(over: Partial<DesiredDeployment> = {}): DesiredDeployment {
-  return {
-    projectId: 'p1',
-    projectName: 'shop',
-    deploymentNumber: 3,
-    buildNumber: 2,
-    appDir: '/data/pomegrenade/projects/p1/builds/v2/app',
-    processes: { web: 'node server.js', worker: 'node worker.js' },
-    formation: { web: 2, worker: 0 },
-    env: { PATH: '/usr/bin:/bin', SECRET: 'hunter2-value', PAASTECH_DEPLOYMENT: 'v3' },
-    limits: {
-      memoryBytes: 256 * 1024 * 1024,
-      cpuMillicores: 500,
-      maxProcesses: 64,
-      diskBytes: 64 * 1024 * 1024,
-    },
-    uid: 200_001,
-    healthPath: '/healthz',
-    healthTimeoutSeconds: 30,
-    drainSeconds: 5,
-    stopGraceSeconds: 10,
-    restart: [],
-    egressDisabled: false,
-    ...over,
-  };
-}
+const desired = desiredDeployment;
 
 const opts = { namespace: 'pt', image: '127.0.0.1:5000/p1:v2', network: 'netid', forceUpdate: 0 };
 

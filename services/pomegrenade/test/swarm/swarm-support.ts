@@ -1,6 +1,7 @@
 // Helpers of the swarm tests: waiting for a service's tasks and reading an app's answer.
 import http from 'node:http';
 import { SWARM_BASE_CACHE, type TestSwarm } from '@paastech/testing';
+import type { DesiredDeployment } from '../../src/domain/ports.js';
 import type { DockerClient, Task } from '../../src/runtime/swarm/docker.js';
 
 /** Waits until `count` tasks of the service run (rejects after `timeoutMs` with their states). */
@@ -72,4 +73,37 @@ export function swarmHarnessEnv(swarm: TestSwarm): Record<string, string> {
     // would land in the host's firewall (published-port-guard.test.ts installs it in the manager's).
     PAASTECH_SWARM_PORT_GUARD: 'off',
   };
+}
+
+/** A deployment as the engine hands it to the swarm runtime (what services.ts turns into specs). */
+export function desiredDeployment(over: Partial<DesiredDeployment> = {}): DesiredDeployment {
+  return {
+    projectId: 'p1',
+    projectName: 'shop',
+    deploymentNumber: 3,
+    buildNumber: 2,
+    appDir: '/data/pomegrenade/projects/p1/builds/v2/app',
+    processes: { web: 'node server.js', worker: 'node worker.js' },
+    formation: { web: 2, worker: 0 },
+    env: { PATH: '/usr/bin:/bin', SECRET: 'hunter2-value', PAASTECH_DEPLOYMENT: 'v3' },
+    limits: {
+      memoryBytes: 256 * 1024 * 1024,
+      cpuMillicores: 500,
+      maxProcesses: 64,
+      diskBytes: 64 * 1024 * 1024,
+    },
+    uid: 200_001,
+    healthPath: '/healthz',
+    healthTimeoutSeconds: 30,
+    drainSeconds: 5,
+    stopGraceSeconds: 10,
+    restart: [],
+    egressDisabled: false,
+    ...over,
+  };
+}
+
+/** A `node -e` script that prints "connected" or the error code of a TCP connect to host:port. */
+export function connectScript(host: string, port: number): string {
+  return `const s=require("node:net").connect(${port},${JSON.stringify(host)});s.setTimeout(3000);s.on("connect",()=>{console.log("connected");s.destroy()});s.on("timeout",()=>{console.log("ETIMEDOUT");s.destroy()});s.on("error",(e)=>console.log(e.code))`;
 }

@@ -20,6 +20,8 @@ export const LABEL = {
   process: 'paastech.process',
   deployment: 'paastech.deployment',
   build: 'paastech.build',
+  /** `off` on the tasks of a project whose egress is off (egress-guard.ts finds them by it). */
+  egress: 'paastech.egress',
 } as const;
 
 const NS = 1_000_000;
@@ -140,16 +142,21 @@ export interface ServiceSpecOptions {
   network: string;
   /** Swarm's force-update counter: a change replaces every task (RestartProject). */
   forceUpdate: number;
+  /** The node whose firewall enforces egress off (paastechd's own): an egress-off project's tasks
+   * are placed there and labelled for it. Unset: the setting is not applied to tasks. */
+  egressNode?: string;
 }
 
 /** The Swarm service of one process type of a deployment (pure). */
 export function serviceSpec(d: DesiredDeployment, o: ServiceSpecOptions): ServiceSpec {
   const web = o.processType === 'web';
+  const egressOff = d.egressDisabled && o.egressNode ? o.egressNode : undefined;
   const labels = {
     ...projectLabels(o.namespace, d.projectId),
     [LABEL.process]: o.processType,
     [LABEL.deployment]: String(d.deploymentNumber),
     [LABEL.build]: String(d.buildNumber),
+    ...(egressOff ? { [LABEL.egress]: 'off' } : {}),
   };
   const env: Record<string, string> = {
     ...d.env,
@@ -199,6 +206,7 @@ export function serviceSpec(d: DesiredDeployment, o: ServiceSpecOptions): Servic
       },
       RestartPolicy: { Condition: 'any', Delay: SECOND, MaxAttempts: 0 },
       Networks: [{ Target: o.network, Aliases: [o.processType] }],
+      ...(egressOff ? { Placement: { Constraints: [`node.id==${egressOff}`] } } : {}),
       ForceUpdate: o.forceUpdate,
     },
     Mode: { Replicated: { Replicas: d.formation[o.processType] ?? 0 } },

@@ -31,6 +31,7 @@ import {
   type Task,
 } from './docker.js';
 import { DockerfileBuilder } from './dockerfile-builder.js';
+import { EgressKeeper } from './egress-guard.js';
 import { ImageBuilder, imageRepository, imageTag, registryTags } from './images.js';
 import { GuardKeeper, hostIptables, type IptablesRunner, readPortRange } from './published-port-guard.js';
 import {
@@ -160,6 +161,7 @@ export async function connectSwarm(o: {
     namespace: o.namespace,
     logger: o.logger,
     guard: o.portGuard ? { iptables: o.iptables ?? hostIptables() } : null,
+    nodeId: info.Swarm.NodeID,
   });
   await runtime.start();
   return runtime;
@@ -182,6 +184,8 @@ export interface SwarmRuntimeOptions {
    * operator manages the firewall (PAASTECH_SWARM_PORT_GUARD=off).
    */
   guard?: { iptables: IptablesRunner; portRange?: () => [number, number]; intervalMs?: number } | null;
+  /** The swarm node id of this machine: with the guard on, egress-off tasks run here (egress-guard.ts). */
+  nodeId?: string;
 }
 
 const TAIL_LINES = 30;
@@ -213,6 +217,7 @@ export class SwarmRuntime implements Runtime {
   private polling: Promise<void> | undefined;
   private readonly cpu = new Map<string, { at: number; nanos: number }>();
   private guard: GuardKeeper | undefined;
+  private egress: EgressKeeper | undefined;
 
   constructor(private readonly o: SwarmRuntimeOptions) {
     this.docker = o.docker;
@@ -257,7 +262,8 @@ export class SwarmRuntime implements Runtime {
   }
 
   async setEgress(projectId: string, on: boolean): Promise<void> {
-    // Builds run locally and honour the setting; tasks use their overlay network (see docs/swarm.md).
+    // Builds run locally and honour the setting at once; tasks at the next deployment (placed on
+    // this node and labelled, egress-guard.ts; docs/swarm.md "Egress of tasks").
     await this.o.local.setEgress?.(projectId, on);
   }
 
@@ -273,12 +279,16 @@ export class SwarmRuntime implements Runtime {
       ...(g.intervalMs ? { intervalMs: g.intervalMs } : {}),
     });
     await this.guard.start();
+    if (!this.o.nodeId) return;
+    this.egress = new EgressKeeper({ iptables: g.iptables, docker: this.docker, logger: this.o.logger });
+    await this.egress.start();
   }
 
   /** Stops polling, following logs and checking the guard; services (and the guard's rules) stay. */
   close(): void {
     for (const id of [...this.watches.keys()]) this.detach(id);
     this.guard?.close();
+    this.egress?.close();
   }
 
   // ---- rollouts ----
@@ -294,7 +304,14 @@ export class SwarmRuntime implements Runtime {
       const current = existing.find((s) => s.Spec.Name === serviceName(ns, d.projectId, type)) ?? null;
       const force =
         (current?.Spec.TaskTemplate.ForceUpdate ?? 0) + (d.restart.includes(type) && current ? 1 : 0);
-      const spec = serviceSpec(d, { namespace: ns, processType: type, image, network, forceUpdate: force });
+      const spec = serviceSpec(d, {
+        namespace: ns,
+        processType: type,
+        image,
+        network,
+        forceUpdate: force,
+        ...(this.egress && this.o.nodeId ? { egressNode: this.o.nodeId } : {}),
+      });
       if (!current) {
         await this.docker.createService(spec);
         changed.push({ type, service: null });
