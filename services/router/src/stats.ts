@@ -58,7 +58,7 @@ export function bucketOf(ms: number): number {
   return LATENCY_BUCKETS_MS.length;
 }
 
-/** Where access-log lines go (the node plane's batched file; HAProxy writes its own). */
+/** Where access-log lines go (a batched file, for both data planes). */
 export interface AccessLogSink {
   write(r: RequestRecord): void;
 }
@@ -68,33 +68,24 @@ export class TrafficStats {
   private readonly totals = new Map<string, ProjectCounters>();
   private window = new Map<string, ProjectCounters>();
   private windowStart = new Date();
-  /** Brings in records a data plane keeps in batches (haproxy: its access-log file). */
-  private collect: (() => void) | undefined;
 
   constructor(private readonly accessLog: AccessLogSink | undefined) {}
 
-  /** Registers what to call before counters are read, so reads see every finished request. */
-  setCollector(collect: (() => void) | undefined): void {
-    this.collect = collect;
-  }
-
-  /** Records one finished request; `log` = false when the data plane wrote the access log itself. */
-  record(r: RequestRecord, log = true): void {
+  /** Records one finished request and writes its access-log line. */
+  record(r: RequestRecord): void {
     const key = r.projectId || UNROUTED;
     count(this.totals, key, r);
     count(this.window, key, r);
-    if (log) this.accessLog?.write(r);
+    this.accessLog?.write(r);
   }
 
   /** Every project's totals since the router started. */
   snapshot(): { buckets: number[]; projects: Record<string, ProjectCounters> } {
-    this.collect?.();
     return { buckets: LATENCY_BUCKETS_MS, projects: Object.fromEntries(this.totals) };
   }
 
   /** The counts since the previous call, as a ReportRouterStats request; resets the window. */
   takeReport(routerId: string): routing.ReportRouterStatsRequest {
-    this.collect?.();
     const windowEnd = new Date();
     const projects = [...this.window.entries()]
       .filter(([key]) => key !== UNROUTED)

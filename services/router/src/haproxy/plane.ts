@@ -221,25 +221,21 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     const l = parseAccessLine(line);
     if (!l) return;
     const route = ctx.table.lookup(l.host);
-    ctx.stats.record(
-      {
-        projectId: route?.projectId ?? '',
-        projectName: route?.projectName ?? '',
-        method: l.method,
-        status: l.status,
-        bytesIn: l.bytesIn,
-        bytesOut: l.bytes,
-        durationMs: Math.max(l.durationMs, 0),
-        upstream: l.upstream === '-:-' ? '' : l.upstream,
-        requestId: l.requestId,
-        byRouter:
-          !/^s\d+$/.test(l.backend) ||
-          l.upstream === '-:-' ||
-          (l.status >= 500 && /^[sSP]/.test(l.termination)),
-      },
-      // The router writes access.log (AccessLogWriter), as for the node plane.
-      true,
-    );
+    ctx.stats.record({
+      projectId: route?.projectId ?? '',
+      projectName: route?.projectName ?? '',
+      method: l.method,
+      status: l.status,
+      bytesIn: l.bytesIn,
+      bytesOut: l.bytes,
+      durationMs: Math.max(l.durationMs, 0),
+      upstream: l.upstream === '-:-' ? '' : l.upstream,
+      requestId: l.requestId,
+      byRouter:
+        !/^s\d+$/.test(l.backend) ||
+        l.upstream === '-:-' ||
+        (l.status >= 500 && /^[sSP]/.test(l.termination)),
+    });
   };
 
   /** The pid of the worker answering on the Runtime API now. */
