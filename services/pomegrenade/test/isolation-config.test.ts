@@ -1,5 +1,5 @@
-// Configuration of instance isolation: the network range (or "host"), the egress default, and the
-// operator's bounds on a deployment's limits.
+// Configuration of instance isolation: the network range (or "host"), the egress default, the
+// operator's bounds on a deployment's limits, and the swarm runtime's published-port guard.
 import type { InvalidArgumentError } from '@paastech/kit';
 import { describe, expect, it } from 'vitest';
 import { readPomegrenadeConfig } from '../src/config.js';
@@ -84,6 +84,24 @@ describe('limits within operator bounds', () => {
     ).toEqual({ memoryBytes: 256 * MiB, cpuMillicores: 500, maxProcesses: 4096, diskBytes: 10_240 * MiB });
     expect(() => readPomegrenadeConfig({ PAASTECH_MAX_INSTANCE_MEMORY_MB: '8' })).toThrow(
       /PAASTECH_MAX_INSTANCE_MEMORY_MB/,
+    );
+  });
+});
+
+describe('swarm published-port guard setting', () => {
+  it.each([
+    [{}, true],
+    [{ PAASTECH_SWARM_PORT_GUARD: 'on' }, true],
+    [{ PAASTECH_SWARM_PORT_GUARD: 'off' }, false],
+    // Empty is unset, as for every variable.
+    [{ PAASTECH_SWARM_PORT_GUARD: '' }, true],
+  ])('%j → portGuard %s', (env, expected) => {
+    expect(readPomegrenadeConfig(env).swarm.portGuard).toBe(expected);
+  });
+
+  it.each(['yes', 'OFF', '0', 'on '])('rejects PAASTECH_SWARM_PORT_GUARD=%j naming the variable', (value) => {
+    expect(() => readPomegrenadeConfig({ PAASTECH_SWARM_PORT_GUARD: value })).toThrow(
+      /PAASTECH_SWARM_PORT_GUARD/,
     );
   });
 });
