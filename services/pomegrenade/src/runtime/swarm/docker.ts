@@ -366,6 +366,21 @@ export class DockerClient {
     return this.call('GET', '/tasks', { query: { filters } });
   }
 
+  /** The last `count` lines one task printed ([] when it has no logs: it never started). */
+  async taskTail(taskId: string, count: number): Promise<string[]> {
+    const lines: string[] = [];
+    try {
+      const res = await this.stream('GET', `/tasks/${encodeURIComponent(taskId)}/logs`, {
+        query: { stdout: 1, stderr: 1, tail: count, follow: 0 },
+      });
+      const feed = logDemuxer((_s, line) => lines.push(line));
+      for await (const chunk of res) feed(chunk as Buffer);
+    } catch {
+      // no logs (never started)
+    }
+    return lines.slice(-count);
+  }
+
   /** Streams a service's logs line by line (`follow` keeps the stream open until `close()`). */
   async serviceLogs(
     id: string,

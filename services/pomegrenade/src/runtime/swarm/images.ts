@@ -10,7 +10,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { ensureBaseImage } from './base-image.js';
+import { BASE_IMAGE_REPO, ensureBaseImage } from './base-image.js';
 import type { BuildResources, DockerClient } from './docker.js';
 import { dockerfileRefsProblem, dockerfileRegistryHosts, platformRegistryHosts } from './dockerfile-refs.js';
 
@@ -126,6 +126,19 @@ export class ImageBuilder {
   /** Makes sure the daemon has the base image; returns its tag. */
   ensureBaseImage(onLine?: (text: string) => void): Promise<string> {
     return ensureBaseImage(this.o.docker, { cacheDir: this.o.baseCacheDir, mirror: this.o.mirror, onLine });
+  }
+
+  /** The base image in the registry (`<registry>/paastech/base:<hash>`, pushed when missing): what
+   * platform jobs on every node run (node-image-cleanup.ts); returns its reference. */
+  async publishBaseImage(): Promise<string> {
+    const base = await this.ensureBaseImage();
+    const hash = parseTag(`${this.o.registry}/${base}`).tag;
+    const repository = `${this.o.registry}/${BASE_IMAGE_REPO}`;
+    if (!(await registryTags(this.o.registry, BASE_IMAGE_REPO)).includes(hash)) {
+      await this.o.docker.tagImage(base, repository, hash);
+      await this.o.docker.pushImage(repository, hash);
+    }
+    return `${repository}:${hash}`;
   }
 
   /** The artifact as image `<registry>/<project>:v<N>` (built, not yet pushed); returns the tag. */

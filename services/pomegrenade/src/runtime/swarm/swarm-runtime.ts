@@ -25,7 +25,6 @@ import {
   DockerClient,
   DockerError,
   type Following,
-  logDemuxer,
   type Service,
   type SwarmNode,
   type Task,
@@ -33,6 +32,7 @@ import {
 import { DockerfileBuilder } from './dockerfile-builder.js';
 import { EgressKeeper } from './egress-guard.js';
 import { ImageBuilder, imageRepository, imageTag, registryTags } from './images.js';
+import { NodeImageCleanup } from './node-image-cleanup.js';
 import { GuardKeeper, hostIptables, type IptablesRunner, readPortRange } from './published-port-guard.js';
 import {
   exitCodeOf,
@@ -58,6 +58,9 @@ export interface ImageStore {
   list(projectId: string): Promise<number[]>;
   /** Deletes a build's image from the registry and this node. */
   remove(projectId: string, buildNumber: number): Promise<void>;
+  /** The image platform jobs run on every node (the base image, in the registry); without it, pruned
+   * images are deleted on this node only. */
+  nodeImage?(): Promise<string>;
 }
 
 /**
@@ -94,6 +97,7 @@ export function registryImages(builder: ImageBuilder, registry: string): ImageSt
     async remove(projectId, n) {
       await builder.removeImage(ref(projectId, n));
     },
+    nodeImage: () => builder.publishBaseImage(),
   };
 }
 
@@ -162,6 +166,7 @@ export async function connectSwarm(o: {
     logger: o.logger,
     guard: o.portGuard ? { iptables: o.iptables ?? hostIptables() } : null,
     nodeId: info.Swarm.NodeID,
+    registry: o.registry,
   });
   await runtime.start();
   return runtime;
@@ -186,6 +191,10 @@ export interface SwarmRuntimeOptions {
   guard?: { iptables: IptablesRunner; portRange?: () => [number, number]; intervalMs?: number } | null;
   /** The swarm node id of this machine: with the guard on, egress-off tasks run here (egress-guard.ts). */
   nodeId?: string;
+  /** host:port of the registry: with `images.nodeImage`, pruned images are deleted on every node. */
+  registry?: string;
+  /** The Docker socket path on the nodes, as the cleanup job mounts it (default: this daemon's). */
+  nodeSocketPath?: string;
 }
 
 const TAIL_LINES = 30;
@@ -218,10 +227,23 @@ export class SwarmRuntime implements Runtime {
   private readonly cpu = new Map<string, { at: number; nanos: number }>();
   private guard: GuardKeeper | undefined;
   private egress: EgressKeeper | undefined;
+  private readonly nodeCleanup: NodeImageCleanup | null;
 
   constructor(private readonly o: SwarmRuntimeOptions) {
     this.docker = o.docker;
     this.builders = o.builders ?? [];
+    const nodeImage = o.images.nodeImage?.bind(o.images);
+    this.nodeCleanup =
+      nodeImage && o.registry
+        ? new NodeImageCleanup({
+            docker: o.docker,
+            registry: o.registry,
+            image: nodeImage,
+            nodeSocketPath: o.nodeSocketPath ?? o.docker.socketPath,
+            namespace: o.namespace,
+            logger: o.logger,
+          })
+        : null;
     this.orchestrator = {
       prepare: (d, signal, onLine) => this.o.images.ensure(d, signal, onLine),
       rollOut: (d, signal) => this.rollOut(d, signal),
@@ -433,7 +455,7 @@ export class SwarmRuntime implements Runtime {
       .sort((a, b) => Date.parse(b.UpdatedAt) - Date.parse(a.UpdatedAt));
     const task = ofType.find((t) => ['failed', 'rejected'].includes(t.Status.State)) ?? ofType[0];
     const instance = `${type}.${task?.Slot ?? 1}`;
-    const tail = task ? await this.taskTail(task.ID) : [];
+    const tail = task ? await this.docker.taskTail(task.ID, TAIL_LINES) : [];
     if (!task) {
       return {
         reason: 'internal',
@@ -482,21 +504,6 @@ export class SwarmRuntime implements Runtime {
     return { ...diagnosis, instance, tail };
   }
 
-  /** The last lines of one task's output. */
-  private async taskTail(taskId: string): Promise<string[]> {
-    const lines: string[] = [];
-    try {
-      const res = await this.docker.stream('GET', `/tasks/${encodeURIComponent(taskId)}/logs`, {
-        query: { stdout: 1, stderr: 1, tail: TAIL_LINES, follow: 0 },
-      });
-      const feed = logDemuxer((_s, line) => lines.push(line));
-      for await (const chunk of res) feed(chunk as Buffer);
-    } catch {
-      // no logs (never started)
-    }
-    return lines.slice(-TAIL_LINES);
-  }
-
   /** The project's overlay network (created on first use); returns its id. */
   private async ensureNetwork(projectId: string): Promise<string> {
     const name = networkName(this.o.namespace, projectId);
@@ -537,14 +544,23 @@ export class SwarmRuntime implements Runtime {
       const prev = s.PreviousSpec?.Labels?.[LABEL.build];
       if (prev) used.add(Number(prev));
     }
+    const removed: string[] = [];
     for (const n of await this.o.images.list(projectId)) {
       if (used.has(n)) continue;
       try {
         await this.o.images.remove(projectId, n);
+        removed.push(this.o.images.ref(projectId, n));
       } catch (err) {
         this.o.logger.warn({ err, projectId, build: n }, 'could not delete an image');
       }
     }
+    // The other nodes' copies: a background job (node-image-cleanup.ts), never awaited here.
+    this.nodeCleanup?.enqueue(projectId, removed);
+  }
+
+  /** Resolves once the queued deletions of images on the other nodes have finished. */
+  imageCleanupIdle(): Promise<void> {
+    return this.nodeCleanup?.idle() ?? Promise.resolve();
   }
 
   // ---- watching: tasks, logs, usage ----
