@@ -14,6 +14,11 @@ export function accessLogPath(dataDir: string): string {
 const FLUSH_BYTES = 64 * 1024;
 /** …or after this long. */
 const FLUSH_MS = 200;
+/** A failing write (disk full, file system gone) is reported at most this often. */
+const ERROR_REPORT_MS = 60_000;
+
+/** Reports lines lost to a failing write: the error, and how many lines since the last report. */
+export type AccessLogErrorReporter = (err: Error, droppedLines: number) => void;
 
 export class AccessLogWriter {
   private pending: string[] = [];
@@ -22,9 +27,13 @@ export class AccessLogWriter {
   private fd: number;
   private size: number;
   private closed = false;
+  private dropped = 0;
+  private lastReport = Number.NEGATIVE_INFINITY;
 
+  /** `onError` hears of lines lost to a failing write (throttled); the writer itself never throws then. */
   constructor(
     private readonly file: string,
+    private readonly onError: AccessLogErrorReporter = () => {},
     private readonly maxBytes = 64 * 1024 * 1024,
   ) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -51,15 +60,32 @@ export class AccessLogWriter {
     this.timer = undefined;
     if (this.pending.length === 0) return;
     const text = this.pending.join('');
+    const lines = this.pending.length;
     this.pending = [];
     this.pendingBytes = 0;
-    this.size += fs.writeSync(this.fd, text);
-    if (this.size >= this.maxBytes) {
-      fs.closeSync(this.fd);
-      fs.renameSync(this.file, `${this.file}.1`);
-      this.fd = fs.openSync(this.file, 'a', 0o600);
-      this.size = 0;
+    try {
+      this.size += fs.writeSync(this.fd, text);
+      if (this.size >= this.maxBytes) this.rotate();
+    } catch (err) {
+      // A full disk must not take the router down: the lines are dropped (the counters keep them)
+      // and the next batch tries again.
+      this.dropped += lines;
+      const now = Date.now();
+      if (now - this.lastReport >= ERROR_REPORT_MS) {
+        this.lastReport = now;
+        this.onError(err as Error, this.dropped);
+        this.dropped = 0;
+      }
     }
+  }
+
+  /** Moves the file to `<file>.1` and starts a new one; the fd stays usable if a step fails. */
+  private rotate(): void {
+    fs.renameSync(this.file, `${this.file}.1`);
+    const fd = fs.openSync(this.file, 'a', 0o600);
+    fs.closeSync(this.fd);
+    this.fd = fd;
+    this.size = 0;
   }
 
   /** Writes what is queued and closes the file (once: a router may be stopped twice). */

@@ -53,7 +53,9 @@ export function startRouter(
   const table = new RouteTable();
   // The access log is a file (<data dir>/router/access.log) written in batches for both planes
   // (the haproxy plane's lines come from HAProxy's memory ring) — no logger call per request.
-  const accessLog = new AccessLogWriter(accessLogPath(config.dataDir));
+  const accessLog = new AccessLogWriter(accessLogPath(config.dataDir), (err, droppedLines) =>
+    logger.warn({ err: err.message, droppedLines }, 'cannot write the access log; its lines are dropped'),
+  );
   const stats = new TrafficStats(accessLog);
   const plane = createPlane({ config, table, stats, logger });
   let watcher: RouteWatcher | undefined;

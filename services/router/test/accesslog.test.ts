@@ -1,4 +1,5 @@
-// The access-log file both data planes write through: batched lines, rotation by size.
+// The access-log file both data planes write through: batched lines, rotation by size, and a full
+// disk that drops lines instead of taking the router down.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -49,12 +50,26 @@ describe('access log writer', () => {
 
   it('rotates to access.log.1 past its size limit', () => {
     const file = path.join(dir(), 'access.log');
-    const w = new AccessLogWriter(file, 1000);
+    const w = new AccessLogWriter(file, undefined, 1000);
     for (let i = 0; i < 20; i++) w.write(record(`r${i}`));
     w.flush();
     w.write(record('after'));
     w.close();
     expect(fs.readFileSync(`${file}.1`, 'utf8').split('\n').filter(Boolean)).toHaveLength(20);
     expect(JSON.parse(fs.readFileSync(file, 'utf8')).requestId).toBe('after');
+  });
+
+  it('drops the lines of a write that fails (disk full) and reports it at most once a minute, never throwing', () => {
+    // Every write to /dev/full fails with ENOSPC.
+    const reports: Array<{ code: string | undefined; droppedLines: number }> = [];
+    const w = new AccessLogWriter('/dev/full', (err, droppedLines) =>
+      reports.push({ code: (err as NodeJS.ErrnoException).code, droppedLines }),
+    );
+    for (let i = 0; i < 3; i++) w.write(record(`r${i}`));
+    expect(() => w.flush()).not.toThrow();
+    expect(reports).toEqual([{ code: 'ENOSPC', droppedLines: 3 }]);
+    w.write(record('again'));
+    expect(() => w.close()).not.toThrow();
+    expect(reports).toHaveLength(1);
   });
 });
