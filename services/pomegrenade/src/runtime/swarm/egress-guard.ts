@@ -9,7 +9,7 @@
 // containers, as of the last check (a few seconds).
 import type { Logger } from '@paastech/kit';
 import type { DockerClient } from './docker.js';
-import type { IptablesRunner } from './published-port-guard.js';
+import { type IptablesRunner, installChain } from './published-port-guard.js';
 import { LABEL } from './services.js';
 
 /** The chain holding one REJECT rule per egress-off task address (filter table). */
@@ -92,13 +92,15 @@ export class EgressKeeper {
   }
 
   private async setUp(): Promise<void> {
-    const run = this.o.iptables;
-    await run(['-w', '-N', EGRESS_CHAIN]); // fails when the chain exists: it is flushed next
-    if (!(await run(['-w', '-F', EGRESS_CHAIN]))) throw new Error(`iptables -F ${EGRESS_CHAIN} failed`);
-    for (const j of egressJumps()) {
-      if (await run(['-w', ...j.check])) continue;
-      if (!(await run(['-w', ...j.insert]))) throw new Error(`iptables ${j.insert.join(' ')} failed`);
-    }
+    await installChain(
+      this.o.iptables,
+      'egress guard',
+      [
+        ['-N', EGRESS_CHAIN],
+        ['-F', EGRESS_CHAIN],
+      ],
+      egressJumps(),
+    );
     this.installed.clear();
     this.ready = true;
   }

@@ -105,19 +105,32 @@ export function guardRules(o: GuardOptions): {
 /** Runs `iptables <args>` on a node; resolves true when it exited 0. */
 export type IptablesRunner = (args: string[]) => Promise<boolean>;
 
+/**
+ * Creates or flushes a chain of our own, fills it, and puts each jump into it in place unless it is
+ * there already; idempotent. `chain` starts with `-N` (fails harmlessly when the chain exists) and
+ * `-F`; `label` names what failed in the error.
+ */
+export async function installChain(
+  iptables: IptablesRunner,
+  label: string,
+  chain: string[][],
+  jumps: Array<{ check: string[]; insert: string[] }>,
+): Promise<void> {
+  const [create, ...rest] = chain;
+  await iptables(['-w', ...(create as string[])]);
+  for (const a of rest)
+    if (!(await iptables(['-w', ...a]))) throw new Error(`${label}: iptables ${a.join(' ')} failed`);
+  for (const r of jumps) {
+    if (await iptables(['-w', ...r.check])) continue;
+    if (!(await iptables(['-w', ...r.insert])))
+      throw new Error(`${label}: iptables ${r.insert.join(' ')} failed`);
+  }
+}
+
 /** Installs (or refreshes) the guard on one node; idempotent. */
 export async function installGuard(iptables: IptablesRunner, o: GuardOptions): Promise<void> {
   const { chain, rules } = guardRules(o);
-  const [create, ...rest] = chain;
-  await iptables(['-w', ...(create as string[])]); // fails when the chain exists: fine, it is flushed next
-  for (const a of rest)
-    if (!(await iptables(['-w', ...a])))
-      throw new Error(`published-port guard: iptables ${a.join(' ')} failed`);
-  for (const r of rules) {
-    if (await iptables(['-w', ...r.check])) continue;
-    if (!(await iptables(['-w', ...r.insert])))
-      throw new Error(`published-port guard: iptables ${r.insert.join(' ')} failed`);
-  }
+  await installChain(iptables, 'published-port guard', chain, rules);
 }
 
 /** Where an operator reads what the guard does and how to apply it by hand. */
