@@ -8,6 +8,8 @@
 // measured in the same run, alternating with the redeploys so both see the same machine load.
 //
 // Needs `npm run build` and root with bubblewrap. Usage: node bench/push-to-live/full-stack.mjs [runs]
+// BENCH_TRACE=1 prints every line of the push with its time; GIT_TRACE=1 passes to git;
+// BENCH_DAEMON_NODE_OPTIONS becomes the daemon's NODE_OPTIONS (e.g. a --require of a profiler).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -173,7 +175,13 @@ async function startStack() {
   const daemon = await startPaastechd({
     role: 'all',
     dataDir: fs.mkdtempSync(path.join(root, 'd-')),
-    env: { PAASTECH_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+    env: {
+      PAASTECH_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      // BENCH_DAEMON_NODE_OPTIONS (e.g. "--require /path/to/profiler.cjs") goes to the daemon.
+      ...(process.env.BENCH_DAEMON_NODE_OPTIONS
+        ? { NODE_OPTIONS: process.env.BENCH_DAEMON_NODE_OPTIONS }
+        : {}),
+    },
     timeoutMs: 60_000,
   });
   const base = daemon.endpoints.get('dashboard and API').replace(/\/$/, '');

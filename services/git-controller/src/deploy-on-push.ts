@@ -1,10 +1,12 @@
 // What happens while git holds a push in pre-receive: take the project's push lock, check the
 // updates are not stale, hand them to the API's RecordPush and print every event back to the pusher
 // as it arrives. The API's final result decides whether git accepts the push.
+import path from 'node:path';
 import { control } from '@paastech/proto';
 import type { ControlClient } from './control.js';
 import { type GitRuntime, git } from './git.js';
 import type { HookReply, HookRequest } from './hooks.js';
+import { type CommitSummary, readLooseCommit } from './objects.js';
 import { isZeroSha, parseRefUpdates, type RefUpdateLine } from './parse.js';
 import type { Pushes, PushSession } from './pushes.js';
 import type { Repositories } from './repositories.js';
@@ -91,10 +93,12 @@ async function staleRef(
   projectId: string,
   updates: RefUpdateLine[],
 ): Promise<string | undefined> {
-  const { refs } = await deps.repos.listRefs(projectId);
-  const current = new Map(refs.map((r) => [r.name, r.targetSha]));
+  const current = await deps.repos.refValues(
+    projectId,
+    updates.map((u) => u.refName),
+  );
   for (const u of updates) {
-    const now = current.get(u.refName);
+    const now = current.get(u.refName) || undefined;
     if (isZeroSha(u.oldSha) ? now !== undefined : now !== u.oldSha) return u.refName;
   }
   return undefined;
@@ -108,28 +112,50 @@ async function describeUpdates(
   env: Record<string, string>,
 ): Promise<control.RefUpdate[]> {
   const dir = deps.repos.existingPath(projectId);
+  // The quarantine's directories were checked by quarantineEnv; without one, the repository's own.
+  const objectDirs = env.GIT_OBJECT_DIRECTORY
+    ? [env.GIT_OBJECT_DIRECTORY, ...(env.GIT_ALTERNATE_OBJECT_DIRECTORIES ?? '').split(':').filter(Boolean)]
+    : [path.join(dir, 'objects')];
   const out: control.RefUpdate[] = [];
   for (const u of updates) {
     const update: control.RefUpdate = { oldSha: u.oldSha, newSha: u.newSha, refName: u.refName };
     if (!isZeroSha(u.newSha)) {
-      const text = await git(
-        deps.runtime,
-        ['log', '-1', '--no-walk', '--format=%s%x00%an%x00%ae%x00%at', '--end-of-options', u.newSha],
-        { cwd: dir, env },
-      ).catch(() => '');
-      const [subject, authorName, authorEmail, at] = text.replace(/\n$/, '').split('\0');
-      if (at !== undefined) {
+      const summary =
+        (await readLooseCommit(dir, objectDirs, u.newSha)) ?? (await gitLogSummary(deps, dir, env, u.newSha));
+      if (summary) {
         update.newCommit = {
-          subject: subject ?? '',
-          authorName: authorName ?? '',
-          authorEmail: authorEmail ?? '',
-          authoredAt: new Date(Number(at) * 1000),
+          subject: summary.subject,
+          authorName: summary.authorName,
+          authorEmail: summary.authorEmail,
+          authoredAt: new Date(summary.authoredAt * 1000),
         };
       }
     }
     out.push(update);
   }
   return out;
+}
+
+/** The commit summary as `git log` prints it (commits in packs, unusual encodings or authors). */
+async function gitLogSummary(
+  deps: PushDeps,
+  dir: string,
+  env: Record<string, string>,
+  sha: string,
+): Promise<CommitSummary | undefined> {
+  const text = await git(
+    deps.runtime,
+    ['log', '-1', '--no-walk', '--format=%s%x00%an%x00%ae%x00%at', '--end-of-options', sha],
+    { cwd: dir, env },
+  ).catch(() => '');
+  const [subject, authorName, authorEmail, at] = text.replace(/\n$/, '').split('\0');
+  if (at === undefined) return undefined;
+  return {
+    subject: subject ?? '',
+    authorName: authorName ?? '',
+    authorEmail: authorEmail ?? '',
+    authoredAt: Number(at),
+  };
 }
 
 /** Calls RecordPush and prints its events; resolves with the hook's exit code. */

@@ -3,7 +3,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { toGrpcError } from '@paastech/kit';
 import { git as gitv1 } from '@paastech/proto';
-import type { Repositories } from './repositories.js';
+import { archiveNotFound, type Repositories } from './repositories.js';
 
 const ARCHIVE_CHUNK = 64 * 1024;
 
@@ -51,7 +51,9 @@ async function streamArchive(
   });
   call.on('cancelled', () => child.kill('SIGTERM'));
   const stdout = child.stdout!;
+  let streamed = false;
   stdout.on('data', (b: Buffer) => {
+    streamed = true;
     for (let i = 0; i < b.length; i += ARCHIVE_CHUNK) {
       if (!call.write({ data: b.subarray(i, i + ARCHIVE_CHUNK) })) {
         stdout.pause();
@@ -60,6 +62,9 @@ async function streamArchive(
     }
   });
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`git archive failed (${code}): ${stderr.trim()}`);
+  if (code !== 0) {
+    const missing = streamed ? undefined : archiveNotFound(req.projectId, req.commitSha, stderr);
+    throw missing ?? new Error(`git archive failed (${code}): ${stderr.trim()}`);
+  }
   call.end();
 }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '@paastech/kit';
 import { type GitRuntime, git, spawnGit } from './git.js';
+import { readRefValues } from './objects.js';
 import { checkBranch, checkCommitSha, checkProjectId } from './parse.js';
 
 /** Repository config set at creation; nothing a pusher sends can change it. */
@@ -169,6 +170,18 @@ export class Repositories {
     return { refs, head };
   }
 
+  /**
+   * The current value of each named ref ('' when it does not exist): read from the ref files when
+   * they are plain (a push waits on this in pre-receive), from `git for-each-ref` otherwise.
+   */
+  async refValues(projectId: string, names: string[]): Promise<Map<string, string>> {
+    const read = await readRefValues(this.existingPath(projectId), names);
+    if (read) return read;
+    const { refs } = await this.listRefs(projectId);
+    const all = new Map(refs.map((r) => [r.name, r.targetSha]));
+    return new Map(names.map((n) => [n, all.get(n) ?? '']));
+  }
+
   /** Full name of the ref HEAD points to ("" when HEAD is detached). Read from the file, not with
    * `git symbolic-ref`: a push waits on this in pre-receive, and a spawn costs more than a read. */
   private async head(dir: string): Promise<string> {
@@ -220,20 +233,11 @@ export class Repositories {
     return { GIT_OBJECT_DIRECTORY: objectDir, GIT_ALTERNATE_OBJECT_DIRECTORIES: alternates.join(':') };
   }
 
-  /** Checks that `sha` names a commit (NotFoundError otherwise) and returns the repository path. */
-  async checkCommit(projectId: string, sha: string, env: Record<string, string>): Promise<string> {
-    const dir = this.existingPath(projectId);
-    checkCommitSha(sha);
-    const type = await git(this.runtime, ['cat-file', '-t', '--end-of-options', sha], {
-      cwd: dir,
-      env,
-    }).catch(() => '');
-    if (type.trim() !== 'commit')
-      throw new NotFoundError(`commit "${sha}" not found in project "${projectId}"`);
-    return dir;
-  }
-
-  /** Starts `git archive` of a commit; the caller streams its stdout. */
+  /**
+   * Starts `git archive` of a commit; the caller streams its stdout. The object is named
+   * `<sha>^{commit}`, so git itself refuses a tree or a missing object (see `archiveNotFound`): no
+   * separate `git cat-file` on the way from a push to its build.
+   */
   async archive(
     projectId: string,
     sha: string,
@@ -241,12 +245,19 @@ export class Repositories {
     quarantine?: Quarantine,
   ): Promise<ReturnType<typeof spawnGit>> {
     const env = await this.quarantineEnv(projectId, quarantine);
-    const dir = await this.checkCommit(projectId, sha, env);
-    return spawnGit(this.runtime, ['archive', `--format=${format}`, '--end-of-options', sha], {
+    const dir = this.existingPath(projectId);
+    checkCommitSha(sha);
+    return spawnGit(this.runtime, ['archive', `--format=${format}`, '--end-of-options', `${sha}^{commit}`], {
       cwd: dir,
       env,
     });
   }
+}
+
+/** The error of an archive whose commit does not exist (git printed nothing and said so). */
+export function archiveNotFound(projectId: string, sha: string, stderr: string): NotFoundError | undefined {
+  if (!/not a valid object name|expected commit type/.test(stderr)) return undefined;
+  return new NotFoundError(`commit "${sha}" not found in project "${projectId}"`);
 }
 
 /** Quarantines older than this belong to no live push (a push is bounded by the idle and lock timeouts). */

@@ -36,6 +36,7 @@ describe('GitService over gRPC', () => {
   let work: string;
   let home: string;
   let head: string;
+  let tree: string;
   beforeAll(async () => {
     h = await startHarness();
     work = tempDir('gw-');
@@ -50,6 +51,7 @@ describe('GitService over gRPC', () => {
     await must(g(['tag', '-a', '-m', 'v1', 'v1.0'], src));
     await must(g(['push', `${h.httpBase}/shop.git`, 'main', 'v1.0'], src));
     head = (await must(g(['rev-parse', 'HEAD'], src))).stdout.trim();
+    tree = (await must(g(['rev-parse', 'HEAD^{tree}'], src))).stdout.trim();
   });
   afterAll(async () => {
     await h.stop();
@@ -176,6 +178,13 @@ describe('GitService over gRPC', () => {
   ])('refuses archive request %j', async (patch, code) => {
     await expect(archive(h, { projectId: 'p-shop', commitSha: head, ...patch })).rejects.toMatchObject({
       code,
+    });
+  });
+
+  it('answers NOT_FOUND, before any data, for an object that exists but is not a commit', async () => {
+    await expect(archive(h, { projectId: 'p-shop', commitSha: tree })).rejects.toMatchObject({
+      code: grpc.status.NOT_FOUND,
+      details: `commit "${tree}" not found in project "p-shop"`,
     });
   });
 

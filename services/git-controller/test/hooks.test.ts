@@ -54,9 +54,10 @@ function runHook(file: string): Promise<{ code: number | null; stdout: string }>
         PAASTECH_PUSH_ID: 'push-1',
         GIT_OBJECT_DIRECTORY: '/q/objects',
         GIT_ALTERNATE_OBJECT_DIRECTORIES: '/r/objects',
-        GIT_PUSH_OPTION_COUNT: '2',
+        GIT_PUSH_OPTION_COUNT: '3',
         GIT_PUSH_OPTION_0: 'skip-deploy',
         GIT_PUSH_OPTION_1: 'note=héllo',
+        GIT_PUSH_OPTION_2: 'q="a\\b"\tc',
       },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
@@ -75,6 +76,8 @@ describe.each(['perl', 'node'] as const)('pre-receive hook run by %s', (interpre
     const socket = path.join(root, `${interpreter}-ok.sock`);
     const request = serveOnce(socket, (sock) => {
       sock.write(`${JSON.stringify({ line: '-----> déployé ✓' })}\n${JSON.stringify({ line: 'two' })}\n`);
+      // Every escape JSON.stringify writes comes back as the character it stands for.
+      sock.write(`${JSON.stringify({ line: 'say "hi" \\ tab\tbell\u0007 ok' })}\n`);
       sock.end(`${JSON.stringify({ exit: 1 })}\n`);
     });
     const run = await runHook(writeHook(interpreter, socket));
@@ -83,9 +86,9 @@ describe.each(['perl', 'node'] as const)('pre-receive hook run by %s', (interpre
       updates: UPDATES,
       objectDirectory: '/q/objects',
       alternateObjectDirectories: '/r/objects',
-      pushOptions: ['skip-deploy', 'note=héllo'],
+      pushOptions: ['skip-deploy', 'note=héllo', 'q="a\\b"\tc'],
     });
-    expect(run).toEqual({ code: 1, stdout: '-----> déployé ✓\ntwo\n' });
+    expect(run).toEqual({ code: 1, stdout: '-----> déployé ✓\ntwo\nsay "hi" \\ tab\tbell\u0007 ok\n' });
   });
 
   it('exits 0 when the controller accepts', async () => {

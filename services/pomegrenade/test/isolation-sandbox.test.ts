@@ -110,8 +110,8 @@ describe('LocalRuntime sandbox with isolation (root)', () => {
       (t) => lines.push(t),
     );
     await new Promise((r) => setTimeout(r, 300));
-    // The chain bash → sh (cgroups) → nsenter → bwrap keeps one pid; bwrap forks the namespace's
-    // pid 1 (root too). Neither has any variable of the project.
+    // The chain bash (fds, cgroups) → nsenter → bwrap keeps one pid; bwrap forks the namespace's
+    // pid 1 (root too). Neither has any variable at all (bash's `exec -c`).
     const children = fs
       .readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8')
       .trim()
@@ -121,7 +121,7 @@ describe('LocalRuntime sandbox with isolation (root)', () => {
     for (const pid of rootPids) {
       expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('/usr/bin/bwrap');
       const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
-      expect(environ.split('\0').filter(Boolean)).toEqual(['PWD=/']);
+      expect(environ.split('\0').filter(Boolean)).toEqual([]);
     }
     const exit = await proc.exited;
     expect(exit.code).toBe(0);

@@ -8,7 +8,7 @@ import { createLogger } from '@paastech/kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ProcessSpec } from '../src/domain/ports.js';
 import { LocalRuntime, uidOf } from '../src/runtime/local-runtime.js';
-import { bwrapArgs, ENTER_CGROUPS_SCRIPT } from '../src/runtime/sandbox.js';
+import { bwrapArgs, JOIN_CGROUPS_LOOP } from '../src/runtime/sandbox.js';
 import { eventually } from './support/fake-engine.js';
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lrt-'));
@@ -132,7 +132,7 @@ describe('LocalRuntime (bwrap)', () => {
     expect(args.slice(lastSep + 1)).toEqual(['/bin/sh', '-c', '--bind / /host']);
     expect(args.indexOf('--')).toBeLessThan(args.indexOf('/usr/bin/setpriv'));
     // The cgroup entry script is a constant: paths and the command are positional arguments.
-    expect(ENTER_CGROUPS_SCRIPT).not.toContain('${');
+    expect(JOIN_CGROUPS_LOOP).not.toContain('${');
   });
 
   it.each([

@@ -119,6 +119,8 @@ interface Project {
 }
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** The states of a deployment on its way to active (see setState). */
+const IN_PROGRESS: ReadonlySet<DeploymentState> = new Set(['queued', 'building', 'releasing']);
 const COMMIT = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /** The deployment engine. */
@@ -682,12 +684,16 @@ export class Engine {
     );
   }
 
-  /** Makes `d` the active deployment; the previous one becomes superseded. */
+  /** Makes `d` the active deployment; the previous one becomes superseded (one write for both). */
   private activate(p: Project, d: DeploymentRecord): void {
     const previous = this.active(p);
-    if (previous && previous !== d) this.setState(p, previous, 'superseded');
+    const superseded = previous && previous !== d ? previous : undefined;
+    if (superseded) this.markState(superseded, 'superseded');
     p.record.activeNumber = d.number;
-    this.setState(p, d, 'active');
+    this.markState(d, 'active');
+    this.persist(p);
+    if (superseded) this.announceState(p, superseded);
+    this.announceState(p, d);
   }
 
   // ---- other operations ----
@@ -1126,14 +1132,33 @@ export class Engine {
     if (!p.deleted) this.deps.store.save(p.record);
   }
 
-  /** Moves a deployment to a state, persists it and tells watchers. */
+  /**
+   * Moves a deployment to a state, persists it and tells watchers. A move between two in-progress
+   * states (queued → building → releasing) is not written by itself: after a restart all three mean
+   * the same ("interrupted", see recover), and each write (fsync, rename) blocks the event loop on
+   * the way to the new instance. Whatever else changed meanwhile (the build) is written on its own.
+   */
   private setState(p: Project, d: DeploymentRecord, state: DeploymentState, failure?: Failure): void {
+    const silent = IN_PROGRESS.has(d.state) && IN_PROGRESS.has(state);
+    this.markState(d, state, failure);
+    if (!silent) this.persist(p);
+    this.announceState(p, d);
+  }
+
+  /** Records a state change in memory only. */
+  private markState(d: DeploymentRecord, state: DeploymentState, failure?: Failure): void {
     d.state = state;
     d.stateChangedAt = nowIso();
     if (failure) d.failure = failure;
-    this.persist(p);
+  }
+
+  /** Tells watchers and the log about the deployment's (already recorded) state. */
+  private announceState(p: Project, d: DeploymentRecord): void {
     this.emitState(p, d);
-    const text = failure ? `v${d.number} ${state}: ${failure.message}` : `v${d.number} ${state}`;
+    const text =
+      d.failure && d.state === 'failed'
+        ? `v${d.number} failed: ${d.failure.message}`
+        : `v${d.number} ${d.state}`;
     this.log(p, 'platform', text, d.number);
   }
 

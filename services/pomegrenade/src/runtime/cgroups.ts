@@ -75,7 +75,11 @@ function listDirs(base: string, rel = ''): string[] {
   return out;
 }
 
-/** Kills every pid of a group until none is left (a fork may race the first pass). */
+/**
+ * Kills every pid of a group until none is left (a fork may race the first pass). Looks again after
+ * 1, 2, 4, 8, 16 ms, then every 20 ms (about 2 s in all): a sandbox that just exited usually still
+ * lists its last processes for a moment, and a build waits on this between its steps.
+ */
 async function killAll(pidsOf: () => number[]): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const pids = pidsOf();
@@ -87,7 +91,7 @@ async function killAll(pidsOf: () => number[]): Promise<void> {
         // already gone
       }
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, Math.min(20, 2 ** attempt)));
   }
 }
 

@@ -15,14 +15,14 @@ import path from 'node:path';
 import type { Logger } from '@paastech/kit';
 import type { ExitInfo, ProcessSpec, RunningProcess, Runtime } from '../domain/ports.js';
 import { envFileText, OUTER_ENV } from '../isolation/env-file.js';
-import { BASH, BASH_FLAGS, CLOSE_FDS_SCRIPT } from '../isolation/fds.js';
+import { BASH, BASH_FLAGS, CLOSE_FDS_LOOP } from '../isolation/fds.js';
 import { tmpSizeBytes } from '../isolation/limits.js';
 import { ProjectNetworks } from '../isolation/network.js';
 import { seccompProgram } from '../isolation/seccomp.js';
 import { type Cgroups, detectCgroups } from './cgroups.js';
 import { feedStdin, forEachLine, stdinOf } from './lines.js';
 import { freePort, listeningSockets } from './net.js';
-import { bwrapArgs, ENTER_CGROUPS_SCRIPT, ETC_FILES, type HostLayout } from './sandbox.js';
+import { bwrapArgs, ETC_FILES, type HostLayout, JOIN_CGROUPS_LOOP } from './sandbox.js';
 
 export interface LocalRuntimeOptions {
   sandbox: 'bwrap' | 'none';
@@ -39,6 +39,14 @@ export const DEFAULT_INSTANCE_NETWORK = { range: '10.213.0.0/16', egress: true }
 /** fds of the seccomp program and the environment file in bwrap (after stdin, stdout, stderr). */
 const SECCOMP_FD = 3;
 const ENV_FD = 4;
+
+/**
+ * The first process of every sandbox chain, as root: `bash -c SCRIPT bash <cgroup.procs files…> --
+ * <program> <args…>` closes the fds it inherited, joins the process's cgroups, then becomes the
+ * program with an empty environment. One shell for both steps: each exec on this chain is on the way
+ * to every build step and every new instance.
+ */
+export const SANDBOX_ENTRY_SCRIPT = `${CLOSE_FDS_LOOP}; ${JOIN_CGROUPS_LOOP}; exec -c "$@"`;
 
 /** Finds a program on the usual system paths. */
 function which(program: string): string | null {
@@ -157,15 +165,15 @@ export class LocalRuntime implements Runtime {
     const fds = this.sandboxFds(spec);
     let child: ChildProcess;
     try {
-      const enterCgroups = ['/bin/sh', '-c', ENTER_CGROUPS_SCRIPT, 'sh', ...procsFiles, '--'];
       child = spawn(
         BASH,
         [
           ...BASH_FLAGS,
           '-c',
-          CLOSE_FDS_SCRIPT,
+          SANDBOX_ENTRY_SCRIPT,
           'bash',
-          ...enterCgroups,
+          ...procsFiles,
+          '--',
           ...enterNet,
           this.programs.bwrap,
           ...args,

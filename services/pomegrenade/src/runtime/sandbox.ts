@@ -101,9 +101,10 @@ export function setprivArgs(uid: number, gid: number): string[] {
 }
 
 /**
- * The constant script that puts itself into cgroups and then becomes the real command:
- * `sh -c SCRIPT sh <cgroup.procs files…> -- <program> <args…>`. The script text never changes;
- * paths and the command are its positional arguments, so nothing is ever interpreted by the shell.
+ * sh statements that put the running shell into cgroups: its positional arguments are
+ * `<cgroup.procs files…> -- <program> <args…>`, and it leaves `<program> <args…>` in "$@". The text
+ * never changes; paths and the command are positional arguments, so nothing is ever interpreted by
+ * the shell.
  */
-export const ENTER_CGROUPS_SCRIPT =
-  'for f; do if [ "$f" = -- ]; then break; fi; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"';
+export const JOIN_CGROUPS_LOOP =
+  'for f; do if [ "$f" = -- ]; then break; fi; echo $$ > "$f" || exit 125; shift; done; shift';
