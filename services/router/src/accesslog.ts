@@ -14,6 +14,8 @@ export function accessLogPath(dataDir: string): string {
 const FLUSH_BYTES = 64 * 1024;
 /** …or after this long. */
 const FLUSH_MS = 200;
+/** Most pieces written with one writev (Linux's IOV_MAX is 1024). */
+const MAX_IOVECS = 64;
 /** A failing write (disk full, file system gone) is reported at most this often. */
 const ERROR_REPORT_MS = 60_000;
 
@@ -21,7 +23,9 @@ const ERROR_REPORT_MS = 60_000;
 export type AccessLogErrorReporter = (err: Error, droppedLines: number) => void;
 
 export class AccessLogWriter {
-  private pending: string[] = [];
+  /** Lines not yet written: strings (the node plane's) and chunks of ready-made lines (HAProxy's). */
+  private pending: Array<string | Buffer> = [];
+  private pendingLines = 0;
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private fd: number;
@@ -45,8 +49,19 @@ export class AccessLogWriter {
   write(r: RequestRecord): void {
     if (this.closed) return;
     const line = `{"level":30,"time":${Date.now()},"service":"router","component":"access","project":${JSON.stringify(r.projectName)},"method":${JSON.stringify(r.method)},"status":${r.status},"bytes":${r.bytesOut},"bytesIn":${r.bytesIn},"durationMs":${Math.round(r.durationMs * 1000) / 1000},"upstream":${JSON.stringify(r.upstream)},"requestId":${JSON.stringify(r.requestId)},"msg":"request"}\n`;
-    this.pending.push(line);
-    this.pendingBytes += line.length;
+    this.queue(line, line.length, 1);
+  }
+
+  /** Queues `lines` complete, newline-terminated lines as they are (the haproxy plane's). */
+  writeLines(bytes: Buffer, lines: number): void {
+    if (this.closed || bytes.length === 0) return;
+    this.queue(bytes, bytes.length, lines);
+  }
+
+  private queue(item: string | Buffer, bytes: number, lines: number): void {
+    this.pending.push(item);
+    this.pendingBytes += bytes;
+    this.pendingLines += lines;
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
     else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), FLUSH_MS);
@@ -59,12 +74,18 @@ export class AccessLogWriter {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.pending.length === 0) return;
-    const text = this.pending.join('');
-    const lines = this.pending.length;
+    const chunks = toBuffers(this.pending);
+    const lines = this.pendingLines;
     this.pending = [];
     this.pendingBytes = 0;
+    this.pendingLines = 0;
     try {
-      this.size += fs.writeSync(this.fd, text);
+      this.size +=
+        chunks.length === 1
+          ? fs.writeSync(this.fd, chunks[0] as Buffer)
+          : chunks.length <= MAX_IOVECS
+            ? fs.writevSync(this.fd, chunks)
+            : fs.writeSync(this.fd, Buffer.concat(chunks));
       if (this.size >= this.maxBytes) this.rotate();
     } catch (err) {
       // A full disk must not take the router down: the lines are dropped (the counters keep them)
@@ -95,4 +116,21 @@ export class AccessLogWriter {
     fs.closeSync(this.fd);
     this.closed = true;
   }
+}
+
+/** The queued items as buffers, consecutive strings joined into one. */
+function toBuffers(items: Array<string | Buffer>): Buffer[] {
+  const out: Buffer[] = [];
+  let strings: string[] = [];
+  for (const item of items) {
+    if (typeof item === 'string') {
+      strings.push(item);
+      continue;
+    }
+    if (strings.length > 0) out.push(Buffer.from(strings.join('')));
+    strings = [];
+    out.push(item);
+  }
+  if (strings.length > 0) out.push(Buffer.from(strings.join('')));
+  return out;
 }

@@ -6,6 +6,9 @@ import type { routing } from '@paastech/proto';
 /** Upper bounds (ms) of the latency histogram buckets; the last bucket is everything above. */
 export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
+/** The two sets of counters a request goes into: 0 = totals, 1 = the report window. */
+const TWO = [0, 1] as const;
+
 /** Key under which requests for unknown hosts are counted. */
 export const UNROUTED = '(unrouted)';
 
@@ -60,7 +63,10 @@ export function bucketOf(ms: number): number {
 
 /** Where access-log lines go (a batched file, for both data planes). */
 export interface AccessLogSink {
+  /** The line of one finished request. */
   write(r: RequestRecord): void;
+  /** `lines` complete lines a data plane made itself (the haproxy plane's, from HAProxy). */
+  writeLines(bytes: Buffer, lines: number): void;
 }
 
 /** Counts every request, totals and since the last report, and writes the access log. */
@@ -69,14 +75,55 @@ export class TrafficStats {
   private window = new Map<string, ProjectCounters>();
   private windowStart = new Date();
 
-  constructor(private readonly accessLog: AccessLogSink | undefined) {}
+  constructor(private readonly accessLog: AccessLogSink) {}
 
   /** Records one finished request and writes its access-log line. */
   record(r: RequestRecord): void {
-    const key = r.projectId || UNROUTED;
-    count(this.totals, key, r);
-    count(this.window, key, r);
-    this.accessLog?.write(r);
+    this.count(r.projectId, r.projectName, r.status, r.bytesIn, r.bytesOut, r.durationMs, r.byRouter);
+    this.accessLog.write(r);
+  }
+
+  /**
+   * Counts one finished request whose access-log line the data plane writes itself (writeLines);
+   * plain arguments, so a plane counting tens of thousands of requests a second makes no object each.
+   */
+  count(
+    projectId: string,
+    projectName: string,
+    status: number,
+    bytesIn: number,
+    bytesOut: number,
+    durationMs: number,
+    byRouter: boolean,
+  ): void {
+    const key = projectId || UNROUTED;
+    const unavailable = byRouter && (status === 502 || status === 503 || status === 504);
+    const cls = Math.min(Math.max(Math.floor(status / 100) - 1, 0), 4);
+    const bucket = bucketOf(durationMs);
+    for (const map of TWO) {
+      const c = this.countersOf(map === 0 ? this.totals : this.window, key, projectName);
+      c.requests++;
+      c.byClass[cls as 0 | 1 | 2 | 3 | 4]++;
+      if (unavailable) c.unavailable++;
+      c.bytesIn += bytesIn;
+      c.bytesOut += bytesOut;
+      c.latency[bucket] = (c.latency[bucket] ?? 0) + 1;
+    }
+  }
+
+  /** The counters of `key` in `map`, created on first use. */
+  private countersOf(map: Map<string, ProjectCounters>, key: string, projectName: string): ProjectCounters {
+    let c = map.get(key);
+    if (!c) {
+      c = emptyCounters(projectName);
+      map.set(key, c);
+    }
+    return c;
+  }
+
+  /** Appends `lines` complete access-log lines a data plane made itself (see count). */
+  writeLines(bytes: Buffer, lines: number): void {
+    this.accessLog.writeLines(bytes, lines);
   }
 
   /** Every project's totals since the router started. */
@@ -110,21 +157,4 @@ export class TrafficStats {
     this.windowStart = windowEnd;
     return report;
   }
-}
-
-/** Adds one request to the counters of its project in `map`. */
-function count(map: Map<string, ProjectCounters>, key: string, r: RequestRecord): void {
-  let c = map.get(key);
-  if (!c) {
-    c = emptyCounters(r.projectName);
-    map.set(key, c);
-  }
-  c.requests++;
-  const cls = Math.min(Math.max(Math.floor(r.status / 100) - 1, 0), 4) as 0 | 1 | 2 | 3 | 4;
-  c.byClass[cls]++;
-  if (r.byRouter && (r.status === 502 || r.status === 503 || r.status === 504)) c.unavailable++;
-  c.bytesIn += r.bytesIn;
-  c.bytesOut += r.bytesOut;
-  const b = bucketOf(r.durationMs);
-  c.latency[b] = (c.latency[b] ?? 0) + 1;
 }

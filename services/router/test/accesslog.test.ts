@@ -48,6 +48,38 @@ describe('access log writer', () => {
     expect(b.requestId).toBe('b');
   });
 
+  it('writes ready-made lines as they are, in order with the lines it makes itself', () => {
+    const file = path.join(dir(), 'access.log');
+    const w = new AccessLogWriter(file);
+    w.write(record('a'));
+    w.writeLines(Buffer.from('{"requestId":"h1"}\n{"requestId":"h2"}\n'), 2);
+    w.write(record('b'));
+    w.write(record('c'));
+    w.writeLines(Buffer.from('{"requestId":"h3"}\n'), 1);
+    w.writeLines(Buffer.alloc(0), 0);
+    w.close();
+    const ids = fs
+      .readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l).requestId);
+    expect(ids).toEqual(['a', 'h1', 'h2', 'b', 'c', 'h3']);
+  });
+
+  it('writes a flush of more pieces than one writev takes', () => {
+    const file = path.join(dir(), 'access.log');
+    const w = new AccessLogWriter(file);
+    for (let i = 0; i < 300; i++) {
+      w.writeLines(Buffer.from(`{"n":${i}}\n`), 1);
+      w.write(record(`r${i}`));
+    }
+    w.close();
+    const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(600);
+    expect(JSON.parse(lines[598] as string)).toEqual({ n: 299 });
+    expect(JSON.parse(lines[599] as string).requestId).toBe('r299');
+  });
+
   it('rotates to access.log.1 past its size limit', () => {
     const file = path.join(dir(), 'access.log');
     const w = new AccessLogWriter(file, undefined, 1000);
@@ -66,8 +98,9 @@ describe('access log writer', () => {
       reports.push({ code: (err as NodeJS.ErrnoException).code, droppedLines }),
     );
     for (let i = 0; i < 3; i++) w.write(record(`r${i}`));
+    w.writeLines(Buffer.from('{"a":1}\n{"a":2}\n'), 2);
     expect(() => w.flush()).not.toThrow();
-    expect(reports).toEqual([{ code: 'ENOSPC', droppedLines: 3 }]);
+    expect(reports).toEqual([{ code: 'ENOSPC', droppedLines: 5 }]);
     w.write(record('again'));
     expect(() => w.close()).not.toThrow();
     expect(reports).toHaveLength(1);

@@ -6,7 +6,14 @@ import net from 'node:net';
 import path from 'node:path';
 import { createLogger } from '@paastech/kit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseAccessLine, RingFollower } from '../src/haproxy/ring.js';
+import { ACCESS_LOG_FORMAT } from '../src/haproxy/config.js';
+import {
+  type AccessLine,
+  emptyAccessLine,
+  RingFollower,
+  type RingSink,
+  scanAccessLine,
+} from '../src/haproxy/ring.js';
 import { haproxyAvailable } from '../src/index.js';
 import { Backend, type Echo } from './support/backend.js';
 import { admin, type Harness, request, startHarness, tempDir, waitFor } from './support/harness.js';
@@ -14,11 +21,58 @@ import { haproxiesIn } from './support/processes.js';
 import { route } from './support/routing-server.js';
 
 const GOOD =
-  '{"level":30,"time":1,"service":"router","component":"access","project":"shop","host":"shop.apps.test","backend":"s0","method":"GET","status":200,"bytes":5,"bytesIn":0,"durationMs":1,"upstream":"127.0.0.1:9","requestId":"r1","termination":"--","msg":"request"}';
+  '{"level":30,"time":1,"service":"router","component":"access","project":"shop","backend":"s0","method":"GET","status":200,"bytes":5,"bytesIn":0,"durationMs":1,"upstream":"127.0.0.1:9","requestId":"r1","termination":"--","msg":"request","host":"shop.apps.test"}';
 
-describe('parseAccessLine', () => {
+/** scanAccessLine on a whole string: a copy of the record, or undefined. */
+function scan(line: string): AccessLine | undefined {
+  const out = emptyAccessLine();
+  return scanAccessLine(line, 0, line.length, out) ? { ...out } : undefined;
+}
+
+describe('scanAccessLine', () => {
   it('reads a line in ACCESS_LOG_FORMAT', () => {
-    expect(parseAccessLine(GOOD)).toMatchObject({ host: 'shop.apps.test', status: 200, requestId: 'r1' });
+    expect(scan(GOOD)).toEqual({
+      host: 'shop.apps.test',
+      backend: 's0',
+      method: 'GET',
+      status: 200,
+      bytes: 5,
+      bytesIn: 0,
+      durationMs: 1,
+      upstream: '127.0.0.1:9',
+      requestId: 'r1',
+      termination: '--',
+    });
+  });
+
+  it('is the shape HAProxy is told to write (ACCESS_LOG_FORMAT with its fields filled in)', () => {
+    const filled = ACCESS_LOG_FORMAT.replace('%Ts%ms', '1')
+      .replace('%[var(txn.host),map(NAMES)]', 'shop')
+      .replace('%b', 's0')
+      .replace('%HM', 'GET')
+      .replace('%ST', '200')
+      .replace('%B', '5')
+      .replace('%U', '0')
+      .replace('%Ta', '1')
+      .replace('%si:%sp', '127.0.0.1:9')
+      .replace('%ID', 'r1')
+      .replace('%tsc', '--')
+      .replace('%[var(txn.host),json(utf8s)]', 'shop.apps.test');
+    expect(filled).toBe(GOOD);
+    expect(JSON.parse(filled)).toMatchObject({ project: 'shop', status: 200, host: 'shop.apps.test' });
+  });
+
+  it('reads a part of a longer text, and negative numbers (HAProxy writes -1 for "none")', () => {
+    const line = GOOD.replace('"status":200', '"status":-1').replace('"durationMs":1', '"durationMs":-1');
+    const text = `junk\n${line}\nmore`;
+    const out = emptyAccessLine();
+    expect(scanAccessLine(text, 5, 5 + line.length, out)).toBe(true);
+    expect(out).toMatchObject({ status: -1, durationMs: -1, host: 'shop.apps.test' });
+  });
+
+  it('keeps no host that holds an escape (no route has one) but still reads the line', () => {
+    expect(scan(GOOD.replace('"host":"shop.apps.test"', '"host":"a\\"b"'))?.host).toBe('');
+    expect(scan(GOOD.replace('"host":"shop.apps.test"', '"host":"\\u00e9.apps.test"'))?.host).toBe('');
   });
 
   it.each([
@@ -26,60 +80,157 @@ describe('parseAccessLine', () => {
     ['show info output', 'Pid: 1234'],
     ['an empty line', ''],
     ['a line cut by maxlen', GOOD.slice(0, 120)],
+    ['a line cut inside the host', GOOD.slice(0, -5)],
     ['a JSON array', '[{"component":"access"}]'],
     ['null', 'null'],
     ['another component', GOOD.replace('"access"', '"other"')],
+    ['fields in another order', GOOD.replace('"method":"GET","status":200', '"status":200,"method":"GET"')],
     ['a status that is a string', GOOD.replace('"status":200', '"status":"200"')],
-    ['a missing host', GOOD.replace('"host":"shop.apps.test",', '')],
-    ['a host that is an object', GOOD.replace('"host":"shop.apps.test"', '"host":{"toString":1}')],
+    ['a status with a fraction', GOOD.replace('"status":200', '"status":200.5')],
+    ['an empty number', GOOD.replace('"bytes":5', '"bytes":')],
+    ['a lone minus', GOOD.replace('"bytes":5', '"bytes":-')],
+    ['a number of 16 digits', GOOD.replace('"bytes":5', '"bytes":1234567890123456')],
     ['a duration out of range', GOOD.replace('"durationMs":1', '"durationMs":1e999')],
+    ['a missing host', GOOD.replace(',"host":"shop.apps.test"', '')],
+    ['a host that is an object', GOOD.replace('"host":"shop.apps.test"}', '"host":{"toString":1}}')],
+    ['a host with a bare quote', GOOD.replace('"host":"shop.apps.test"', '"host":"a"b"')],
+    ['a backend with an escape', GOOD.replace('"backend":"s0"', '"backend":"s\\0"')],
+    ['something after the line', `${GOOD} `],
     ['a leading space', ` ${GOOD}`],
   ])('ignores %s', (_name, line) => {
-    expect(parseAccessLine(line)).toBeUndefined();
+    expect(scan(line)).toBeUndefined();
   });
 });
 
-describe('RingFollower on a stream that breaks', () => {
+/** A sink that scans like the haproxy plane and keeps what it is handed. */
+function recordingSink() {
+  const ids: string[] = [];
+  const written: Buffer[] = [];
+  let count = 0;
+  const out = emptyAccessLine();
+  const sink: RingSink = {
+    line(text, start, end) {
+      if (!scanAccessLine(text, start, end, out)) return false;
+      ids.push(out.requestId);
+      return true;
+    },
+    lines(bytes, n) {
+      written.push(Buffer.from(bytes));
+      count += n;
+    },
+  };
+  return { sink, ids, written: () => Buffer.concat(written).toString(), count: () => count };
+}
+
+/** A server that speaks like HAProxy's CLI: `show info`, then what `events` gives each connection. */
+async function fakeCli(socket: string, events: (n: number, c: net.Socket) => void) {
+  const commands: string[] = [];
+  const conns: net.Socket[] = [];
+  const server = net.createServer((c) => {
+    conns.push(c);
+    c.once('data', (b) => {
+      commands.push(b.toString());
+      c.write('Name: HAProxy\nPid: 4242\n\n');
+      events(commands.length, c);
+    });
+  });
+  await new Promise<void>((r) => server.listen(socket, r));
+  return {
+    commands,
+    close: async () => {
+      for (const c of conns) c.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+const silent = createLogger('router', { level: 'silent', format: 'json' });
+
+describe('RingFollower reading a stream', () => {
   const dirs: string[] = [];
   afterEach(() => {
     for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  it('attaches again from the ring end (-wn) when the stream of a live worker breaks', async () => {
+  /** Runs `body` with a follower attached to a fake CLI whose n-th connection gets `events`. */
+  const following = async (
+    events: (n: number, c: net.Socket) => void,
+    body: (rec: ReturnType<typeof recordingSink>, commands: string[]) => Promise<void>,
+  ) => {
     const dir = tempDir();
     dirs.push(dir);
     const socket = path.join(dir, 'fake.sock');
-    // Speaks like HAProxy's CLI: show info, then events; the first connection breaks.
-    const commands: string[] = [];
-    const conns: net.Socket[] = [];
-    const server = net.createServer((c) => {
-      conns.push(c);
-      c.once('data', (b) => {
-        commands.push(b.toString());
-        c.write(`Name: HAProxy\nPid: 4242\n\n${GOOD.replace('r1', `r${commands.length}`)}\nnot json\n`);
-        if (commands.length === 1) setTimeout(() => c.destroy(), 50);
-      });
-    });
-    await new Promise<void>((r) => server.listen(socket, r));
-    const lines: string[] = [];
+    const cli = await fakeCli(socket, events);
+    const rec = recordingSink();
     const follower = new RingFollower(
       socket,
       'access',
-      (l) => lines.push(l),
+      rec.sink,
       async () => 4242,
       () => [],
-      createLogger('router', { level: 'silent', format: 'json' }),
+      silent,
     );
     try {
       follower.attach();
-      await waitFor(() => commands.length === 2 && lines.length === 2, 5_000, 'reattached');
-      expect(commands).toEqual(['show info; show events access -w\n', 'show info; show events access -wn\n']);
-      expect(lines.map((l) => parseAccessLine(l)?.requestId)).toEqual(['r1', 'r2']);
+      await body(rec, cli.commands);
     } finally {
       follower.close();
-      for (const c of conns) c.destroy();
-      await new Promise((r) => server.close(r));
+      await cli.close();
     }
+  };
+
+  it('hands over access lines as they came, split across reads, without the notices between them', async () => {
+    const line = (i: number) => GOOD.replace('"r1"', `"r${i}"`);
+    const text = `${line(1)}\n${line(2)}\nProxy edge stopped (cumulated conns: FE: 1, BE: 0).\n${line(3)}\nnot json\n{"cut":\n${line(4)}\n`;
+    const drip = (_n: number, c: net.Socket) => {
+      // A few bytes at a time at first (lines split anywhere), then the rest at once.
+      const bytes = Buffer.from(text);
+      let i = 0;
+      const timer = setInterval(() => {
+        if (i >= 140) {
+          clearInterval(timer);
+          c.write(bytes.subarray(i));
+          return;
+        }
+        c.write(bytes.subarray(i, i + 7));
+        i += 7;
+      }, 1);
+    };
+    await following(drip, async (rec) => {
+      await waitFor(() => rec.ids.length === 4, 10_000, 'four lines');
+      expect(rec.ids).toEqual(['r1', 'r2', 'r3', 'r4']);
+      expect(rec.written()).toBe(`${line(1)}\n${line(2)}\n${line(3)}\n${line(4)}\n`);
+      expect(rec.count()).toBe(4);
+    });
+  });
+
+  it('reads a burst of many lines whole, across pauses', async () => {
+    const n = 20_000;
+    const burst = (_n: number, c: net.Socket) => {
+      for (let i = 0; i < n; i += 1000) {
+        let chunk = '';
+        for (let j = i; j < i + 1000; j++) chunk += `${GOOD.replace('"r1"', `"r${j}"`)}\n`;
+        c.write(chunk);
+      }
+    };
+    await following(burst, async (rec) => {
+      await waitFor(() => rec.ids.length === n, 10_000, `${n} lines`);
+      expect(rec.ids[n - 1]).toBe(`r${n - 1}`);
+      expect(new Set(rec.ids).size).toBe(n);
+      expect(rec.count()).toBe(n);
+    });
+  });
+
+  it('attaches again from the ring end (-wn) when the stream of a live worker breaks', async () => {
+    const breakFirst = (n: number, c: net.Socket) => {
+      c.write(`${GOOD.replace('"r1"', `"r${n}"`)}\nnot json\n`);
+      if (n === 1) setTimeout(() => c.destroy(), 50);
+    };
+    await following(breakFirst, async (rec, commands) => {
+      await waitFor(() => commands.length === 2 && rec.ids.length === 2, 5_000, 'reattached');
+      expect(commands).toEqual(['show info; show events access -w\n', 'show info; show events access -wn\n']);
+      expect(rec.ids).toEqual(['r1', 'r2']);
+    });
   });
 });
 
@@ -100,7 +251,10 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
       .readFileSync(`${h.dataDir}/router/access.log`, 'utf8')
       .split('\n')
       .filter(Boolean)
-      .map((l) => JSON.parse(l) as { project: string; requestId: string; status: number });
+      .map(
+        (l) =>
+          JSON.parse(l) as { project: string; requestId: string; status: number; time: number; host: string },
+      );
   /** Sends `n` requests one after another; returns the X-Request-Id values the instance saw. */
   const send = async (n: number) => {
     const ids: string[] = [];
@@ -150,7 +304,11 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
     await waitFor(() => ids.every((id) => accessLines().some((l) => l.requestId === id)), 3_000, 'lines');
     const mine = accessLines().filter((l) => ids.includes(l.requestId));
     expect(mine).toHaveLength(25);
-    expect(mine.every((l) => l.project === 'one' && l.status === 200)).toBe(true);
+    expect(mine.every((l) => l.project === 'one' && l.status === 200 && l.host === 'one.apps.test')).toBe(
+      true,
+    );
+    // Milliseconds since the epoch (HAProxy's %Ts%ms), not seconds or a date string.
+    expect(mine.every((l) => Math.abs(l.time - Date.now()) < 60_000)).toBe(true);
   });
 
   it('keeps counting after HAProxy crashes and is restarted', async () => {

@@ -248,7 +248,8 @@ describe('stats', () => {
   });
 
   it('reports deltas since the previous report and keeps totals', () => {
-    const s = new TrafficStats(undefined);
+    const written: string[] = [];
+    const s = new TrafficStats({ write: (r) => written.push(r.requestId), writeLines: () => undefined });
     const rec = {
       projectId: 'p',
       projectName: 'p',
@@ -264,6 +265,7 @@ describe('stats', () => {
     s.record({ ...rec, status: 404, byRouter: true });
     s.record({ ...rec, status: 302, byRouter: false });
     s.record({ ...rec, status: 500, byRouter: false });
+    expect(written).toHaveLength(5);
     const first = s.takeReport('r1');
     expect(first.projects).toEqual([
       {

@@ -25,7 +25,7 @@ import {
   pageFiles,
   serverName,
 } from './config.js';
-import { parseAccessLine, RingFollower } from './ring.js';
+import { emptyAccessLine, RingFollower, type RingSink, scanAccessLine } from './ring.js';
 import { RuntimeApi } from './runtime.js';
 
 /** Slot backends created at first; doubled (with a reload) when they run out. */
@@ -216,26 +216,30 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     while (stale().length > 0) await new Promise((r) => setTimeout(r, 50));
   };
 
-  /** Feeds one line of HAProxy's access log (ACCESS_LOG_FORMAT in config.ts) to the counters. */
-  const onLogLine = (line: string) => {
-    const l = parseAccessLine(line);
-    if (!l) return;
-    const route = ctx.table.lookup(l.host);
-    ctx.stats.record({
-      projectId: route?.projectId ?? '',
-      projectName: route?.projectName ?? '',
-      method: l.method,
-      status: l.status,
-      bytesIn: l.bytesIn,
-      bytesOut: l.bytes,
-      durationMs: Math.max(l.durationMs, 0),
-      upstream: l.upstream === '-:-' ? '' : l.upstream,
-      requestId: l.requestId,
-      byRouter:
-        !/^s\d+$/.test(l.backend) ||
-        l.upstream === '-:-' ||
-        (l.status >= 500 && /^[sSP]/.test(l.termination)),
-    });
+  /**
+   * Where the ring streams hand HAProxy's access log: each line (ACCESS_LOG_FORMAT in config.ts) is
+   * counted, then the lines go to access.log as HAProxy wrote them.
+   */
+  const scanned = emptyAccessLine();
+  const logSink: RingSink = {
+    line(text, start, end) {
+      if (!scanAccessLine(text, start, end, scanned)) return false;
+      const l = scanned;
+      const route = ctx.table.lookup(l.host);
+      const failed = l.status === 502 || l.status === 503 || l.status === 504;
+      ctx.stats.count(
+        route?.projectId ?? '',
+        route?.projectName ?? '',
+        l.status,
+        l.bytesIn,
+        l.bytes,
+        Math.max(l.durationMs, 0),
+        // Only a 502/503/504 can be "made by the router"; the test is skipped for every other line.
+        failed && (!/^s\d+$/.test(l.backend) || l.upstream === '-:-' || /^[sSP]/.test(l.termination)),
+      );
+      return true;
+    },
+    lines: (bytes, count) => ctx.stats.writeLines(bytes, count),
   };
 
   /** The pid of the worker answering on the Runtime API now. */
@@ -472,7 +476,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       resetServers(routes);
       writeFiles(routes);
       const ports = () => (tlsPort === undefined ? [port] : [port, tlsPort]);
-      ring = new RingFollower(paths.socket, ACCESS_RING, onLogLine, workerPid, ports, logger);
+      ring = new RingFollower(paths.socket, ACCESS_RING, logSink, workerPid, ports, logger);
       await launch();
       sweepTimer = setInterval(() => {
         // At most one sweep waits in the lane: a slow Runtime API must not pile sweeps up before apply.
