@@ -1,13 +1,23 @@
 // Each fixture app deployed for real: GetArchive from a real repository, the real builders in the
 // bubblewrap build sandbox, instances under LocalRuntime, health-gated routes.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from './support/fake-engine.js';
 import { fixture } from './support/git-server.js';
 import { type Harness, httpGet, startHarness } from './support/pomegrenade.js';
 
 let h: Harness;
+
+/** The project's process groups (cgroup v1 memory hierarchy) under this harness's cgroup root. */
+function processGroups(projectId: string): string[] {
+  const tag = createHash('sha256').update(path.join(h.dataDir, 'pomegrenade')).digest('hex').slice(0, 10);
+  const dir = path.join('/sys/fs/cgroup/memory', `paastech-${tag}`, projectId);
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [e.name] : []));
+}
 
 beforeAll(async () => {
   h = await startHarness();
@@ -31,6 +41,8 @@ describe('deploying fixture apps', () => {
     const [up] = h.routes.upstreams('hello');
     expect(up).toMatch(/^\d+\.\d+\.\d+\.\d+:\d+$/);
     expect((await httpGet(up as string)).body).toBe('bonjour-secret-x from v1 (web.1)\n');
+    // web.1 runs in the sandbox set up while the build ran (its id ends in "p"), the only one.
+    expect(processGroups('hello')).toEqual([expect.stringMatching(/^v1-web-1-[0-9a-z]+p$/)]);
   });
 
   it('node-dep: installs an npm dependency, then reuses node_modules when the lockfile is unchanged', async () => {
@@ -103,6 +115,9 @@ describe('deploying fixture apps', () => {
   it('build-fails: the deployment fails with the build output, nothing is routed', async () => {
     const commit = await h.repo('bf').commitFixture(fixture('build-fails'));
     const { deployment, lines } = await h.deploy('bf', 1, commit);
+    // The web.1 sandbox prepared during the build is gone with it, and so is its app directory.
+    await eventually(() => processGroups('bf').length === 0, 5000, 'no process group of bf');
+    expect(fs.existsSync(path.join(h.dataDir, 'pomegrenade', 'projects', 'bf', 'builds', 'v1'))).toBe(false);
     expect(deployment.failure?.message).toBe('build command "npm run build" exited with code 2');
     expect(lines).toContain('build: compile error: missing semicolon');
     expect(h.routes.upstreams('bf')).toEqual([]);

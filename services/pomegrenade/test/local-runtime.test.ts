@@ -231,4 +231,67 @@ describe('LocalRuntime (bwrap)', () => {
       await proc.stop(500);
     }
   });
+
+  describe('a sandbox prepared before its command (Runtime.prepare)', () => {
+    /** The prepared form of spec(id, …): everything but argv, env and stdin. */
+    function prepared(id: string, dir = appDir) {
+      const { argv: _argv, env: _env, ...rest } = spec(id, '');
+      return runtime.prepare({ ...rest, appDir: dir });
+    }
+
+    it('runs the argv and environment it is given later, the words and values exactly', async () => {
+      const p = await prepared('prep-run');
+      expect(p).not.toBeNull();
+      // Set up and waiting: its cgroup holds only root (bwrap) so far, nothing of the project's uid.
+      await new Promise((r) => setTimeout(r, 200));
+      const waiting = fs.readFileSync(path.join(memoryGroup('prep-run'), 'cgroup.procs'), 'utf8');
+      expect(waiting.trim().split('\n').map(Number).map(uidOf)).not.toContain(UID);
+      const lines: string[] = [];
+      const env = {
+        PATH: '/usr/bin:/bin',
+        PORT: String(p?.port),
+        QUOTE: "it's $HOME `x`",
+        PAASTECH_ARGV: 'no',
+      };
+      const script = 'printf "%s|%s|%s|%s\\n" "$0" "$1" "$QUOTE" "$PORT"; env | grep -c ^PAASTECH_ARGV=';
+      const proc = p?.start(['/bin/sh', '-c', script, "a'b", 'c d'], env, (t) => lines.push(t));
+      expect((await proc?.exited)?.code).toBe(1);
+      expect(lines).toEqual([`a'b|c d|it's $HOME \`x\`|${p?.port}`, '0']);
+      expect(p?.usable).toBe(false);
+      expect(() => p?.start(['/bin/true'], env, () => {})).toThrow('cannot start');
+    });
+
+    it('binds what is at its app directory path once started (a build renames the artifact there)', async () => {
+      const builds = path.join(stateDir, 'builds');
+      const target = path.join(builds, 'v9', 'app');
+      fs.mkdirSync(target, { recursive: true, mode: 0o755 });
+      const p = await prepared('prep-later', target);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(p?.usable).toBe(true);
+      // What a build does at its end: the placeholder goes, the finished tree is renamed in.
+      fs.mkdirSync(path.join(builds, 'v9.tmp', 'app'), { recursive: true, mode: 0o755 });
+      fs.writeFileSync(path.join(builds, 'v9.tmp', 'app', 'built.txt'), 'built\n');
+      fs.rmSync(path.join(builds, 'v9'), { recursive: true });
+      fs.renameSync(path.join(builds, 'v9.tmp'), path.join(builds, 'v9'));
+      for (const d of [builds, path.join(builds, 'v9'), target]) fs.chmodSync(d, 0o755);
+      const lines: string[] = [];
+      const proc = p?.start(['/bin/sh', '-c', 'cat /app/built.txt'], { PATH: '/usr/bin:/bin' }, (t) =>
+        lines.push(t),
+      );
+      expect((await proc?.exited)?.code).toBe(0);
+      expect(lines).toEqual(['built']);
+    });
+
+    it('leaves nothing behind when cancelled unused', async () => {
+      const p = await prepared('prep-cancel');
+      await new Promise((r) => setTimeout(r, 200));
+      const group = memoryGroup('prep-cancel');
+      const pids = fs.readFileSync(path.join(group, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number);
+      expect(pids.length).toBeGreaterThanOrEqual(1);
+      await p?.cancel();
+      for (const pid of pids) await until(() => !alive(pid), `pid ${pid} to end`);
+      expect(fs.existsSync(group)).toBe(false);
+      expect(p?.usable).toBe(false);
+    });
+  });
 });

@@ -40,6 +40,8 @@ export interface BuildJob {
   signal: AbortSignal;
   step(title: string): void;
   line(text: string): void;
+  /** Called once the build's directories are in place (under the disk quota), before the source. */
+  onDirectories?(): void;
 }
 
 /** Everything a build needs from the platform. */
@@ -126,6 +128,7 @@ async function buildTree(job: BuildJob, deps: BuildDeps, guard: DiskWatch | null
     fs.chownSync(appDir, job.uid, job.uid);
     fs.chownSync(job.cacheDir, job.uid, job.uid);
   }
+  job.onDirectories?.();
   const mask = masker(job.configVars);
   const deadline = Date.now() + job.timeoutSeconds * 1000;
   const exec = (argv: string[], o: ExecOptions = {}) =>

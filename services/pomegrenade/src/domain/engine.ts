@@ -35,7 +35,13 @@ import {
   nowIso,
   type ProjectRecord,
 } from './model.js';
-import { type DesiredDeployment, type Orchestrator, RolloutFailedError, type TaskStatus } from './ports.js';
+import {
+  type DesiredDeployment,
+  type Orchestrator,
+  type PreparedProcess,
+  RolloutFailedError,
+  type TaskStatus,
+} from './ports.js';
 import { type RouteEntry, RouteTable } from './routes.js';
 import { Semaphore } from './semaphore.js';
 
@@ -116,6 +122,8 @@ interface Project {
   attached?: Promise<number | null>;
   abort?: AbortController;
   deleted: boolean;
+  /** web.1's sandbox, set up while deployment `number` builds (see prepareWeb). */
+  prepared?: { number: number; web: Promise<PreparedProcess | null> };
 }
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -377,6 +385,7 @@ export class Engine {
     } finally {
       if (p.abort === abort) p.abort = undefined;
       this.publish(p);
+      await this.dropPrepared(p);
     }
   }
 
@@ -407,6 +416,7 @@ export class Engine {
           signal,
           step: (t) => this.step(p, d, t),
           line: (t) => this.line(p, d, 'build', t),
+          onDirectories: () => this.prepareWeb(p, d),
         },
         this.deps,
       );
@@ -416,6 +426,8 @@ export class Engine {
     } finally {
       release();
       fs.rmSync(`${this.artifactDir(p, d.number)}.tmp`, { recursive: true, force: true });
+      // A failed build has no artifact: what is there is prepareWeb's empty placeholder.
+      if (!d.build) fs.rmSync(this.artifactDir(p, d.number), { recursive: true, force: true });
     }
   }
 
@@ -452,6 +464,10 @@ export class Engine {
     }
     if (this.orchestrator) return this.rollOut(p, d, o);
     const plan = this.plan(p, d, o.only);
+    const prepared = o.only ? undefined : await this.takePrepared(p, d);
+    const web1 = plan.find((i) => i.isWeb && i.spec.index === 1);
+    if (prepared && web1) web1.usePrepared(prepared);
+    else await prepared?.cancel();
     if (plan.length > 0) this.step(p, d, `Starting ${plan.map((i) => i.name).join(', ')}`);
     const results = await Promise.allSettled(plan.map((i) => i.start()));
     const failed = results.findIndex((r) => r.status === 'rejected');
@@ -485,6 +501,55 @@ export class Engine {
           .join(', ')} of v${d.number}`,
       );
     this.drain(p, replaced);
+  }
+
+  /**
+   * Sets up web.1's sandbox while the build runs: the sandbox chain up to bwrap's first setup step
+   * (spawn, fds, cgroups, network, namespaces) runs beside the build instead of after it. bwrap
+   * wants its bind sources to exist from the start but binds them only once started: builds/v<N>/app
+   * is an empty placeholder until the build's final rename puts the artifact at that path.
+   * Local runtime only; unused, it is cancelled.
+   */
+  private prepareWeb(p: Project, d: DeploymentRecord): void {
+    const runtime = this.deps.runtime;
+    if (!runtime.prepare || this.orchestrator || p.record.stopped) return;
+    if (desiredCount(p.record.formation, 'web') < 1) return;
+    fs.mkdirSync(path.join(this.artifactDir(p, d.number), 'app'), { recursive: true, mode: 0o700 });
+    const web = runtime
+      .prepare({
+        projectId: p.record.id,
+        id: `v${d.number}-web-1-${Date.now().toString(36)}p`,
+        source: 'web.1',
+        appDir: path.join(this.artifactDir(p, d.number), 'app'),
+        appWritable: false,
+        extraBinds: [],
+        limits: d.limits,
+        uid: p.record.uid,
+        gid: p.record.uid,
+      })
+      .catch((err: unknown) => {
+        this.deps.logger.warn(
+          { err, projectId: p.record.id },
+          'preparing web.1 failed: it starts afterwards',
+        );
+        return null;
+      });
+    p.prepared = { number: d.number, web };
+  }
+
+  /** The sandbox prepared for deployment `d`'s web.1, if any (taken: it is used once). */
+  private async takePrepared(p: Project, d: DeploymentRecord): Promise<PreparedProcess | null> {
+    const prepared = p.prepared;
+    if (prepared?.number !== d.number) return null;
+    p.prepared = undefined;
+    return prepared.web;
+  }
+
+  /** Cancels a prepared sandbox that no instance took (failed build, no web process, stopped). */
+  private async dropPrepared(p: Project): Promise<void> {
+    const prepared = p.prepared;
+    p.prepared = undefined;
+    await (await prepared?.web)?.cancel();
   }
 
   /** Orchestrated runtime: builds the deployment's image unless it exists (build output). */

@@ -3,7 +3,7 @@
 // failures, and stopped with SIGTERM then SIGKILL of its whole cgroup.
 import { type Diagnosis, diagnose, probe } from './health.js';
 import type { Limits } from './model.js';
-import type { ExitInfo, ProcessSpec, RunningProcess, Runtime } from './ports.js';
+import type { ExitInfo, PreparedProcess, ProcessSpec, RunningProcess, Runtime } from './ports.js';
 
 export type InstanceState = 'starting' | 'running' | 'unhealthy' | 'crashed' | 'stopping' | 'stopped';
 
@@ -58,6 +58,8 @@ export class Instance {
   private gate: { resolve: () => void; reject: (d: Diagnosis) => void } | undefined;
   private seq = 0;
   private lastCpu: { at: number; micros: number } | undefined;
+  /** A sandbox set up for this instance while its build ran (used by the first launch only). */
+  private prepared: PreparedProcess | undefined;
 
   constructor(
     readonly spec: InstanceSpec,
@@ -76,6 +78,11 @@ export class Instance {
   /** The router's address of this instance once it serves. */
   get address(): string {
     return this.hooks.runtime.upstreamAddress(this.port);
+  }
+
+  /** Hands over a sandbox prepared for this instance (Runtime.prepare); start() uses it. */
+  usePrepared(prepared: PreparedProcess): void {
+    this.prepared = prepared;
   }
 
   /**
@@ -97,9 +104,17 @@ export class Instance {
     this.state = 'starting';
     this.hooks.onChange();
     try {
-      if (this.isWeb) this.port = await this.hooks.runtime.allocatePort();
+      // A sandbox prepared while the build ran (first launch only); one that ended by itself is
+      // replaced by a new process on the same port.
+      const prepared = this.prepared;
+      this.prepared = undefined;
+      if (this.isWeb) this.port = prepared?.port ?? (await this.hooks.runtime.allocatePort());
       const env = { ...this.spec.env, ...(this.isWeb ? { PORT: String(this.port) } : {}) };
-      const proc = await this.hooks.runtime.run(this.processSpec(env), (text) => this.line(text));
+      const spec = this.processSpec(env);
+      const onLine = (text: string) => this.line(text);
+      const proc = prepared?.usable
+        ? prepared.start(spec.argv, env, onLine)
+        : await this.runFresh(prepared, spec, onLine);
       if (seq !== this.seq || this.isStopping()) {
         await proc.stop(0);
         return;
@@ -113,6 +128,16 @@ export class Instance {
       this.line(`failed to start: ${(err as Error).message}`);
       this.exited(seq, { code: 127, signal: null, oomKilled: false });
     }
+  }
+
+  /** Starts the process in a new sandbox, after removing a prepared one that ended by itself. */
+  private async runFresh(
+    prepared: PreparedProcess | undefined,
+    spec: ProcessSpec,
+    onLine: (text: string) => void,
+  ): Promise<RunningProcess> {
+    await prepared?.cancel();
+    return this.hooks.runtime.run(spec, onLine);
   }
 
   /** True once stop() was called (state changes asynchronously while awaiting). */
@@ -246,6 +271,9 @@ export class Instance {
   /** Stops the process: SIGTERM, SIGKILL of its cgroup after `graceMs`. */
   async stop(graceMs: number): Promise<void> {
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    const unused = this.prepared;
+    this.prepared = undefined;
+    await unused?.cancel();
     this.state = 'stopping';
     this.seq++;
     this.gate?.reject({ reason: 'health_check_failed', message: `${this.name} was stopped while starting` });

@@ -35,6 +35,21 @@ export interface ProcessSpec {
   stdin?: Readable;
 }
 
+/** What a sandbox prepared ahead of its command is made of: everything but argv and environment. */
+export type PreparedSpec = Omit<ProcessSpec, 'argv' | 'env' | 'stdin'>;
+
+/** A sandbox set up ahead of its command (Runtime.prepare): started with `start`, or cancelled. */
+export interface PreparedProcess {
+  /** The port the instance is to listen on (its PORT). */
+  readonly port: number;
+  /** False once the sandbox ended on its own (it then must not be started: run a new one). */
+  readonly usable: boolean;
+  /** Runs `argv` with `env` (PORT included) in the sandbox; output lines so far go to `onLine` too. */
+  start(argv: string[], env: Record<string, string>, onLine: (text: string) => void): RunningProcess;
+  /** Removes the unused sandbox; resolves once it is gone. */
+  cancel(): Promise<void>;
+}
+
 /** How a process ended. */
 export interface ExitInfo {
   code: number | null;
@@ -66,6 +81,11 @@ export interface Runtime {
   readonly kind: string;
   /** Starts `spec`; every output line (stdout and stderr) goes to `onLine`. */
   run(spec: ProcessSpec, onLine: (text: string) => void): Promise<RunningProcess>;
+  /**
+   * Optional: sets up the sandbox of a web instance before its command and environment are known
+   * (while its build runs), listening port included; null when this runtime cannot.
+   */
+  prepare?(spec: PreparedSpec): Promise<PreparedProcess | null>;
   /** A free port for a new web instance. */
   allocatePort(): Promise<number>;
   /** The address the router uses to reach an instance listening on `port`. */

@@ -16,6 +16,22 @@ export const OUTER_ENV: Readonly<Record<string, string>> = {
 /** Runs as the project's uid: loads the environment, then becomes the command (`sh -c S sh argv…`). */
 export const LOAD_ENV_SCRIPT = `. ${ENV_FILE} && exec "$@"`;
 
+/**
+ * The shell variable (not exported: the command never sees it) that carries the argv of a sandbox
+ * prepared before its command was known, as single-quoted words (see argvLine). The PAASTECH_
+ * prefix is the platform's: no project variable has it.
+ */
+export const ARGV_VARIABLE = 'PAASTECH_ARGV';
+
+/** LOAD_ENV_SCRIPT for a prepared sandbox: the argv comes in the file, after the environment. */
+export const LOAD_ENV_AND_ARGV_SCRIPT = `. ${ENV_FILE} && eval "exec $${ARGV_VARIABLE}"`;
+
+/** The env file's last line for a prepared sandbox: `PAASTECH_ARGV='w1' 'w2' …`, each word literal. */
+export function argvLine(argv: string[]): string {
+  const quoted = argv.map(shellQuote).join(' ');
+  return `${ARGV_VARIABLE}=${shellQuote(quoted)}\n`;
+}
+
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The file's text: one `export NAME='value'` per variable (pure; names sh cannot export are left out). */
@@ -23,7 +39,12 @@ export function envFileText(env: Record<string, string>): string {
   let out = '';
   for (const [name, value] of Object.entries(env)) {
     if (!NAME.test(name)) continue;
-    out += `export ${name}='${value.replaceAll("'", "'\\''")}'\n`;
+    out += `export ${name}=${shellQuote(value)}\n`;
   }
   return out;
+}
+
+/** `value` as one single-quoted sh word. */
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", "'\\''")}'`;
 }

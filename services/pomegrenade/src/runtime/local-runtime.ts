@@ -12,9 +12,17 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '@paastech/kit';
-import type { ExitInfo, ProcessSpec, RunningProcess, Runtime } from '../domain/ports.js';
-import { envFileText, OUTER_ENV } from '../isolation/env-file.js';
+import type {
+  ExitInfo,
+  PreparedProcess,
+  PreparedSpec,
+  ProcessSpec,
+  RunningProcess,
+  Runtime,
+} from '../domain/ports.js';
+import { ARGV_VARIABLE, argvLine, envFileText, OUTER_ENV } from '../isolation/env-file.js';
 import { BASH, BASH_FLAGS, CLOSE_FDS_LOOP } from '../isolation/fds.js';
 import { tmpSizeBytes } from '../isolation/limits.js';
 import { ProjectNetworks } from '../isolation/network.js';
@@ -137,10 +145,69 @@ export class LocalRuntime implements Runtime {
 
   async run(spec: ProcessSpec, onLine: (text: string) => void): Promise<RunningProcess> {
     if (this.options.sandbox === 'none' || !this.cgroups) return this.runUnconfined(spec, onLine);
-    const cg = this.cgroups;
+    const port = spec.env.PORT ? Number(spec.env.PORT) : undefined;
+    const body = { envText: envFileText(spec.env), argv: spec.argv, stdin: spec.stdin };
+    return (await this.startSandbox(spec, port, body, onLine)).proc;
+  }
+
+  /**
+   * Sets up a web instance's sandbox before its command is known: the chain runs up to bwrap's
+   * first setup step, which reads the environment file from a socket (then the argv in it, see
+   * LOAD_ENV_AND_ARGV_SCRIPT); `start` writes it, and bwrap goes on (binds, then the command).
+   * Output before `start` is kept for its `onLine`.
+   */
+  async prepare(spec: PreparedSpec): Promise<PreparedProcess | null> {
+    if (this.options.sandbox === 'none' || !this.cgroups) return null;
+    const port = await freePort();
+    const early: string[] = [];
+    let sink: ((text: string) => void) | undefined;
+    const { proc, envChannel } = await this.startSandbox(spec, port, 'deferred', (t) =>
+      sink ? sink(t) : early.push(t),
+    );
+    let ended = false;
+    let started = false;
+    void proc.exited.then(() => {
+      ended = true;
+    });
+    return {
+      port,
+      get usable() {
+        return !ended && !started;
+      },
+      start: (argv, env, onLine) => {
+        if (started || ended)
+          throw new Error(`prepared sandbox ${spec.id} cannot start: already used or ended`);
+        started = true;
+        sink = onLine;
+        for (const t of early.splice(0)) onLine(t);
+        const { [ARGV_VARIABLE]: _, ...exported } = env;
+        envChannel?.end(envFileText(exported) + argvLine(argv));
+        return proc;
+      },
+      cancel: async () => {
+        started = true;
+        envChannel?.destroy();
+        await proc.stop(0);
+      },
+    };
+  }
+
+  /**
+   * Starts the sandbox chain of `spec`: bash (closes inherited fds, joins the cgroups) → nsenter
+   * into the project's network → bwrap → setpriv → the env loader → argv. With 'deferred' the
+   * environment file (and the argv in it) is written later to the returned channel.
+   */
+  private async startSandbox(
+    spec: PreparedSpec,
+    port: number | undefined,
+    body: { envText: string; argv: string[]; stdin: Readable | undefined } | 'deferred',
+    onLine: (text: string) => void,
+  ): Promise<{ proc: RunningProcess; envChannel?: Writable }> {
+    const cg = this.cgroups as Cgroups;
     const networks = this.networks;
+    const deferred = body === 'deferred';
     const network = networks ? await networks.acquire(spec.projectId) : null;
-    if (network && spec.env.PORT) this.addressByPort.set(Number(spec.env.PORT), network.addresses.nsAddress);
+    if (network && port) this.addressByPort.set(port, network.addresses.nsAddress);
     const releaseNetwork = async () => {
       if (network) await networks?.release(spec.projectId);
     };
@@ -155,6 +222,8 @@ export class LocalRuntime implements Runtime {
     const { passwd, group: groupFile } = this.identityFiles(spec.uid, spec.gid);
     const args = bwrapArgs(this.layout, {
       ...spec,
+      argv: deferred ? [] : body.argv,
+      argvInEnvFile: deferred,
       passwdFile: passwd,
       groupFile,
       seccompFd: SECCOMP_FD,
@@ -162,7 +231,9 @@ export class LocalRuntime implements Runtime {
       tmpSizeBytes: tmpSizeBytes(spec.limits),
     });
     const enterNet = network ? [this.programs.nsenter, `--net=${network.nsPath}`, '--'] : [];
-    const fds = this.sandboxFds(spec);
+    const seccomp = this.seccompFd();
+    const envFd = deferred ? 'pipe' : this.envFileFd(spec.id, body.envText);
+    const stdin = deferred ? undefined : body.stdin;
     let child: ChildProcess;
     try {
       child = spawn(
@@ -181,26 +252,30 @@ export class LocalRuntime implements Runtime {
         {
           cwd: '/',
           env: { ...OUTER_ENV },
-          stdio: [stdinOf(spec.stdin), 'pipe', 'pipe', fds.seccomp, fds.env],
+          stdio: [stdinOf(stdin), 'pipe', 'pipe', seccomp, envFd],
         },
       );
-      feedStdin(child, spec.stdin);
+      feedStdin(child, stdin);
     } finally {
-      fs.closeSync(fds.seccomp);
-      fs.closeSync(fds.env);
+      fs.closeSync(seccomp);
+      if (envFd !== 'pipe') fs.closeSync(envFd);
     }
+    // A socket of ours: bwrap reads it to its end when it gets to the environment file.
+    const envChannel = deferred ? (child.stdio[ENV_FD] as Writable) : undefined;
+    envChannel?.on('error', () => {});
     const output = Promise.all([
       child.stdout ? forEachLine(child.stdout, onLine) : undefined,
       child.stderr ? forEachLine(child.stderr, onLine) : undefined,
     ]);
     const exited = waitExit(child).then(async (exit) => {
+      envChannel?.destroy();
       const oomKilled = cg.oomKilled(group);
       await cg.destroy(group);
       await releaseNetwork();
       await output;
       return { ...fromBwrapStatus(exit), oomKilled };
     });
-    return {
+    const proc: RunningProcess = {
       pid: child.pid ?? -1,
       exited,
       stop: async (graceMs) => {
@@ -213,6 +288,7 @@ export class LocalRuntime implements Runtime {
       listening: async () => listeningSockets(cg.pids(group)),
       usage: async () => cg.usage(group),
     };
+    return envChannel ? { proc, envChannel } : { proc };
   }
 
   /** Runs without any sandbox: own process group so stop still reaches every child. */
@@ -256,20 +332,30 @@ export class LocalRuntime implements Runtime {
     };
   }
 
+  /** Opens the seccomp program for bwrap to read (written once per installation). */
+  private seccompFd(): number {
+    const filter = path.join(this.runDir(), 'seccomp.bpf');
+    if (!fs.existsSync(filter)) fs.writeFileSync(filter, seccompProgram(), { mode: 0o600 });
+    return fs.openSync(filter, 'r');
+  }
+
   /**
-   * Opens the seccomp program and a file with the process's environment for bwrap to read. The
-   * environment file is unlinked at once: only the open fd, handed to bwrap alone, still names it.
+   * Opens a file holding `text` (a process's environment) for bwrap to read. It is unlinked at once:
+   * only the open fd, handed to bwrap alone, still names it.
    */
-  private sandboxFds(spec: ProcessSpec): { seccomp: number; env: number } {
+  private envFileFd(id: string, text: string): number {
+    const envPath = path.join(this.runDir(), `${id}.env`);
+    fs.writeFileSync(envPath, text, { mode: 0o600 });
+    const fd = fs.openSync(envPath, 'r');
+    fs.rmSync(envPath, { force: true });
+    return fd;
+  }
+
+  /** The runtime's private directory of sandbox files. */
+  private runDir(): string {
     const dir = path.join(this.options.stateDir, 'run');
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const filter = path.join(dir, 'seccomp.bpf');
-    if (!fs.existsSync(filter)) fs.writeFileSync(filter, seccompProgram(), { mode: 0o600 });
-    const envPath = path.join(dir, `${spec.id}.env`);
-    fs.writeFileSync(envPath, envFileText(spec.env), { mode: 0o600 });
-    const env = fs.openSync(envPath, 'r');
-    fs.rmSync(envPath, { force: true });
-    return { seccomp: fs.openSync(filter, 'r'), env };
+    return dir;
   }
 
   /** Writes /etc/passwd and /etc/group for the sandbox, naming the project's uid "app". */

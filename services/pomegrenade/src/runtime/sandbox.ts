@@ -4,7 +4,7 @@
 // setpriv parse options. Env values are not on the command line at all (visible in /proc to every
 // user): the process gets them as its environment.
 import type { Bind } from '../domain/ports.js';
-import { ENV_FILE, LOAD_ENV_SCRIPT } from '../isolation/env-file.js';
+import { ENV_FILE, LOAD_ENV_AND_ARGV_SCRIPT, LOAD_ENV_SCRIPT } from '../isolation/env-file.js';
 
 /** Files of /etc programs need (TLS roots, resolver, dynamic linker); nothing else of /etc. */
 export const ETC_FILES = [
@@ -49,6 +49,9 @@ export interface SandboxOptions {
   envFd?: number;
   /** Size of the private /tmp (a tmpfs, charged to the memory cgroup); 0 = tmpfs default. */
   tmpSizeBytes?: number;
+  /** The argv comes at the end of the environment file (LOAD_ENV_AND_ARGV_SCRIPT), not on this
+   * command line: a sandbox prepared before its command is known. Needs `envFd`. */
+  argvInEnvFile?: boolean;
 }
 
 /** Arguments of `bwrap` (without the program name) for one sandboxed process. */
@@ -57,6 +60,9 @@ export function bwrapArgs(layout: HostLayout, o: SandboxOptions): string[] {
   // bwrap keeps the one it starts in.
   const args = [
     ...(o.seccompFd === undefined ? [] : ['--seccomp', String(o.seccompFd)]),
+    // bwrap reads the environment's fd at this step, its first: a prepared sandbox waits here, its
+    // namespaces made, before it binds anything (its app directory may not exist yet).
+    ...(o.envFd === undefined ? [] : ['--perms', '0444', '--ro-bind-data', String(o.envFd), ENV_FILE]),
     '--unshare-ipc',
     '--unshare-pid',
     '--unshare-uts',
@@ -84,11 +90,12 @@ export function bwrapArgs(layout: HostLayout, o: SandboxOptions): string[] {
   args.push('--proc', '/proc', '--dev', '/dev');
   if (o.tmpSizeBytes) args.push('--size', String(o.tmpSizeBytes));
   args.push('--tmpfs', '/tmp', '--chmod', '1777', '/tmp');
-  if (o.envFd !== undefined) args.push('--perms', '0444', '--ro-bind-data', String(o.envFd), ENV_FILE);
   args.push(o.appWritable ? '--bind' : '--ro-bind', o.appDir, '/app');
   for (const b of o.extraBinds) args.push(b.writable ? '--bind' : '--ro-bind', b.host, b.sandbox);
-  const loadEnv = o.envFd === undefined ? [] : ['/bin/sh', '-c', LOAD_ENV_SCRIPT, 'sh'];
-  args.push('--chdir', '/app', '--', ...setprivArgs(o.uid, o.gid), ...loadEnv, ...o.argv);
+  const deferred = o.envFd !== undefined && o.argvInEnvFile === true;
+  const script = deferred ? LOAD_ENV_AND_ARGV_SCRIPT : LOAD_ENV_SCRIPT;
+  const loadEnv = o.envFd === undefined ? [] : ['/bin/sh', '-c', script, 'sh'];
+  args.push('--chdir', '/app', '--', ...setprivArgs(o.uid, o.gid), ...loadEnv, ...(deferred ? [] : o.argv));
   return args;
 }
 
