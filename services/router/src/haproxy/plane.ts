@@ -242,21 +242,20 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     lines: (bytes, count) => ctx.stats.writeLines(bytes, count),
   };
 
-  /** The pid of the worker answering on the Runtime API now. */
-  const workerPid = async () => {
+  /** The pid of the worker answering on the Runtime API now (undefined when none answers). */
+  const workerPid = async (): Promise<number | undefined> => {
     const pid = /^Pid: (\d+)/m.exec(await api.send('show info').catch(() => ''))?.[1];
     return pid === undefined ? undefined : Number(pid);
   };
 
   /** Resolves once HAProxy answers on its socket (rejects if it exits first). */
-  const waitReady = async (proc: ChildProcess, stderr: () => string, previousPid?: string) => {
+  const waitReady = async (proc: ChildProcess, stderr: () => string, previousPid?: number) => {
     const end = Date.now() + 15_000;
     while (Date.now() < end) {
       if (proc.exitCode !== null || proc.signalCode !== null)
         throw new Error(`haproxy exited at start: ${stderr().trim().split('\n').slice(-5).join(' | ')}`);
-      const info = await api.send('show info').catch(() => '');
-      const pid = /^Pid: (\d+)/m.exec(info)?.[1];
-      if (pid && pid !== previousPid) return;
+      const pid = await workerPid();
+      if (pid !== undefined && pid !== previousPid) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`haproxy did not become ready: ${stderr().trim().split('\n').slice(-5).join(' | ')}`);
@@ -313,11 +312,11 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   const reload = async () => {
     const proc = child;
     if (!proc?.pid) return relaunch();
-    const before = /^Pid: (\d+)/m.exec(await api.send('show info').catch(() => ''))?.[1];
+    const before = await workerPid();
     process.kill(proc.pid, 'SIGUSR2');
     await waitReady(proc, () => '', before);
     // The new worker's ring; the old worker's stream reads on until that worker has finished.
-    ring?.workerStopping(Number(before));
+    if (before !== undefined) ring?.workerStopping(before);
     ring?.attach();
     logger.info({ slots: slots.length }, 'haproxy reloaded with more slot backends');
   };
