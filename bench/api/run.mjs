@@ -62,7 +62,9 @@ async function startServer(dialect) {
     url.pathname = `/${dbName}`;
     env.PAASTECH_DATABASE_URL = url.toString();
   }
-  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'server.mjs')], {
+  // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(import.meta.dirname, 'server.mjs')], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
