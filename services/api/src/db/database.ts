@@ -3,7 +3,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect, sql } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type SqliteDatabase,
+  SqliteDialect,
+  sql,
+} from 'kysely';
 import pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
 import { type Migration, runMigrations } from './migrator.js';
@@ -44,6 +52,50 @@ const DEFAULT_POOL_SIZE = 4;
 
 /** How long a request may wait for a PostgreSQL connection before the API answers 503. */
 const PG_CONNECT_TIMEOUT_MS = 2000;
+/** Most distinct statement texts prepared by name; later ones run unnamed (parsed on every call). */
+const MAX_PREPARED_STATEMENTS = 500;
+
+/**
+ * Names for parameterised statement texts, so that each pool connection parses and plans a query
+ * once and then only binds and executes it (PostgreSQL keeps a connection's named statements until
+ * it closes). Off until the migrations have run: a statement prepared before a schema change could
+ * outlive it. Texts without parameters (migrations' DDL, `select 1`) stay unnamed.
+ */
+export class StatementNames {
+  private readonly names = new Map<string, string>();
+  enabled = false;
+
+  constructor(private readonly max = MAX_PREPARED_STATEMENTS) {}
+
+  /** The name of `text`, or undefined to run it unnamed. */
+  nameOf(text: string, parameterCount: number): string | undefined {
+    if (!this.enabled || parameterCount === 0) return undefined;
+    let name = this.names.get(text);
+    if (name === undefined && this.names.size < this.max) {
+      name = `paastech_${this.names.size}`;
+      this.names.set(text, name);
+    }
+    return name;
+  }
+}
+
+/** The pool Kysely is given: each query goes through `names` (StatementNames). */
+function namingPool(pool: pg.Pool, names: StatementNames): PostgresPool {
+  return {
+    async connect() {
+      const client = await pool.connect();
+      return {
+        query(text: unknown, values?: unknown[]) {
+          if (typeof text !== 'string') return client.query(text as pg.Submittable);
+          const name = names.nameOf(text, values?.length ?? 0);
+          return name === undefined ? client.query(text, values) : client.query({ name, text, values });
+        },
+        release: () => client.release(),
+      } as unknown as PostgresPoolClient;
+    },
+    end: () => pool.end(),
+  };
+}
 
 /** Path of the embedded SQLite database. */
 export function sqlitePath(dataDir: string): string {
@@ -92,6 +144,7 @@ function openPostgres(
   poolSize: number,
   onPoolError: (err: Error) => void,
 ): { db: Kysely<DB>; warm: () => Promise<void> } {
+  const names = new StatementNames();
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
@@ -111,10 +164,11 @@ function openPostgres(
   // listener that would crash the process. The query in flight fails on its own (→ 503).
   pool.on('connect', (client) => client.on('error', onPoolError));
   return {
-    db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }),
+    db: new Kysely<DB>({ dialect: new PostgresDialect({ pool: namingPool(pool, names) }) }),
     // Opens every connection of the pool at once (each answers one query), so the first requests
-    // find them ready.
+    // find them ready; from now on (the migrations have run) statements are prepared by name.
     warm: async () => {
+      names.enabled = true;
       const clients = await Promise.all(Array.from({ length: poolSize }, () => pool.connect()));
       try {
         await Promise.all(clients.map((c) => c.query('select 1')));
