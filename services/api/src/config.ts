@@ -27,6 +27,8 @@ const schema = z.object({
     .min(1, 'must be between 1 and 100')
     .max(100, 'must be between 1 and 100')
     .optional(),
+  // off: for a pooler that does not keep a session per client (PgBouncer in transaction mode < 1.21).
+  PAASTECH_DATABASE_PREPARED_STATEMENTS: z.enum(['on', 'off']).default('on'),
   PAASTECH_API_GRPC_ADDRESS: grpcAddress.optional(),
   PAASTECH_GIT_GRPC_ADDRESS: grpcAddress.optional(),
   PAASTECH_POMEGRENADE_GRPC_ADDRESS: grpcAddress.optional(),
@@ -51,6 +53,8 @@ export interface ApiConfig extends CommonConfig {
   databaseUrl?: string;
   /** Most PostgreSQL connections open at once; unset = the database module's default. */
   databasePoolSize?: number;
+  /** False: PostgreSQL statements are never prepared by name (for poolers without sessions). */
+  databasePreparedStatements: boolean;
   /** Where the API serves paastech.control.v1 (for the git controller). */
   grpcAddress: string;
   gitGrpcAddress: string;
@@ -110,6 +114,7 @@ export function readApiConfig(env: Env = processEnv()): ApiConfig {
     appsDomain: e.PAASTECH_APPS_DOMAIN,
     ...(e.PAASTECH_DATABASE_URL ? { databaseUrl: e.PAASTECH_DATABASE_URL } : {}),
     ...(e.PAASTECH_DATABASE_POOL_SIZE ? { databasePoolSize: e.PAASTECH_DATABASE_POOL_SIZE } : {}),
+    databasePreparedStatements: e.PAASTECH_DATABASE_PREPARED_STATEMENTS === 'on',
     grpcAddress: e.PAASTECH_API_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'api'),
     gitGrpcAddress: e.PAASTECH_GIT_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'git'),
     pomegrenadeGrpcAddress:

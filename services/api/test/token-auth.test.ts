@@ -70,6 +70,37 @@ describe('TokenCache', () => {
   });
 });
 
+describe('PAASTECH_DATABASE_PREPARED_STATEMENTS', () => {
+  it.each([
+    ['unset', {}, true],
+    ['on', { PAASTECH_DATABASE_PREPARED_STATEMENTS: 'on' }, true],
+    ['off', { PAASTECH_DATABASE_PREPARED_STATEMENTS: 'off' }, false],
+  ])('%s → %j', (_name, env, on) => {
+    expect(readApiConfig(env).databasePreparedStatements).toBe(on);
+  });
+
+  it.each([['yes'], ['true'], ['OFF'], ['0']])('refuses %j', (value) => {
+    expect(() => readApiConfig({ PAASTECH_DATABASE_PREPARED_STATEMENTS: value })).toThrow(
+      'PAASTECH_DATABASE_PREPARED_STATEMENTS',
+    );
+  });
+
+  it.skipIf(!POSTGRES_URL)('off: nothing is prepared by name', async () => {
+    const t = await createTestDatabase('postgres');
+    const database = await openDatabase({ ...t, databasePoolSize: 1, databasePreparedStatements: false });
+    try {
+      await database.db.selectFrom('projects').select(['id']).where('name', '=', 'x').execute();
+      const { rows } = await sql<{ n: string }>`select count(*) as n from pg_prepared_statements`.execute(
+        database.db,
+      );
+      expect(Number(rows[0]?.n)).toBe(0);
+    } finally {
+      await database.close();
+      await t.drop();
+    }
+  });
+});
+
 describe('PAASTECH_DATABASE_POOL_SIZE', () => {
   it.each([
     ['unset', {}, undefined],

@@ -34,6 +34,8 @@ export interface DatabaseConfig {
   databaseUrl?: string;
   /** Most PostgreSQL connections open at once (default DEFAULT_POOL_SIZE). */
   databasePoolSize?: number;
+  /** False: never prepare statements by name (StatementNames); default true. */
+  databasePreparedStatements?: boolean;
 }
 
 export interface OpenOptions {
@@ -142,9 +144,10 @@ function withStatementCache(file: BetterSqlite3.Database): SqliteDatabase {
 function openPostgres(
   url: string,
   poolSize: number,
+  prepare: boolean,
   onPoolError: (err: Error) => void,
 ): { db: Kysely<DB>; warm: () => Promise<void> } {
-  const names = new StatementNames();
+  const names = new StatementNames(prepare ? MAX_PREPARED_STATEMENTS : 0);
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
@@ -186,6 +189,7 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
     ? openPostgres(
         config.databaseUrl,
         config.databasePoolSize ?? DEFAULT_POOL_SIZE,
+        config.databasePreparedStatements ?? true,
         options.onPoolError ?? (() => {}),
       )
     : { db: openSqlite(config.dataDir), warm: async () => {} };
