@@ -26,10 +26,12 @@ declare -A NEEDED_FOR_TESTS=(
   [debootstrap]=debootstrap
 )
 # Needed by the benchmarks only (bench/): the load generator and the reference proxy/backend
-# (bench/router; HAProxy by hand uses the haproxy above). Not installed by `npm start`/`npm test`.
+# (bench/router; HAProxy by hand uses the haproxy above), and valgrind for bench/router's
+# instruction counts. Not installed by `npm start`/`npm test`.
 declare -A NEEDED_FOR_BENCH=(
   [wrk]=wrk
   [nginx]=nginx
+  [valgrind]=valgrind
 )
 
 # Usage: setup-system.sh [install|--check-or-install] [--tests] [--bench]

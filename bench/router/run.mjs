@@ -13,9 +13,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, HOST, startRouterProc, waitHttp, writeBackendConf, writeByHandCfg } from './setup.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -26,7 +26,6 @@ const ROUNDS = Number(opt('rounds', 3));
 const DURATION = Number(opt('duration', 10));
 const ONLY = opt('only', '');
 const OUT = ONLY ? '' : opt('out', '');
-const HOST = 'bench.apps.test';
 const here = import.meta.dirname;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rb-'));
 const children = [];
@@ -38,38 +37,11 @@ for (const bin of ['wrk', 'nginx', 'haproxy']) {
   }
 }
 
-/** A free loopback port. */
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** Starts a long-running child, remembered for cleanup. */
 function start(cmd, argv, options = {}) {
   const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'], ...options });
   children.push(child);
   return child;
-}
-
-/** Resolves once `port` answers HTTP for Host `host` with `status`. */
-async function waitHttp(port, host, status = 200, timeoutMs = 15_000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const got = await new Promise((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode);
-      });
-      req.on('error', () => resolve(0));
-    });
-    if (got === status) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`port ${port} did not answer ${status} for ${host}`);
 }
 
 /** The fields of /proc/<pid>/stat after the command (state first, ppid second); undefined once gone. */
@@ -185,22 +157,7 @@ async function wrk(port, rssPids, cpuPids) {
 // --- the backend: nginx, one worker, a fixed small body, on two ports (two "instances") --------
 const [b1, b2] = [await freePort(), await freePort()];
 const backendDir = path.join(work, 'backend');
-fs.mkdirSync(path.join(backendDir, 'logs'), { recursive: true });
-fs.writeFileSync(
-  path.join(backendDir, 'nginx.conf'),
-  `worker_processes 1;
-daemon off;
-pid ${backendDir}/nginx.pid;
-error_log ${backendDir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:${b1}; location / { return 200 "hello from the backend\\n"; } }
-  server { listen 127.0.0.1:${b2}; location / { return 200 "hello from the backend\\n"; } }
-}
-`,
-);
+writeBackendConf(backendDir, [b1, b2]);
 start('nginx', ['-p', backendDir, '-c', path.join(backendDir, 'nginx.conf')]);
 await waitHttp(b1, HOST);
 
@@ -245,35 +202,7 @@ await waitHttp(nginxPort, HOST);
 // --- HAProxy configured by hand -------------------------------------------------------------------
 const hapPort = await freePort();
 const hapDir = path.join(work, 'haproxy');
-fs.mkdirSync(hapDir, { recursive: true });
-fs.writeFileSync(path.join(hapDir, 'hosts.map'), `${HOST} bench\n`);
-fs.writeFileSync(
-  path.join(hapDir, 'haproxy.cfg'),
-  `global
-  log stdout format raw local0 info
-defaults
-  mode http
-  log global
-  option httplog
-  timeout connect 5s
-  timeout client 30s
-  timeout server 60s
-  timeout http-request 10s
-  timeout http-keep-alive 30s
-frontend edge
-  bind 127.0.0.1:${hapPort}
-  unique-id-format %{+X}o%pid-%Ts-%rt
-  http-request set-header X-Forwarded-For %[src]
-  http-request set-header X-Forwarded-Proto http
-  http-request set-header X-Forwarded-Host %[req.hdr(host)]
-  http-request set-header X-Forwarded-Port %[dst_port]
-  http-request set-header X-Request-Id %[unique-id]
-  use_backend %[req.hdr(host),field(1,:),lower,map(${hapDir}/hosts.map)]
-backend bench
-  balance leastconn
-  server b1 127.0.0.1:${b1}
-`,
-);
+writeByHandCfg(hapDir, { port: hapPort, backendPort: b1 });
 const hap = start('haproxy', ['-db', '-f', path.join(hapDir, 'haproxy.cfg')], {
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -284,28 +213,8 @@ await waitHttp(hapPort, HOST);
 async function startOurs(dataplane) {
   const dataDir = path.join(work, `ours-${dataplane}`);
   fs.mkdirSync(dataDir, { recursive: true });
-  const child = spawn(process.execPath, [path.join(here, 'router-proc.mjs')], {
-    env: {
-      ...process.env,
-      PAASTECH_DATA_DIR: dataDir,
-      PAASTECH_ROUTER_PORT: '0',
-      PAASTECH_ROUTER_DATAPLANE: dataplane,
-      PAASTECH_APPS_DOMAIN: 'apps.test',
-      BENCH_UPSTREAMS: JSON.stringify([`127.0.0.1:${b1}`]),
-    },
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-  });
+  const { port, child } = await startRouterProc({ dataDir, dataplane, upstreams: [`127.0.0.1:${b1}`] });
   children.push(child);
-  const port = await new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout.on('data', (b) => {
-      text += b;
-      const m = /ready (\d+)/.exec(text);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`router (${dataplane}) exited with ${code}`)));
-  });
-  await waitHttp(port, HOST);
   const setUpstreams = (upstreams) =>
     new Promise((resolve) => {
       child.once('message', resolve);
@@ -482,8 +391,8 @@ the table shows medians. The backend is the same nginx (one worker, \`return 200
 for every target. nginx runs \`worker_processes auto\` with a keep-alive upstream and Host routing;
 HAProxy (by hand) runs its defaults (one thread per CPU) with a host map; "ours" is the PaaSTech
 router fed by a paastech.routing.v1 contract server, writing its access log to a file (haproxy
-plane: HAProxy writes it, one write per request, the router reads it in batches for its counters;
-node plane: batched writes). nginx writes its access log too (buffered, 64 KiB / 1 s); HAProxy by
+plane: HAProxy writes each line into an in-memory ring, the router reads the ring in batches,
+counts the lines and appends them to the file; node plane: batched writes). nginx writes its access log too (buffered, 64 KiB / 1 s); HAProxy by
 hand logs every request to stdout (/dev/null). RSS is of the proxy processes (for our
 haproxy plane: the HAProxy processes; the router's own Node process is not included), idle and
 sampled mid-run. "Proxy CPU" is the user + system CPU time of the proxy's processes (for ours:
@@ -503,4 +412,9 @@ ${verdict.map((v) => `- ${v}`).join('\n')}
   console.log(`wrote ${OUT}`);
 }
 
+// The load-independent view (its own processes; ours are idle by now): instructions per request
+// of HAProxy by hand and of our configuration.
+if (!ONLY && spawnSync('which', ['valgrind']).status === 0) {
+  spawnSync(process.execPath, [path.join(here, 'instructions.mjs')], { stdio: 'inherit' });
+}
 await cleanup();

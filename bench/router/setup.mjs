@@ -1,0 +1,132 @@
+// What bench/router's scripts share: free ports, waiting for HTTP, and the configurations of the
+// backend (nginx) and of HAProxy configured by hand, so every script measures the same things.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+
+/** The Host header every benchmarked route answers. */
+export const HOST = 'bench.apps.test';
+
+/** A free loopback port. */
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once `port` answers HTTP for Host `host` with `status`. */
+export async function waitHttp(port, host, status = 200, timeoutMs = 15_000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const got = await new Promise((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('error', () => resolve(0));
+    });
+    if (got === status) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`port ${port} did not answer ${status} for ${host}`);
+}
+
+/** Writes `<dir>/nginx.conf` of the backend: one worker, a fixed small body on each of `ports`. */
+export function writeBackendConf(dir, ports) {
+  fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+  const servers = ports
+    .map((p) => `  server { listen 127.0.0.1:${p}; location / { return 200 "hello from the backend\\n"; } }`)
+    .join('\n');
+  const file = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(
+    file,
+    `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+${servers}
+}
+`,
+  );
+  return file;
+}
+
+/**
+ * Writes `<dir>/haproxy.cfg` of HAProxy configured by hand: Host routing through a map, the same
+ * forwarding headers and request id as ours, the stock HTTP log (to `log`: 'stdout' or 'none').
+ */
+export function writeByHandCfg(dir, { port, backendPort, log = 'stdout', extraGlobal = [] }) {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'hosts.map'), `${HOST} bench\n`);
+  const logging = log === 'stdout' ? ['  log global', '  option httplog'] : [];
+  const file = path.join(dir, 'haproxy.cfg');
+  fs.writeFileSync(
+    file,
+    [
+      'global',
+      ...(log === 'stdout' ? ['  log stdout format raw local0 info'] : []),
+      ...extraGlobal,
+      'defaults',
+      '  mode http',
+      ...logging,
+      '  timeout connect 5s',
+      '  timeout client 30s',
+      '  timeout server 60s',
+      '  timeout http-request 10s',
+      '  timeout http-keep-alive 30s',
+      'frontend edge',
+      `  bind 127.0.0.1:${port}`,
+      '  unique-id-format %{+X}o%pid-%Ts-%rt',
+      '  http-request set-header X-Forwarded-For %[src]',
+      '  http-request set-header X-Forwarded-Proto http',
+      '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
+      '  http-request set-header X-Forwarded-Port %[dst_port]',
+      '  http-request set-header X-Request-Id %[unique-id]',
+      `  use_backend %[req.hdr(host),field(1,:),lower,map(${dir}/hosts.map)]`,
+      'backend bench',
+      '  balance leastconn',
+      `  server b1 127.0.0.1:${backendPort}`,
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/**
+ * Starts router-proc.mjs (a routing contract server and our router with `dataplane`) serving HOST
+ * from `upstreams`; resolves with its port and process once it answers.
+ */
+export async function startRouterProc({ dataDir, dataplane, upstreams }) {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'router-proc.mjs')], {
+    env: {
+      ...process.env,
+      PAASTECH_DATA_DIR: dataDir,
+      PAASTECH_ROUTER_PORT: '0',
+      PAASTECH_ROUTER_DATAPLANE: dataplane,
+      PAASTECH_APPS_DOMAIN: 'apps.test',
+      BENCH_UPSTREAMS: JSON.stringify(upstreams),
+    },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  const port = await new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (b) => {
+      text += b;
+      const m = /ready (\d+)/.exec(text);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`router (${dataplane}) exited with ${code}`)));
+  });
+  await waitHttp(port, HOST);
+  return { port, child };
+}
