@@ -213,7 +213,10 @@ async function redeployOnce(stack, work, n) {
   const t0 = performance.now();
   if (process.env.BENCH_DAEMON_LOG) console.error(`push ${n} at ${Date.now()}`);
   const pushing = gitAsync(['push', stack.url, 'HEAD:refs/heads/main'], work, stack.env, t0);
-  const live = await pollBody(stack.appsPort, 'hello.localhost', `${greeting} from`);
+  // A failed push ends the run at once, with what git printed (the polling would wait 2 minutes).
+  const failed = pushing.then((p) => (p.code === 0 ? new Promise(() => {}) : p));
+  const live = await Promise.race([pollBody(stack.appsPort, 'hello.localhost', `${greeting} from`), failed]);
+  if (typeof live !== 'number') throw new Error(`push ${n} failed: ${live.stderr}`);
   const pushed = await pushing;
   if (pushed.code !== 0) throw new Error(`push ${n} failed: ${pushed.stderr}`);
   return { live: live - t0, pushEnd: pushed.end - t0, at: pushed.at };

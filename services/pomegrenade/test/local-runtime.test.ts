@@ -261,7 +261,7 @@ describe('LocalRuntime (bwrap)', () => {
       expect(() => p?.start(['/bin/true'], env, () => {})).toThrow('cannot start');
     });
 
-    it('binds what is at its app directory path once started (a build renames the artifact there)', async () => {
+    it('binds what is at its app directory path once started (a build renames its tree there), no fd leaks', async () => {
       const builds = path.join(stateDir, 'builds');
       const target = path.join(builds, 'v9', 'app');
       fs.mkdirSync(target, { recursive: true, mode: 0o755 });
@@ -275,11 +275,11 @@ describe('LocalRuntime (bwrap)', () => {
       fs.renameSync(path.join(builds, 'v9.tmp'), path.join(builds, 'v9'));
       for (const d of [builds, path.join(builds, 'v9'), target]) fs.chmodSync(d, 0o755);
       const lines: string[] = [];
-      const proc = p?.start(['/bin/sh', '-c', 'cat /app/built.txt'], { PATH: '/usr/bin:/bin' }, (t) =>
-        lines.push(t),
-      );
+      const script =
+        "cat /app/built.txt; exec python3 -c \"import os; print(sorted(int(f) for f in os.listdir('/proc/self/fd') if os.path.exists('/proc/self/fd/' + f)))\"";
+      const proc = p?.start(['/bin/sh', '-c', script], { PATH: '/usr/bin:/bin' }, (t) => lines.push(t));
       expect((await proc?.exited)?.code).toBe(0);
-      expect(lines).toEqual(['built']);
+      expect(lines).toEqual(['built', '[0, 1, 2]']);
     });
 
     it('leaves nothing behind when cancelled unused', async () => {

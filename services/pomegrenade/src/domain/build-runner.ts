@@ -189,8 +189,7 @@ async function buildTree(job: BuildJob, deps: BuildDeps, guard: DiskWatch | null
   job.step(`Process types: ${Object.keys(processes).join(', ')}`);
   if (guard && (await guard.settle())) throw quotaError(job, deps.disk);
   const sizeBytes = await artifactBytes(appDir);
-  fs.rmSync(job.artifactDir, { recursive: true, force: true });
-  fs.renameSync(tmp, job.artifactDir);
+  moveIntoPlace(tmp, job.artifactDir);
   job.step(`Build done (${(sizeBytes / (1024 * 1024)).toFixed(1)} MiB)`);
   return {
     builder: builder.name,
@@ -201,6 +200,32 @@ async function buildTree(job: BuildJob, deps: BuildDeps, guard: DiskWatch | null
     ...(output.image ? { image: output.image } : {}),
     sizeBytes,
   };
+}
+
+/**
+ * Puts the finished tree (builds/v<N>.tmp) at builds/v<N>. When a sandbox prepared for the first
+ * instance waits for it (an empty builds/v<N>/app, see Engine.prepareWeb), the app directory
+ * replaces that placeholder in one rename, so the path bwrap checked never disappears; otherwise
+ * the tree is renamed whole.
+ */
+function moveIntoPlace(tmp: string, dest: string): void {
+  const placeholder = path.join(dest, 'app');
+  if (!isDirectory(placeholder) || fs.readdirSync(placeholder).length !== 0) {
+    fs.rmSync(dest, { recursive: true, force: true });
+    fs.renameSync(tmp, dest);
+    return;
+  }
+  fs.renameSync(path.join(tmp, 'app'), placeholder);
+  for (const name of fs.readdirSync(tmp)) {
+    fs.rmSync(path.join(dest, name), { recursive: true, force: true });
+    fs.renameSync(path.join(tmp, name), path.join(dest, name));
+  }
+  fs.rmdirSync(tmp);
+}
+
+/** True when `p` is a directory (not a symlink to one). */
+function isDirectory(p: string): boolean {
+  return fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }
 
 /** Entries up to which the artifact's size is counted in-process rather than by a `du` process. */

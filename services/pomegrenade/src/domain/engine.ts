@@ -504,23 +504,24 @@ export class Engine {
   }
 
   /**
-   * Sets up web.1's sandbox while the build runs: the sandbox chain up to bwrap's first setup step
-   * (spawn, fds, cgroups, network, namespaces) runs beside the build instead of after it. bwrap
-   * wants its bind sources to exist from the start but binds them only once started: builds/v<N>/app
-   * is an empty placeholder until the build's final rename puts the artifact at that path.
-   * Local runtime only; unused, it is cancelled.
+   * Sets up web.1's sandbox while the build runs: the sandbox chain, up to bwrap's step that waits
+   * for the environment with the system part of the tree set up, runs beside the build instead of
+   * after it. bwrap wants the app directory's path to exist when it starts and binds it only once
+   * started: builds/v<N>/app is an empty placeholder until the build's final rename replaces it
+   * (moveIntoPlace in build-runner.ts). Local runtime only; unused, it is cancelled.
    */
   private prepareWeb(p: Project, d: DeploymentRecord): void {
     const runtime = this.deps.runtime;
     if (!runtime.prepare || this.orchestrator || p.record.stopped) return;
     if (desiredCount(p.record.formation, 'web') < 1) return;
-    fs.mkdirSync(path.join(this.artifactDir(p, d.number), 'app'), { recursive: true, mode: 0o700 });
+    const appDir = path.join(this.artifactDir(p, d.number), 'app');
+    fs.mkdirSync(appDir, { recursive: true, mode: 0o755 });
     const web = runtime
       .prepare({
         projectId: p.record.id,
         id: `v${d.number}-web-1-${Date.now().toString(36)}p`,
         source: 'web.1',
-        appDir: path.join(this.artifactDir(p, d.number), 'app'),
+        appDir,
         appWritable: false,
         extraBinds: [],
         limits: d.limits,

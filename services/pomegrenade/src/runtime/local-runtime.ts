@@ -54,7 +54,7 @@ const ENV_FD = 4;
  * program with an empty environment. One shell for both steps: each exec on this chain is on the way
  * to every build step and every new instance.
  */
-export const SANDBOX_ENTRY_SCRIPT = `${CLOSE_FDS_LOOP}; ${JOIN_CGROUPS_LOOP}; exec -c "$@"`;
+const SANDBOX_ENTRY_SCRIPT = `${CLOSE_FDS_LOOP}; ${JOIN_CGROUPS_LOOP}; exec -c "$@"`;
 
 /** Finds a program on the usual system paths. */
 function which(program: string): string | null {
@@ -151,10 +151,11 @@ export class LocalRuntime implements Runtime {
   }
 
   /**
-   * Sets up a web instance's sandbox before its command is known: the chain runs up to bwrap's
-   * first setup step, which reads the environment file from a socket (then the argv in it, see
-   * LOAD_ENV_AND_ARGV_SCRIPT); `start` writes it, and bwrap goes on (binds, then the command).
-   * Output before `start` is kept for its `onLine`.
+   * Sets up a web instance's sandbox before its command is known: the chain runs up to the bwrap
+   * step that reads the environment file from a socket (then the argv in it, see
+   * LOAD_ENV_AND_ARGV_SCRIPT); `start` writes it, and bwrap binds the app directory (whatever is at
+   * its path by then: it must exist from the start) and runs the command. Output before `start` is
+   * kept for its `onLine`.
    */
   async prepare(spec: PreparedSpec): Promise<PreparedProcess | null> {
     if (this.options.sandbox === 'none' || !this.cgroups) return null;

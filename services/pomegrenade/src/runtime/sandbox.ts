@@ -60,9 +60,6 @@ export function bwrapArgs(layout: HostLayout, o: SandboxOptions): string[] {
   // bwrap keeps the one it starts in.
   const args = [
     ...(o.seccompFd === undefined ? [] : ['--seccomp', String(o.seccompFd)]),
-    // bwrap reads the environment's fd at this step, its first: a prepared sandbox waits here, its
-    // namespaces made, before it binds anything (its app directory may not exist yet).
-    ...(o.envFd === undefined ? [] : ['--perms', '0444', '--ro-bind-data', String(o.envFd), ENV_FILE]),
     '--unshare-ipc',
     '--unshare-pid',
     '--unshare-uts',
@@ -90,6 +87,10 @@ export function bwrapArgs(layout: HostLayout, o: SandboxOptions): string[] {
   args.push('--proc', '/proc', '--dev', '/dev');
   if (o.tmpSizeBytes) args.push('--size', String(o.tmpSizeBytes));
   args.push('--tmpfs', '/tmp', '--chmod', '1777', '/tmp');
+  // bwrap reads the environment's fd at this step: a prepared sandbox waits here, the system part
+  // of its tree set up. The app directory comes after: bwrap checks that its path exists when it
+  // starts but binds whatever is there at this later step (a build renames its tree there).
+  if (o.envFd !== undefined) args.push('--perms', '0444', '--ro-bind-data', String(o.envFd), ENV_FILE);
   args.push(o.appWritable ? '--bind' : '--ro-bind', o.appDir, '/app');
   for (const b of o.extraBinds) args.push(b.writable ? '--bind' : '--ro-bind', b.host, b.sandbox);
   const deferred = o.envFd !== undefined && o.argvInEnvFile === true;
