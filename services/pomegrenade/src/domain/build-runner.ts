@@ -40,8 +40,9 @@ export interface BuildJob {
   signal: AbortSignal;
   step(title: string): void;
   line(text: string): void;
-  /** Called once the build's directories are in place (under the disk quota), before the source. */
-  onDirectories?(): void;
+  /** Called once the source is fetched (its extraction in the build sandbox under way): the build's
+   * own sandbox is set up by then, so work started now does not delay it. */
+  onSource?(): void;
 }
 
 /** Everything a build needs from the platform. */
@@ -128,7 +129,6 @@ async function buildTree(job: BuildJob, deps: BuildDeps, guard: DiskWatch | null
     fs.chownSync(appDir, job.uid, job.uid);
     fs.chownSync(job.cacheDir, job.uid, job.uid);
   }
-  job.onDirectories?.();
   const mask = masker(job.configVars);
   const deadline = Date.now() + job.timeoutSeconds * 1000;
   const exec = (argv: string[], o: ExecOptions = {}) =>
@@ -158,6 +158,7 @@ async function buildTree(job: BuildJob, deps: BuildDeps, guard: DiskWatch | null
       message: `cannot fetch commit ${job.commitSha.slice(0, 12)}: ${fetchError.message}`,
     });
   }
+  job.onSource?.();
   const extractError = await extracted;
   if (extractError) throw extractError;
 

@@ -416,7 +416,7 @@ export class Engine {
           signal,
           step: (t) => this.step(p, d, t),
           line: (t) => this.line(p, d, 'build', t),
-          onDirectories: () => this.prepareWeb(p, d),
+          onSource: () => this.prepareWeb(p, d),
         },
         this.deps,
       );
@@ -504,7 +504,8 @@ export class Engine {
   }
 
   /**
-   * Sets up web.1's sandbox while the build runs: the sandbox chain, up to bwrap's step that waits
+   * Sets up web.1's sandbox while the build runs (from the end of its source fetch: earlier, it took
+   * the CPU from the build sandbox's own start): the sandbox chain, up to bwrap's step that waits
    * for the environment with the system part of the tree set up, runs beside the build instead of
    * after it. bwrap wants the app directory's path to exist when it starts and binds it only once
    * started: builds/v<N>/app is an empty placeholder until the build's final rename replaces it
