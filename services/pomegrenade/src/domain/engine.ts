@@ -515,8 +515,18 @@ export class Engine {
     const runtime = this.deps.runtime;
     if (!runtime.prepare || this.orchestrator || p.record.stopped) return;
     if (desiredCount(p.record.formation, 'web') < 1) return;
+    // Only a shortcut: when it fails, web.1 starts the usual way, after the build.
+    const skipped = (err: unknown) => {
+      this.deps.logger.warn({ err, projectId: p.record.id }, 'preparing web.1 failed: it starts afterwards');
+      return null;
+    };
     const appDir = path.join(this.artifactDir(p, d.number), 'app');
-    fs.mkdirSync(appDir, { recursive: true, mode: 0o755 });
+    try {
+      fs.mkdirSync(appDir, { recursive: true, mode: 0o755 });
+    } catch (err) {
+      skipped(err);
+      return;
+    }
     const web = runtime
       .prepare({
         projectId: p.record.id,
@@ -529,13 +539,7 @@ export class Engine {
         uid: p.record.uid,
         gid: p.record.uid,
       })
-      .catch((err: unknown) => {
-        this.deps.logger.warn(
-          { err, projectId: p.record.id },
-          'preparing web.1 failed: it starts afterwards',
-        );
-        return null;
-      });
+      .catch(skipped);
     p.prepared = { number: d.number, web };
   }
 
