@@ -180,9 +180,25 @@ describe('LocalRuntime sandbox with isolation (root)', () => {
       expect(net).not.toBeNull();
       await new Promise((r) => setTimeout(r, 300));
       expect(lines[0]).toBe(`net:[${fs.statSync(net?.nsPath ?? '').ino}]`);
-      expect(runtime.upstreamAddress(45678)).toBe(`${net?.addresses.nsAddress}:45678`);
+      expect(runtime.upstreamAddress('iso-a', 45678)).toBe(`${net?.addresses.nsAddress}:45678`);
     } finally {
       await proc.stop(500);
+    }
+    // Gone with the instance: nothing routes to a port no instance of the project listens on.
+    expect(runtime.upstreamAddress('iso-a', 45678)).toBe('127.0.0.1:45678');
+  });
+
+  it("publishes each project's own address when two projects' instances hold the same port", async () => {
+    const a = await runtime.run(spec('same-a', 'sleep 30', { PORT: '45679' }, 'iso-a'), () => {});
+    const b = await runtime.run(spec('same-b', 'sleep 30', { PORT: '45679' }, 'iso-b'), () => {});
+    try {
+      const [netA, netB] = [await runtime.projectNetwork('iso-a'), await runtime.projectNetwork('iso-b')];
+      expect(netA?.addresses.nsAddress).not.toBe(netB?.addresses.nsAddress);
+      expect(runtime.upstreamAddress('iso-a', 45679)).toBe(`${netA?.addresses.nsAddress}:45679`);
+      expect(runtime.upstreamAddress('iso-b', 45679)).toBe(`${netB?.addresses.nsAddress}:45679`);
+    } finally {
+      await Promise.all([a.stop(200), b.stop(200)]);
+      await runtime.forgetProject('iso-b');
     }
   });
 

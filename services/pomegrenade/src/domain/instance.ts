@@ -77,7 +77,7 @@ export class Instance {
 
   /** The router's address of this instance once it serves. */
   get address(): string {
-    return this.hooks.runtime.upstreamAddress(this.port);
+    return this.hooks.runtime.upstreamAddress(this.spec.projectId, this.port);
   }
 
   /** Hands over a sandbox prepared for this instance (Runtime.prepare); start() uses it. */

@@ -88,8 +88,11 @@ export interface Runtime {
   prepare?(spec: PreparedSpec): Promise<PreparedProcess | null>;
   /** A free port for a new web instance. */
   allocatePort(): Promise<number>;
-  /** The address the router uses to reach an instance listening on `port`. */
-  upstreamAddress(port: number): string;
+  /**
+   * The address the router uses to reach project `projectId`'s instance listening on `port` (two
+   * projects' instances may listen on the same port, each in its own network).
+   */
+  upstreamAddress(projectId: string, port: number): string;
   /** Kills and removes whatever a previous run of the platform left behind; returns how many. */
   cleanupLeftovers(): Promise<number>;
   /** Removes what the runtime keeps for a deleted project. */

@@ -34,7 +34,7 @@ export class FakeRuntime implements Runtime {
     return freePort();
   }
 
-  upstreamAddress(port: number): string {
+  upstreamAddress(_projectId: string, port: number): string {
     return `127.0.0.1:${port}`;
   }
 

@@ -96,8 +96,13 @@ export class LocalRuntime implements Runtime {
   private readonly cgroups: Cgroups | null;
   private readonly etcDir: string;
   private readonly networks: ProjectNetworks | null;
-  /** Web instance port → the address it listens on (its project's namespace address). */
-  private readonly addressByPort = new Map<number, string>();
+  /**
+   * "<project id>:<port>" of a running web instance → the address it listens on (its project's
+   * namespace address). Keyed by project: ports come from the host, where another project's
+   * instance listening on the same port in its own namespace does not show, so two projects may
+   * well hold the same port at once.
+   */
+  private readonly addressByPort = new Map<string, string>();
   private readonly programs: { bwrap: string; nsenter: string };
   /** The operator's global egress switch. */
   private readonly egressAllowed: boolean;
@@ -139,8 +144,8 @@ export class LocalRuntime implements Runtime {
     return freePort();
   }
 
-  upstreamAddress(port: number): string {
-    return `${this.addressByPort.get(port) ?? '127.0.0.1'}:${port}`;
+  upstreamAddress(projectId: string, port: number): string {
+    return `${this.addressByPort.get(`${projectId}:${port}`) ?? '127.0.0.1'}:${port}`;
   }
 
   async run(spec: ProcessSpec, onLine: (text: string) => void): Promise<RunningProcess> {
@@ -162,21 +167,17 @@ export class LocalRuntime implements Runtime {
     const port = await freePort();
     const early: string[] = [];
     let sink: ((text: string) => void) | undefined;
-    const { proc, envChannel } = await this.startSandbox(spec, port, 'deferred', (t) =>
+    const { proc, envChannel, gone } = await this.startSandbox(spec, port, 'deferred', (t) =>
       sink ? sink(t) : early.push(t),
     );
-    let ended = false;
     let started = false;
-    void proc.exited.then(() => {
-      ended = true;
-    });
     return {
       port,
       get usable() {
-        return !ended && !started;
+        return !started && !gone();
       },
       start: (argv, env, onLine) => {
-        if (started || ended)
+        if (started || gone())
           throw new Error(`prepared sandbox ${spec.id} cannot start: already used or ended`);
         started = true;
         sink = onLine;
@@ -185,9 +186,10 @@ export class LocalRuntime implements Runtime {
         envChannel?.end(envFileText(exported) + argvLine(argv));
         return proc;
       },
+      // The waiting bwrap is killed with its cgroup; the channel closes once it is gone (closing it
+      // first would let bwrap go on with an empty environment).
       cancel: async () => {
         started = true;
-        envChannel?.destroy();
         await proc.stop(0);
       },
     };
@@ -203,13 +205,15 @@ export class LocalRuntime implements Runtime {
     port: number | undefined,
     body: { envText: string; argv: string[]; stdin: Readable | undefined } | 'deferred',
     onLine: (text: string) => void,
-  ): Promise<{ proc: RunningProcess; envChannel?: Writable }> {
+  ): Promise<{ proc: RunningProcess; envChannel?: Writable; gone: () => boolean }> {
     const cg = this.cgroups as Cgroups;
     const networks = this.networks;
     const deferred = body === 'deferred';
     const network = networks ? await networks.acquire(spec.projectId) : null;
-    if (network && port) this.addressByPort.set(port, network.addresses.nsAddress);
+    const addressKey = `${spec.projectId}:${port}`;
+    if (network && port) this.addressByPort.set(addressKey, network.addresses.nsAddress);
     const releaseNetwork = async () => {
+      if (network && port) this.addressByPort.delete(addressKey);
       if (network) await networks?.release(spec.projectId);
     };
     const group = `${spec.projectId}/${spec.id}`;
@@ -289,7 +293,10 @@ export class LocalRuntime implements Runtime {
       listening: async () => listeningSockets(cg.pids(group)),
       usage: async () => cg.usage(group),
     };
-    return envChannel ? { proc, envChannel } : { proc };
+    // True from the moment the chain's first process has exited (before `exited`, which waits for
+    // the cgroup and network to be released).
+    const gone = () => child.exitCode !== null || child.signalCode !== null;
+    return envChannel ? { proc, envChannel, gone } : { proc, gone };
   }
 
   /** Runs without any sandbox: own process group so stop still reaches every child. */

@@ -27,7 +27,7 @@ export class UnconfinedRuntime implements Runtime {
     return freePort();
   }
 
-  upstreamAddress(port: number): string {
+  upstreamAddress(_projectId: string, port: number): string {
     return `127.0.0.1:${port}`;
   }
 

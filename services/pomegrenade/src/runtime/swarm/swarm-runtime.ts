@@ -264,8 +264,8 @@ export class SwarmRuntime implements Runtime {
     return this.o.local.allocatePort();
   }
 
-  upstreamAddress(port: number): string {
-    return this.o.local.upstreamAddress(port);
+  upstreamAddress(projectId: string, port: number): string {
+    return this.o.local.upstreamAddress(projectId, port);
   }
 
   /** Leftover build processes of this machine; Swarm's services are not leftovers (re-attached). */
