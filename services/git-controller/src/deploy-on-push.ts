@@ -48,9 +48,10 @@ export async function handlePreReceive(deps: PushDeps, req: HookRequest, reply: 
   // Read the refs and the new commits at once (both are on every push's critical path).
   const [stale, refUpdates] = await Promise.all([
     staleRef(deps, session.projectId, updates),
-    describeUpdates(deps, session.projectId, updates, quarantineEnv),
+    describeUpdates(deps, session.projectId, updates, quarantineEnv).catch((err: Error) => err),
   ]);
   if (stale) return reject(`ref "${stale}" moved while this push waited; fetch and push again`);
+  if (refUpdates instanceof Error) return reject(refUpdates.message);
   const exit = await forwardToApi(deps, session, req, refUpdates, reply, stop);
   session.accepted = exit === 0;
   reply.finish(exit);
@@ -120,8 +121,18 @@ async function describeUpdates(
   for (const u of updates) {
     const update: control.RefUpdate = { oldSha: u.oldSha, newSha: u.newSha, refName: u.refName };
     if (!isZeroSha(u.newSha)) {
-      const summary =
-        (await readLooseCommit(dir, objectDirs, u.newSha)) ?? (await gitLogSummary(deps, dir, env, u.newSha));
+      let summary = await readLooseCommit(dir, objectDirs, u.newSha);
+      // A loose commit was read as one; anything else must be a commit for a branch, as git itself
+      // requires only after pre-receive — by then the API would have deployed the tagged commit.
+      if (!summary && u.refName.startsWith('refs/heads/')) {
+        const type = await objectType(deps, dir, env, u.newSha);
+        if (type !== 'commit') {
+          throw new Error(
+            `${u.refName}: ${u.newSha} is ${type ? `a ${type}` : 'missing'}, not a commit; a branch holds commits only`,
+          );
+        }
+      }
+      summary ??= await gitLogSummary(deps, dir, env, u.newSha);
       if (summary) {
         update.newCommit = {
           subject: summary.subject,
@@ -134,6 +145,19 @@ async function describeUpdates(
     out.push(update);
   }
   return out;
+}
+
+/** The type of object `sha` (`commit`, `tag`, `tree`, `blob`), or '' when there is none. */
+async function objectType(
+  deps: PushDeps,
+  dir: string,
+  env: Record<string, string>,
+  sha: string,
+): Promise<string> {
+  const text = await git(deps.runtime, ['cat-file', '-t', '--end-of-options', sha], { cwd: dir, env }).catch(
+    () => '',
+  );
+  return text.trim();
 }
 
 /** The commit summary as `git log` prints it (commits in packs, unusual encodings or authors). */

@@ -262,6 +262,27 @@ describe('pushes held in pre-receive', () => {
     }
   });
 
+  it('refuses a tag object pushed to a branch before the API hears of it (git would refuse it only afterwards)', async () => {
+    const g = gitCli(home, { token: 'alice-token' });
+    await must(g(['tag', '-a', '-m', 'annotated', 'v-annotated'], src));
+    const recorded = h.control.pushes.length;
+    const push = await g(['push', `${h.httpBase}/shop.git`, 'refs/tags/v-annotated:refs/heads/tagged'], src);
+    expect(push.code).not.toBe(0);
+    expect(push.stderr).toMatch(
+      /refs\/heads\/tagged: [0-9a-f]{40} is a tag, not a commit; a branch holds commits only/,
+    );
+    expect(h.control.pushes.length).toBe(recorded);
+    const repo = repoPath(h, 'p-shop');
+    expect(execFileSync('git', ['for-each-ref'], { cwd: repo }).toString()).not.toContain(
+      'refs/heads/tagged',
+    );
+    // The same tag as a tag is a normal push.
+    await must(g(['push', `${h.httpBase}/shop.git`, 'refs/tags/v-annotated'], src));
+    expect(execFileSync('git', ['for-each-ref'], { cwd: repo }).toString()).toContain(
+      'refs/tags/v-annotated',
+    );
+  });
+
   it('rejects a pack with a bad tree (fsck), storing nothing', async () => {
     const g = gitCli(home, { token: 'alice-token' });
     const bad = path.join(work, 'badtree');
