@@ -1,6 +1,7 @@
 // The sandbox of LocalRuntime as isolation sets it up: the project's network namespace, seccomp,
 // no leaked fds, an environment the root processes never see, a sized /tmp, and nothing of a
 // project left once its last process is gone.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import { createLogger } from '@paastech/kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { diagnose } from '../src/domain/health.js';
 import type { ProcessSpec } from '../src/domain/ports.js';
-import { envFileText } from '../src/isolation/env-file.js';
+import { argvLine, ENV_FILE, envFileText, LOAD_ENV_AND_ARGV_SCRIPT } from '../src/isolation/env-file.js';
 import { listTables } from '../src/isolation/firewall.js';
 import { tmpSizeBytes } from '../src/isolation/limits.js';
 import { LocalRuntime, uidOf } from '../src/runtime/local-runtime.js';
@@ -69,6 +70,25 @@ describe('environment file', () => {
     [{ 'BAD-NAME': 'x', '1X': 'y', 'A;reboot': 'z', OK_1: 'v' }, "export OK_1='v'\n"],
   ])('writes %j safely', (env, text) => {
     expect(envFileText(env)).toBe(text);
+  });
+
+  it('a prepared sandbox runs its argv word for word, and nothing from a file cut anywhere short of its end mark', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'envfile-'));
+    try {
+      const file = path.join(dir, 'env');
+      const script = LOAD_ENV_AND_ARGV_SCRIPT.replace(ENV_FILE, file);
+      const argv = ['/usr/bin/printf', '[%s]', "it's", '$(id)', 'two\nlines', ''];
+      const text = envFileText({ A: "x'y" }) + argvLine(argv);
+      const run = (content: string) => {
+        fs.writeFileSync(file, content);
+        const r = spawnSync('/bin/sh', ['-c', script, 'sh'], { encoding: 'utf8' });
+        return { code: r.status, out: r.stdout };
+      };
+      expect(run(text)).toEqual({ code: 0, out: "[it's][$(id)][two\nlines][]" });
+      for (let cut = 0; cut < text.length; cut++) expect(run(text.slice(0, cut)).out).toBe('');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('caps /tmp at half the memory so filling it ends in ENOSPC, not an OOM kill', () => {

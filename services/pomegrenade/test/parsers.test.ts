@@ -1,11 +1,13 @@
 // Pure helpers: release YAML of buildpacks, buildpack URLs, /proc/net/tcp addresses, diagnoses,
 // config var masking, and the cgroup v1/v2 adapters on fake hierarchies.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRealDirInside } from '../src/build/builders.js';
 import { parseBuildpackUrl, parseReleaseYaml } from '../src/build/buildpack.js';
+import { smallTreeBytes } from '../src/build/files.js';
 import { masker } from '../src/domain/build-runner.js';
 import { diagnose } from '../src/domain/health.js';
 import { detectCgroups } from '../src/runtime/cgroups.js';
@@ -208,5 +210,24 @@ describe('isRealDirInside (the build cache is written by apps, copied from as ro
     ['outside the root', '../x', false],
   ])('%s → %s', (_what, rel, expected) => {
     expect(isRealDirInside(root, path.join(root, rel))).toBe(expected);
+  });
+});
+
+describe('smallTreeBytes (an artifact size without a du process)', () => {
+  it('counts what du -sb counts: directories, symlinks unfollowed, hard links once', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stb-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'a', 'b'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'x'), 'hello\n');
+      fs.linkSync(path.join(dir, 'x'), path.join(dir, 'a', 'x-again'));
+      fs.symlinkSync('/etc/passwd', path.join(dir, 'a', 'b', 'link'));
+      fs.writeFileSync(path.join(dir, 'a', 'b', 'big'), Buffer.alloc(12_345));
+      const du = Number(execFileSync('du', ['-sb', '--', dir], { encoding: 'utf8' }).split('\t')[0]);
+      expect(smallTreeBytes(dir, 100)).toBe(du);
+      // Over the bound, the caller asks du.
+      expect(smallTreeBytes(dir, 4)).toBeNull();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -30,29 +30,27 @@ export function hasAppFile(appDir: string, rel: string): boolean {
 /**
  * What `du -sb DIR` prints, counted in this process when the tree has at most `maxEntries` entries
  * (null beyond: the caller runs `du`, quicker on big trees). Apparent sizes of every entry (the
- * directories' own included, symlinks not followed), each hard-linked file once.
+ * directories' own included, symlinks not followed), each hard-linked file once. Synchronous: for
+ * the few entries it takes, a round trip through libuv's thread pool per entry costs more.
  */
-export async function smallTreeBytes(dir: string, maxEntries: number): Promise<number | null> {
+export function smallTreeBytes(dir: string, maxEntries: number): number | null {
   const seen = new Set<string>();
   let entries = 0;
   let total = 0;
-  // One level of the tree at a time, its entries looked at in parallel.
-  for (let level = [dir]; level.length > 0; ) {
-    entries += level.length;
-    if (entries > maxEntries) return null;
-    const stats = await Promise.all(level.map((p) => fs.promises.lstat(p, { bigint: true })));
-    const dirs: string[] = [];
-    stats.forEach((st, i) => {
-      if (st.isDirectory()) dirs.push(level[i] as string);
-      else if (st.nlink > 1n) {
-        const id = `${st.dev}:${st.ino}`;
-        if (seen.has(id)) return;
-        seen.add(id);
-      }
-      total += Number(st.size);
-    });
-    const names = await Promise.all(dirs.map((d) => fs.promises.readdir(d)));
-    level = dirs.flatMap((d, i) => (names[i] as string[]).map((n) => path.join(d, n)));
+  for (const pending = [dir]; pending.length > 0; ) {
+    const p = pending.pop() as string;
+    if (++entries > maxEntries) return null;
+    const st = fs.lstatSync(p, { bigint: true });
+    if (st.isDirectory()) {
+      const names = fs.readdirSync(p);
+      if (entries + pending.length + names.length > maxEntries) return null;
+      for (const name of names) pending.push(path.join(p, name));
+    } else if (st.nlink > 1n) {
+      const id = `${st.dev}:${st.ino}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+    }
+    total += Number(st.size);
   }
   return total;
 }

@@ -230,12 +230,17 @@ function isDirectory(p: string): boolean {
 }
 
 /** Entries up to which the artifact's size is counted in-process rather than by a `du` process. */
-const COUNTED_ENTRIES = 2000;
+const COUNTED_ENTRIES = 500;
 
 /** The artifact's size as `du -sb` gives it; small trees (most apps without dependencies) are counted
  * here, which spares a process start on the way to the new instance. */
 async function artifactBytes(appDir: string): Promise<number> {
-  const counted = await smallTreeBytes(appDir, COUNTED_ENTRIES).catch(() => null);
+  let counted: number | null = null;
+  try {
+    counted = smallTreeBytes(appDir, COUNTED_ENTRIES);
+  } catch {
+    // changed under our feet: du says
+  }
   if (counted !== null) return counted;
   return Number((await run('du', ['-sb', '--', appDir])).stdout.split('\t')[0]) || 0;
 }

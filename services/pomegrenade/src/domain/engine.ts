@@ -375,9 +375,12 @@ export class Engine {
         await this.build(p, d, quarantine, abort.signal);
       }
       if (abort.signal.aborted) throw new DeploymentFailedError({ reason: 'internal', message: 'cancelled' });
+      // The build is written before anything long runs after it (an image, a release command), or
+      // else once the new instances started (release): not on the way from the build to them.
+      if (this.orchestrator || d.build?.release) this.persist(p);
       if (this.orchestrator) await this.prepare(p, d, abort.signal);
       this.setState(p, d, 'releasing');
-      await this.release(p, d, { runRelease: true, signal: abort.signal });
+      await this.release(p, d, { runRelease: true, signal: abort.signal, persistOnStart: true });
       this.activate(p, d);
       this.pruneBuilds(p);
     } catch (err) {
@@ -422,7 +425,6 @@ export class Engine {
       );
       d.builder = d.build.builder;
       d.buildRetained = true;
-      this.persist(p);
     } finally {
       release();
       fs.rmSync(`${this.artifactDir(p, d.number)}.tmp`, { recursive: true, force: true });
@@ -453,7 +455,13 @@ export class Engine {
   private async release(
     p: Project,
     d: DeploymentRecord,
-    o: { runRelease: boolean; signal?: AbortSignal; only?: (i: Instance) => boolean },
+    o: {
+      runRelease: boolean;
+      signal?: AbortSignal;
+      only?: (i: Instance) => boolean;
+      /** Writes the project's state once the new instances are started (see deploy). */
+      persistOnStart?: boolean;
+    },
   ): Promise<void> {
     const build = d.build;
     if (!build) throw new DeploymentFailedError({ reason: 'internal', message: `v${d.number} has no build` });
@@ -469,7 +477,9 @@ export class Engine {
     if (prepared && web1) web1.usePrepared(prepared);
     else await prepared?.cancel();
     if (plan.length > 0) this.step(p, d, `Starting ${plan.map((i) => i.name).join(', ')}`);
-    const results = await Promise.allSettled(plan.map((i) => i.start()));
+    const starting = plan.map((i) => i.start());
+    if (o.persistOnStart) this.persist(p);
+    const results = await Promise.allSettled(starting);
     const failed = results.findIndex((r) => r.status === 'rejected');
     if (failed >= 0 || o.signal?.aborted) {
       await Promise.all(plan.map((i) => i.stop(0)));

@@ -23,13 +23,19 @@ export const LOAD_ENV_SCRIPT = `. ${ENV_FILE} && exec "$@"`;
  */
 export const ARGV_VARIABLE = 'PAASTECH_ARGV';
 
-/** LOAD_ENV_SCRIPT for a prepared sandbox: the argv comes in the file, after the environment. */
-export const LOAD_ENV_AND_ARGV_SCRIPT = `. ${ENV_FILE} && eval "exec $${ARGV_VARIABLE}"`;
+/**
+ * Set (not exported) by the env file's very last line: a file cut short (the daemon killed while
+ * writing it) never runs a truncated command, even one cut where the shell could still parse it.
+ */
+export const ARGV_END_VARIABLE = 'PAASTECH_ARGV_END';
 
-/** The env file's last line for a prepared sandbox: `PAASTECH_ARGV='w1' 'w2' …`, each word literal. */
+/** LOAD_ENV_SCRIPT for a prepared sandbox: the argv comes in the file, after the environment. */
+export const LOAD_ENV_AND_ARGV_SCRIPT = `. ${ENV_FILE} && [ "$${ARGV_END_VARIABLE}" = 1 ] && eval "exec $${ARGV_VARIABLE}"`;
+
+/** The env file's last lines for a prepared sandbox: `PAASTECH_ARGV='w1' 'w2' …` (each word literal), then the end mark. */
 export function argvLine(argv: string[]): string {
   const quoted = argv.map(shellQuote).join(' ');
-  return `${ARGV_VARIABLE}=${shellQuote(quoted)}\n`;
+  return `${ARGV_VARIABLE}=${shellQuote(quoted)}\n${ARGV_END_VARIABLE}=1\n`;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

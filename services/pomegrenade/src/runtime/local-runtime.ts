@@ -22,7 +22,7 @@ import type {
   RunningProcess,
   Runtime,
 } from '../domain/ports.js';
-import { ARGV_VARIABLE, argvLine, envFileText, OUTER_ENV } from '../isolation/env-file.js';
+import { ARGV_END_VARIABLE, ARGV_VARIABLE, argvLine, envFileText, OUTER_ENV } from '../isolation/env-file.js';
 import { BASH, BASH_FLAGS, CLOSE_FDS_LOOP } from '../isolation/fds.js';
 import { tmpSizeBytes } from '../isolation/limits.js';
 import { ProjectNetworks } from '../isolation/network.js';
@@ -182,7 +182,7 @@ export class LocalRuntime implements Runtime {
         started = true;
         sink = onLine;
         for (const t of early.splice(0)) onLine(t);
-        const { [ARGV_VARIABLE]: _, ...exported } = env;
+        const { [ARGV_VARIABLE]: _, [ARGV_END_VARIABLE]: __, ...exported } = env;
         envChannel?.end(envFileText(exported) + argvLine(argv));
         return proc;
       },
