@@ -9,7 +9,12 @@ import { createLogger } from '@paastech/kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { diagnose } from '../src/domain/health.js';
 import type { ProcessSpec } from '../src/domain/ports.js';
-import { argvLine, ENV_FILE, envFileText, LOAD_ENV_AND_ARGV_SCRIPT } from '../src/isolation/env-file.js';
+import {
+  ENV_FILE,
+  envFileText,
+  LOAD_ENV_AND_ARGV_SCRIPT,
+  preparedEnvFileText,
+} from '../src/isolation/env-file.js';
 import { listTables } from '../src/isolation/firewall.js';
 import { tmpSizeBytes } from '../src/isolation/limits.js';
 import { LocalRuntime, uidOf } from '../src/runtime/local-runtime.js';
@@ -78,14 +83,20 @@ describe('environment file', () => {
       const file = path.join(dir, 'env');
       const script = LOAD_ENV_AND_ARGV_SCRIPT.replace(ENV_FILE, file);
       const argv = ['/usr/bin/printf', '[%s]', "it's", '$(id)', 'two\nlines', ''];
-      const text = envFileText({ A: "x'y" }) + argvLine(argv);
+      const text = preparedEnvFileText({ A: "x'y", B: 'exit 3' }, argv);
       const run = (content: string) => {
         fs.writeFileSync(file, content);
-        const r = spawnSync('/bin/sh', ['-c', script, 'sh'], { encoding: 'utf8' });
+        // stdin closed: a cut that ran a program waiting for input would fail the test, not hang it.
+        const r = spawnSync('/bin/sh', ['-c', script, 'sh'], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+          timeout: 5_000,
+        });
         return { code: r.status, out: r.stdout };
       };
       expect(run(text)).toEqual({ code: 0, out: "[it's][$(id)][two\nlines][]" });
-      for (let cut = 0; cut < text.length; cut++) expect(run(text.slice(0, cut)).out).toBe('');
+      // Every cut but the final newline's (without it the file is still whole).
+      for (let cut = 0; cut < text.length - 1; cut++) expect(run(text.slice(0, cut)).out).toBe('');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

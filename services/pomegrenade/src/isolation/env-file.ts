@@ -32,10 +32,15 @@ export const ARGV_END_VARIABLE = 'PAASTECH_ARGV_END';
 /** LOAD_ENV_SCRIPT for a prepared sandbox: the argv comes in the file, after the environment. */
 export const LOAD_ENV_AND_ARGV_SCRIPT = `. ${ENV_FILE} && [ "$${ARGV_END_VARIABLE}" = 1 ] && eval "exec $${ARGV_VARIABLE}"`;
 
-/** The env file's last lines for a prepared sandbox: `PAASTECH_ARGV='w1' 'w2' …` (each word literal), then the end mark. */
-export function argvLine(argv: string[]): string {
+/**
+ * The env file of a prepared sandbox: the environment, `PAASTECH_ARGV='w1' 'w2' …` (each word
+ * literal) and the end mark, all inside one `if` block — the shell parses a compound command whole
+ * before running any of it, so a file cut anywhere runs nothing (not even a cut `export`, which
+ * could name another program), and the end mark is checked before the argv is.
+ */
+export function preparedEnvFileText(env: Record<string, string>, argv: string[]): string {
   const quoted = argv.map(shellQuote).join(' ');
-  return `${ARGV_VARIABLE}=${shellQuote(quoted)}\n${ARGV_END_VARIABLE}=1\n`;
+  return `if :; then\n${envFileText(env)}${ARGV_VARIABLE}=${shellQuote(quoted)}\n${ARGV_END_VARIABLE}=1\nfi\n`;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -22,7 +22,13 @@ import type {
   RunningProcess,
   Runtime,
 } from '../domain/ports.js';
-import { ARGV_END_VARIABLE, ARGV_VARIABLE, argvLine, envFileText, OUTER_ENV } from '../isolation/env-file.js';
+import {
+  ARGV_END_VARIABLE,
+  ARGV_VARIABLE,
+  envFileText,
+  OUTER_ENV,
+  preparedEnvFileText,
+} from '../isolation/env-file.js';
 import { BASH, BASH_FLAGS, CLOSE_FDS_LOOP } from '../isolation/fds.js';
 import { tmpSizeBytes } from '../isolation/limits.js';
 import { ProjectNetworks } from '../isolation/network.js';
@@ -183,7 +189,7 @@ export class LocalRuntime implements Runtime {
         sink = onLine;
         for (const t of early.splice(0)) onLine(t);
         const { [ARGV_VARIABLE]: _, [ARGV_END_VARIABLE]: __, ...exported } = env;
-        envChannel?.end(envFileText(exported) + argvLine(argv));
+        envChannel?.end(preparedEnvFileText(exported, argv));
         return proc;
       },
       // The waiting bwrap is killed with its cgroup; the channel closes once it is gone (closing it
