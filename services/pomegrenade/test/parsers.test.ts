@@ -224,8 +224,15 @@ describe('smallTreeBytes (an artifact size without a du process)', () => {
       fs.writeFileSync(path.join(dir, 'a', 'b', 'big'), Buffer.alloc(12_345));
       const du = Number(execFileSync('du', ['-sb', '--', dir], { encoding: 'utf8' }).split('\t')[0]);
       expect(smallTreeBytes(dir, 100)).toBe(du);
-      // Over the bound, the caller asks du.
+      // Seven entries (the directory itself included): counted at a bound of 7; over it, the caller asks du.
+      expect(smallTreeBytes(dir, 7)).toBe(du);
+      expect(smallTreeBytes(dir, 6)).toBeNull();
       expect(smallTreeBytes(dir, 4)).toBeNull();
+      // A directory far over the bound is given up on without being listed whole.
+      const many = path.join(dir, 'many');
+      fs.mkdirSync(many);
+      for (let i = 0; i < 3000; i++) fs.writeFileSync(path.join(many, String(i)), '');
+      expect(smallTreeBytes(dir, 100)).toBeNull();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

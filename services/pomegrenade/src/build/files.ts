@@ -42,9 +42,17 @@ export function smallTreeBytes(dir: string, maxEntries: number): number | null {
     if (++entries > maxEntries) return null;
     const st = fs.lstatSync(p, { bigint: true });
     if (st.isDirectory()) {
-      const names = fs.readdirSync(p);
-      if (entries + pending.length + names.length > maxEntries) return null;
-      for (const name of names) pending.push(path.join(p, name));
+      // Entry by entry: a directory of millions of files (a build can make one) is never listed
+      // whole in this process; past the budget, `du` counts it.
+      const d = fs.opendirSync(p);
+      try {
+        for (let e = d.readSync(); e !== null; e = d.readSync()) {
+          if (entries + pending.length >= maxEntries) return null;
+          pending.push(path.join(p, e.name));
+        }
+      } finally {
+        d.closeSync();
+      }
     } else if (st.nlink > 1n) {
       const id = `${st.dev}:${st.ino}`;
       if (seen.has(id)) continue;

@@ -387,8 +387,9 @@ export class Engine {
       this.fail(p, d, err, abort.signal.aborted);
     } finally {
       if (p.abort === abort) p.abort = undefined;
-      this.publish(p);
+      // An unused prepared sandbox goes first: a publish that throws must not leave it waiting.
       await this.dropPrepared(p);
+      this.publish(p);
     }
   }
 
