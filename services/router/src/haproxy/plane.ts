@@ -137,6 +137,10 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     lane = next.catch(() => undefined);
     return next;
   };
+  /** Each map's text as written to its file last (what a start or reload of HAProxy loads). */
+  const written = new Map<string, string>();
+  /** Each map's text as the running HAProxy has it: a route change replaces only maps that differ. */
+  let loaded = new Map<string, string>();
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweepQueued = false;
   let certsWatcher: fs.FSWatcher | undefined;
@@ -175,8 +179,11 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       writeAtomic(path.join(paths.pages, name), text);
     writeAtomic(paths.lua, luaScript());
     const maps = mapEntries(routes, slotOf, tlsPort !== undefined);
-    for (const [key, entries] of Object.entries(maps))
-      writeAtomic(paths.maps[key as keyof typeof maps], mapFile(entries));
+    for (const [key, entries] of Object.entries(maps)) {
+      const text = mapFile(entries);
+      writeAtomic(paths.maps[key as keyof typeof maps], text);
+      written.set(key, text);
+    }
     writeAtomic(
       paths.config,
       haproxyCfg({
@@ -272,6 +279,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       : spawn('haproxy', argv, { stdio });
     // HAProxy's own notices (stderr) are kept for the error message if it exits.
     child = proc;
+    loaded = new Map(written);
     let stderr = '';
     proc.stderr?.on('data', (b: Buffer) => {
       stderr = (stderr + b.toString()).slice(-8192);
@@ -313,6 +321,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     const proc = child;
     if (!proc?.pid) return relaunch();
     const before = await workerPid();
+    loaded = new Map(written);
     process.kill(proc.pid, 'SIGUSR2');
     await waitReady(proc, () => '', before);
     // The new worker's ring; the old worker's stream reads on until that worker has finished.
@@ -376,7 +385,13 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     for (const key of order) {
       // The redirect map is only loaded (referenced by haproxy.cfg) when there is a TLS listener.
       if (key === 'redirect' && tlsPort === undefined) continue;
+      // A switch of instances changes servers, not maps: only a map whose text changed is replaced
+      // (each replacement is several Runtime API round trips on the way of a deploy to traffic).
+      const text = mapFile(maps[key]);
+      if (loaded.get(key) === text) continue;
+      loaded.delete(key); // unknown until the commit went through
       await replaceMap(paths.maps[key], maps[key]);
+      loaded.set(key, text);
     }
     for (const [s, a] of drains) {
       await api.must(`set server ${s.name}/${serverName(a)} state maint`);
