@@ -6,9 +6,6 @@ import type { routing } from '@paastech/proto';
 /** Upper bounds (ms) of the latency histogram buckets; the last bucket is everything above. */
 export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
-/** The two sets of counters a request goes into: 0 = totals, 1 = the report window. */
-const TWO = [0, 1] as const;
-
 /** Key under which requests for unknown hosts are counted. */
 export const UNROUTED = '(unrouted)';
 
@@ -100,8 +97,8 @@ export class TrafficStats {
     const unavailable = byRouter && (status === 502 || status === 503 || status === 504);
     const cls = Math.min(Math.max(Math.floor(status / 100) - 1, 0), 4);
     const bucket = bucketOf(durationMs);
-    for (const map of TWO) {
-      const c = this.countersOf(map === 0 ? this.totals : this.window, key, projectName);
+    for (const map of [this.totals, this.window]) {
+      const c = this.countersOf(map, key, projectName);
       c.requests++;
       c.byClass[cls as 0 | 1 | 2 | 3 | 4]++;
       if (unavailable) c.unavailable++;
