@@ -40,6 +40,36 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
     expect(cfg).toMatch(/stats socket .*haproxy\.sock mode 600 level admin/);
   });
 
+  it('rewrites only the files a change touched: a switch of instances writes haproxy.cfg alone', async () => {
+    const dir = `${h.dataDir}/router`;
+    const files = () =>
+      [
+        ...fs.readdirSync(`${dir}/pages`).map((f) => `pages/${f}`),
+        ...fs.readdirSync(`${dir}/maps`).map((f) => `maps/${f}`),
+        ...fs.readdirSync(dir).filter((f) => f.endsWith('.lua') || f === 'haproxy.cfg'),
+      ].filter((f) => !f.endsWith('.tmp'));
+    const inodes = () => new Map(files().map((f) => [f, fs.statSync(`${dir}/${f}`).ino]));
+    const before = inodes();
+    expect(before.size).toBeGreaterThan(5);
+    const b = await new Backend('b').start();
+    try {
+      h.routes.setRoutes([
+        route({ projectId: 'p1', hostnames: ['one.apps.test'], upstreamAddresses: [b.address] }),
+      ]);
+      await waitFor(async () => (await instanceAt('one.apps.test')) === 'b', 10_000, 'switch to b');
+      // Each write is a new file renamed into place: a new inode.
+      const changed = [...inodes()].filter(([f, ino]) => before.get(f) !== ino).map(([f]) => f);
+      expect(changed).toEqual(['haproxy.cfg']);
+      expect(fs.readFileSync(`${dir}/haproxy.cfg`, 'utf8')).toContain(b.address);
+    } finally {
+      h.routes.setRoutes([
+        route({ projectId: 'p1', hostnames: ['one.apps.test'], upstreamAddresses: [a.address] }),
+      ]);
+      await waitFor(async () => (await instanceAt('one.apps.test')) === 'a', 10_000, 'back to a');
+      await b.stop();
+    }
+  });
+
   it('restarts HAProxy when it crashes, with the current routes', async () => {
     const [before] = haproxiesIn(h.dataDir);
     expect(before).toBeGreaterThan(0);

@@ -171,20 +171,34 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     return true;
   };
 
+  /** Each file's text as this router wrote it last: an unchanged file is not written again. */
+  const onDisk = new Map<string, string>();
+  /**
+   * writeAtomic, skipped when this router already wrote exactly `text` there. A deploy changes
+   * haproxy.cfg's servers only, and every file rewritten is a blocking write and rename (ext4 flushes
+   * a file renamed over another) on the event loop the rest of the platform shares.
+   */
+  const writeChanged = (file: string, text: string) => {
+    if (onDisk.get(file) === text && fs.existsSync(file)) return;
+    onDisk.delete(file);
+    writeAtomic(file, text);
+    onDisk.set(file, text);
+  };
+
   /** Writes haproxy.cfg, the Lua script, pages and maps for the current state. */
   const writeFiles = (routes: RouteEntry[]) => {
     fs.mkdirSync(path.join(paths.dir, 'maps'), { recursive: true, mode: 0o700 });
     fs.mkdirSync(paths.pages, { recursive: true, mode: 0o700 });
     for (const [name, text] of Object.entries(pageFiles(config, paths, port)))
-      writeAtomic(path.join(paths.pages, name), text);
-    writeAtomic(paths.lua, luaScript());
+      writeChanged(path.join(paths.pages, name), text);
+    writeChanged(paths.lua, luaScript());
     const maps = mapEntries(routes, slotOf, tlsPort !== undefined);
     for (const [key, entries] of Object.entries(maps)) {
       const text = mapFile(entries);
-      writeAtomic(paths.maps[key as keyof typeof maps], text);
+      writeChanged(paths.maps[key as keyof typeof maps], text);
       written.set(key, text);
     }
-    writeAtomic(
+    writeChanged(
       paths.config,
       haproxyCfg({
         config,
