@@ -162,6 +162,9 @@ describe('LocalRuntime (bwrap)', () => {
       expect(fs.readFileSync(path.join(pidsGroup, 'pids.max'), 'utf8').trim()).toBe('32');
       const cpuGroup = group.replace('/memory/', '/cpu/');
       expect(fs.readFileSync(path.join(cpuGroup, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('2500');
+      // Linux 5.14+ (these machines): the saved-quota burst equals the quota.
+      const burst = path.join(cpuGroup, 'cpu.cfs_burst_us');
+      if (fs.existsSync(burst)) expect(fs.readFileSync(burst, 'utf8').trim()).toBe('2500');
       const pids = fs.readFileSync(path.join(group, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number);
       expect(pids.length).toBeGreaterThanOrEqual(2);
       expect(pids.map(uidOf)).toContain(UID);

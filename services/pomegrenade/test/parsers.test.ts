@@ -153,6 +153,8 @@ describe('cgroups on fake hierarchies', () => {
     expect(fs.readFileSync(path.join(mount, 'cpu/paastech-x/proj/web/cpu.cfs_quota_us'), 'utf8')).toBe(
       '5000',
     );
+    // No cpu.cfs_burst_us on this tree (a kernel before 5.14): none is written.
+    expect(fs.existsSync(path.join(mount, 'cpu/paastech-x/proj/web/cpu.cfs_burst_us'))).toBe(false);
     expect(cg?.list()).toEqual(['proj/web', 'proj']);
     // A real cgroupfs has no files to remove; on the fake tree only the emptied dirs can go.
     for (const c of ['memory', 'pids', 'cpu', 'cpuacct']) {
@@ -180,6 +182,28 @@ describe('cgroups on fake hierarchies', () => {
     fs.writeFileSync(path.join(group, 'memory.current'), '12345');
     fs.writeFileSync(path.join(group, 'cpu.stat'), 'usage_usec 777\nuser_usec 700\n');
     expect(cg?.usage('proj/web')).toEqual({ memoryBytes: 12345, cpuMicros: 777 });
+  });
+
+  it('CPU burst equal to the quota where the kernel has it (v1 cpu.cfs_burst_us, v2 cpu.max.burst)', () => {
+    const v1 = fs.mkdtempSync(path.join(os.tmpdir(), 'cgb1-'));
+    for (const c of ['memory', 'pids', 'cpu', 'cpuacct']) {
+      fs.mkdirSync(path.join(v1, c));
+      fs.writeFileSync(path.join(v1, c, 'cgroup.procs'), '');
+    }
+    const g1 = path.join(v1, 'cpu/paastech-b/proj/web');
+    fs.mkdirSync(g1, { recursive: true });
+    // Left by an earlier group of the same path: above the new quota, so it is lowered first.
+    fs.writeFileSync(path.join(g1, 'cpu.cfs_burst_us'), '900000');
+    detectCgroups('paastech-b', v1)?.create('proj/web', limits);
+    expect(fs.readFileSync(path.join(g1, 'cpu.cfs_burst_us'), 'utf8')).toBe('5000');
+    const v2 = fs.mkdtempSync(path.join(os.tmpdir(), 'cgb2-'));
+    fs.writeFileSync(path.join(v2, 'cgroup.controllers'), 'cpu memory pids');
+    const g2 = path.join(v2, 'paastech-b/proj/web');
+    fs.mkdirSync(g2, { recursive: true });
+    fs.writeFileSync(path.join(g2, 'cpu.max.burst'), '0');
+    detectCgroups('paastech-b', v2)?.create('proj/web', limits);
+    expect(fs.readFileSync(path.join(g2, 'cpu.max.burst'), 'utf8')).toBe('5000');
+    expect(fs.readFileSync(path.join(g2, 'cpu.max'), 'utf8')).toBe('5000 10000');
   });
 
   it('neither: null', () => {
