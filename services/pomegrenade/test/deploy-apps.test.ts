@@ -11,10 +11,15 @@ import { type Harness, httpGet, startHarness } from './support/pomegrenade.js';
 
 let h: Harness;
 
-/** The project's process groups (cgroup v1 memory hierarchy) under this harness's cgroup root. */
-function processGroups(projectId: string): string[] {
+/** The directory of a project's process groups (cgroup v1 memory hierarchy) of this harness. */
+function groupsDir(projectId: string): string {
   const tag = createHash('sha256').update(path.join(h.dataDir, 'pomegrenade')).digest('hex').slice(0, 10);
-  const dir = path.join('/sys/fs/cgroup/memory', `paastech-${tag}`, projectId);
+  return path.join('/sys/fs/cgroup/memory', `paastech-${tag}`, projectId);
+}
+
+/** The project's process groups under this harness's cgroup root. */
+function processGroups(projectId: string): string[] {
+  const dir = groupsDir(projectId);
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [e.name] : []));
 }
@@ -43,6 +48,16 @@ describe('deploying fixture apps', () => {
     expect((await httpGet(up as string)).body).toBe('bonjour-secret-x from v1 (web.1)\n');
     // web.1 runs in the sandbox set up while the build ran (its id ends in "p"), the only one.
     expect(processGroups('hello')).toEqual([expect.stringMatching(/^v1-web-1-[0-9a-z]+p$/)]);
+    // `node server.js` ran as `exec node server.js` (execForm): the app's only process is node itself.
+    const group = path.join(groupsDir('hello'), processGroups('hello')[0] as string);
+    const appUid = fs.statSync('/proc/self').uid;
+    const appProcesses = fs
+      .readFileSync(path.join(group, 'cgroup.procs'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .filter((pid) => fs.statSync(`/proc/${pid}`).uid !== appUid)
+      .map((pid) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+    expect(appProcesses).toEqual(['node']);
   });
 
   it('node-dep: installs an npm dependency, then reuses node_modules when the lockfile is unchanged', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseProcfile } from '../src/domain/procfile.js';
+import { execForm, parseProcfile } from '../src/domain/procfile.js';
 
 describe('parseProcfile', () => {
   it.each([
@@ -65,5 +65,38 @@ describe('parseProcfile', () => {
         { field: 'Procfile:2', message: '"nope": expected "<type>: <command>"' },
       ]);
     }
+  });
+});
+
+describe('execForm (the shell becomes the app when the command is one plain simple command)', () => {
+  it.each([
+    ['node server.js', 'exec node server.js'],
+    ['npm start', 'exec npm start'],
+    ['gunicorn -b 0.0.0.0:$PORT app:app', 'exec gunicorn -b 0.0.0.0:$PORT app:app'],
+    ['./bin/web --port=$PORT', 'exec ./bin/web --port=$PORT'],
+    ["node -e 'x'", "exec node -e 'x'"],
+    // Run as written: operators, redirections, globs, groups, tabs, several commands.
+    ['node a.js && node b.js', 'node a.js && node b.js'],
+    ['node a.js; node b.js', 'node a.js; node b.js'],
+    ['node a.js | tee log', 'node a.js | tee log'],
+    ['node a.js > out', 'node a.js > out'],
+    ['node a.js &', 'node a.js &'],
+    ['node *.js', 'node *.js'],
+    ['(node a.js)', '(node a.js)'],
+    ['node\tserver.js', 'node\tserver.js'],
+    ['node a.js\nnode b.js', 'node a.js\nnode b.js'],
+    // The program is not a literal word naming a program: a built-in, an assignment, an expansion.
+    ['cd web && node server.js', 'cd web && node server.js'],
+    ['cd web', 'cd web'],
+    ['exec node server.js', 'exec node server.js'],
+    ['PORT=1 node server.js', 'PORT=1 node server.js'],
+    ['$CMD --flag', '$CMD --flag'],
+    ["'cd' x", "'cd' x"],
+    ['echo hi', 'echo hi'],
+    ['true', 'true'],
+    ['. ./env.sh', '. ./env.sh'],
+    ['', ''],
+  ])('%j → %j', (command, expected) => {
+    expect(execForm(command)).toBe(expected);
   });
 });

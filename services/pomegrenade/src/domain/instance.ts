@@ -4,6 +4,7 @@
 import { type Diagnosis, diagnose, probe } from './health.js';
 import type { Limits } from './model.js';
 import type { ExitInfo, PreparedProcess, ProcessSpec, RunningProcess, Runtime } from './ports.js';
+import { execForm } from './procfile.js';
 
 export type InstanceState = 'starting' | 'running' | 'unhealthy' | 'crashed' | 'stopping' | 'stopped';
 
@@ -156,7 +157,7 @@ export class Instance {
       appDir: s.appDir,
       appWritable: false,
       extraBinds: [],
-      argv: ['/bin/sh', '-c', s.command],
+      argv: ['/bin/sh', '-c', execForm(s.command)],
       env,
       limits: s.limits,
       uid: s.uid,

@@ -59,3 +59,30 @@ export function parseProcfile(text: string): Procfile {
   }
   return release === undefined ? { processes } : { processes, release };
 }
+
+/** Characters of a command that is one plain simple command (no operator, redirection or grouping). */
+const PLAIN_COMMAND = /^[A-Za-z0-9_./:=,+@%$"'-]+( +[A-Za-z0-9_./:=,+@%$"'-]+)*$/;
+/** Words `exec` cannot run as a program: shell keywords and built-ins (POSIX and dash's own). */
+const SHELL_WORDS = new Set(
+  (
+    '! { } case do done elif else esac fi for if in then until while . : [ alias bg break cd command ' +
+    'continue echo eval exec exit export false fg getopts hash jobs kill local newgrp printf pwd read ' +
+    'readonly return set shift test times trap true type ulimit umask unalias unset wait'
+  ).split(' '),
+);
+
+/**
+ * The command as `sh -c` should run it: a plain simple command (`node server.js`, `gunicorn -b
+ * 0.0.0.0:$PORT app:app`) gets `exec ` in front, so the shell becomes the app instead of forking it
+ * and waiting (dash does not do that by itself): one process fewer per instance, one fork fewer on
+ * the way to traffic, and the stop signal reaches the app itself. Anything else — operators,
+ * redirections, globs, a leading `NAME=value`, a built-in or a program named by an expansion — runs
+ * as written.
+ */
+export function execForm(command: string): string {
+  if (!PLAIN_COMMAND.test(command)) return command;
+  const first = command.split(' ', 1)[0] as string;
+  // The program must be a literal word: `$X`, `'cd'` or `NAME=value` could be a built-in or none.
+  if (/[=$"']/.test(first) || SHELL_WORDS.has(first)) return command;
+  return `exec ${command}`;
+}
