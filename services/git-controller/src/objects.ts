@@ -94,23 +94,208 @@ async function readOptional(file: string): Promise<string | null | undefined> {
   try {
     return await fs.promises.readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' ? null : undefined;
+    return missing(err) ? null : undefined;
   }
 }
 
-/** packed-refs as ref → value (empty when absent); undefined when it cannot be read. */
+/** readOptional, synchronously (for small files, where the thread pool's round trips cost more). */
+function readOptionalSync(file: string): string | null | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    return missing(err) ? null : undefined;
+  }
+}
+
+/** True for the errors of a file that is not there (or a directory in the way). */
+function missing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+}
+
+/**
+ * packed-refs as ref → value, in the file's order (empty when absent); undefined when it cannot be
+ * read or is anything but what git writes (see parsePackedRefs).
+ */
 async function readPackedRefs(repo: string): Promise<Map<string, string> | undefined> {
   const text = await readOptional(path.join(repo, 'packed-refs'));
-  if (text === undefined) return undefined;
+  return text === undefined ? undefined : parsePackedRefs(text ?? '');
+}
+
+/**
+ * The refs of a packed-refs file's text in its order; undefined unless it is what git writes: a
+ * `# pack-refs with:` header on the first line only, `<oid> <ref>` lines, `^<oid>` peel lines
+ * after a ref, every line ended, no ref twice.
+ */
+function parsePackedRefs(text: string): Map<string, string> | undefined {
   const refs = new Map<string, string>();
-  for (const line of (text ?? '').split('\n')) {
-    if (line === '' || line.startsWith('#') || line.startsWith('^')) continue;
+  if (!text) return refs;
+  if (!text.endsWith('\n')) return undefined;
+  const lines = text.slice(0, -1).split('\n');
+  for (const [i, line] of lines.entries()) {
+    if (i === 0 && line.startsWith('# pack-refs with:')) continue;
+    if (/^\^([0-9a-f]{40}|[0-9a-f]{64})$/.test(line) && refs.size > 0) continue;
     const m = /^([0-9a-f]{40}|[0-9a-f]{64}) (refs\/\S+)$/.exec(line);
-    if (!m) return undefined;
+    if (!m || refs.has(m[2]!)) return undefined;
     refs.set(m[2]!, m[1]!);
   }
   return refs;
+}
+
+/**
+ * True when git's check_refname_format (with REFNAME_ALLOW_ONELEVEL) accepts `name`: no empty
+ * component, none starting with "." or ending with ".lock", no "..", "@{", control characters,
+ * space, ~ ^ : ? * [ or backslash, not ending with "." or "/", not "@".
+ */
+export function isValidRefName(name: string): boolean {
+  if (name === '@' || name.endsWith('.') || name.includes('..') || name.includes('@{')) return false;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: git refuses these bytes in ref names
+  if (/[\x00-\x20\x7f~^:?*[\\\ufffd]/.test(name)) return false;
+  return name.split('/').every((c) => c !== '' && !c.startsWith('.') && !c.endsWith('.lock'));
+}
+
+/** The most refs listNamedRefs reads (synchronously) before leaving the listing to git. */
+const MAX_LISTED_REFS = 2000;
+/** The largest packed-refs file listNamedRefs reads. */
+const MAX_PACKED_REFS_BYTES = 1024 * 1024;
+
+/**
+ * Every ref under refs/ as `git for-each-ref` lists them — loose refs over packed ones, sorted by
+ * the bytes of their names — with their values; undefined when git must list them: a symbolic
+ * ref, a symlink or anything but files and directories under refs/, a value that is not a full
+ * object id of `hexLength` digits (or is all zeros), a name git would refuse, a packed-refs file
+ * out of order or of another shape (or over 1 MiB), more than 2,000 refs, an unreadable file.
+ * Entries git skips (names starting with "." or ending with ".lock") are skipped here too. Whether
+ * the objects exist is not checked. Synchronous: a handful of small files, read faster than the
+ * thread pool's round trips; bounded so a huge repository does not hold the event loop.
+ */
+export function listNamedRefs(repo: string, hexLength: number): Array<[string, string]> | undefined {
+  const oid = new RegExp(`^[0-9a-f]{${hexLength}}$`);
+  const packedFile = path.join(repo, 'packed-refs');
+  const size = fs.statSync(packedFile, { throwIfNoEntry: false })?.size ?? 0;
+  if (size > MAX_PACKED_REFS_BYTES) return undefined;
+  const text = size === 0 ? '' : readOptionalSync(packedFile);
+  const packed = text === undefined ? undefined : parsePackedRefs(text ?? '');
+  if (packed === undefined) return undefined;
+  let previous: Buffer | undefined;
+  for (const [name, value] of packed) {
+    const bytes = Buffer.from(name);
+    if (previous && Buffer.compare(previous, bytes) >= 0) return undefined;
+    if (!isValidRefName(name) || !oid.test(value) || /^0+$/.test(value)) return undefined;
+    previous = bytes;
+  }
+  const refs = new Map(packed);
+  let loose = 0;
+  const walk = (dir: string, prefix: string): boolean => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      return prefix === 'refs/' && (err as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.') || e.name.endsWith('.lock')) continue;
+      const name = `${prefix}${e.name}`;
+      if (e.isDirectory()) {
+        if (!walk(path.join(dir, e.name), `${name}/`)) return false;
+        continue;
+      }
+      if (!e.isFile() || !isValidRefName(name) || ++loose > MAX_LISTED_REFS) return false;
+      const text = readOptionalSync(path.join(dir, e.name));
+      const value = text?.trimEnd();
+      if (!text?.endsWith('\n') || !value || !oid.test(value) || /^0+$/.test(value)) return false;
+      refs.set(name, value);
+    }
+    return true;
+  };
+  if (!walk(path.join(repo, 'refs'), 'refs/') || refs.size > MAX_LISTED_REFS) return undefined;
+  const sorted = [...refs].map(([name, value]) => ({ name, value, key: Buffer.from(name) }));
+  sorted.sort((a, b) => Buffer.compare(a.key, b.key));
+  return sorted.map((r) => [r.name, r.value]);
+}
+
+/**
+ * Which of `oids` exist in the repository's own object store, as git's has_object_file finds
+ * them: a loose object file, or an entry in a version-2 pack index whose pack is there. Answers
+ * true only when all do; false when one is in neither (no alternates are looked at) or a pack
+ * index could not be read as such. Synchronous, like listNamedRefs.
+ */
+export function allObjectsExist(repo: string, oids: Iterable<string>): boolean {
+  const objects = path.join(repo, 'objects');
+  let packs: PackIndex[] | undefined;
+  try {
+    for (const oid of oids) {
+      const file = path.join(objects, oid.slice(0, 2), oid.slice(2));
+      if (fs.statSync(file, { throwIfNoEntry: false })?.isFile()) continue;
+      packs ??= packIndexes(path.join(objects, 'pack'));
+      const wanted = Buffer.from(oid, 'hex');
+      if (!packs.some((p) => packIndexHas(p, wanted))) return false;
+    }
+    return true;
+  } finally {
+    for (const p of packs ?? []) fs.closeSync(p.fd);
+  }
+}
+
+/** An open version-2 pack index (its fanout table read), closed by allObjectsExist. */
+interface PackIndex {
+  fd: number;
+  fanout: Buffer;
+}
+
+/** The version-2 indexes of the packs that are there; one that cannot be read counts as none. */
+function packIndexes(packDir: string): PackIndex[] {
+  const names = (() => {
+    try {
+      return fs.readdirSync(packDir);
+    } catch {
+      return [];
+    }
+  })();
+  const indexes: PackIndex[] = [];
+  for (const name of names) {
+    if (!name.startsWith('pack-') || !name.endsWith('.idx')) continue;
+    if (!fs.existsSync(path.join(packDir, `${name.slice(0, -4)}.pack`))) continue;
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(path.join(packDir, name), 'r');
+      const head = Buffer.alloc(8 + 256 * 4);
+      const ok =
+        fs.readSync(fd, head, 0, head.length, 0) === head.length &&
+        head.readUInt32BE(0) === 0xff744f63 &&
+        head.readUInt32BE(4) === 2;
+      if (ok) indexes.push({ fd, fanout: head.subarray(8) });
+    } catch {
+      // A pack index we cannot read proves nothing: the object is then found nowhere, and git asked.
+    }
+    if (fd !== undefined && indexes.at(-1)?.fd !== fd) fs.closeSync(fd);
+  }
+  return indexes;
+}
+
+/** Whether a version-2 pack index lists `oid`. */
+function packIndexHas(index: PackIndex, oid: Buffer): boolean {
+  const first = oid[0]!;
+  const lo = first === 0 ? 0 : index.fanout.readUInt32BE((first - 1) * 4);
+  const hi = index.fanout.readUInt32BE(first * 4);
+  if (hi <= lo) return false;
+  const size = oid.length;
+  const slice = Buffer.alloc((hi - lo) * size);
+  try {
+    if (fs.readSync(index.fd, slice, 0, slice.length, 8 + 256 * 4 + lo * size) !== slice.length) return false;
+  } catch {
+    return false;
+  }
+  let a = 0;
+  let b = hi - lo;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    const c = Buffer.compare(slice.subarray(mid * size, (mid + 1) * size), oid);
+    if (c === 0) return true;
+    if (c < 0) a = mid + 1;
+    else b = mid;
+  }
+  return false;
 }
 
 /** True when the repository has replace refs (git log would show the replacement commits). */

@@ -71,3 +71,16 @@ export function startGitService(deps: GitServeDeps, r: GitServiceRun): ChildProc
   }
   return child;
 }
+
+/** Runs the git service to its end with no input; its stdout, or undefined when it failed. */
+export function collectGitService(deps: GitServeDeps, r: GitServiceRun): Promise<Buffer | undefined> {
+  const child = startGitService(deps, r);
+  child.stdin?.end();
+  const chunks: Buffer[] = [];
+  child.stdout!.on('data', (b: Buffer) => chunks.push(b));
+  child.stderr!.resume();
+  return new Promise((resolve) => {
+    child.on('error', () => resolve(undefined));
+    child.on('close', (code) => resolve(code === 0 ? Buffer.concat(chunks) : undefined));
+  });
+}

@@ -9,10 +9,11 @@ import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import type { Logger } from '@paastech/kit';
 import { control } from '@paastech/proto';
+import { pktLine, receivePackAdvertisement } from './advertise.js';
 import type { ControlClient } from './control.js';
 import { type GitServiceName, matchAdvertisedService, matchGitHttpPath, splitRequestUrl } from './parse.js';
 import type { FailureLimiter } from './rate-limit.js';
-import { checkedProtocol, type GitServeDeps, startGitService } from './serve-git.js';
+import { checkedProtocol, collectGitService, type GitServeDeps, startGitService } from './serve-git.js';
 
 /** What the HTTP transport needs. */
 export interface HttpDeps extends GitServeDeps {
@@ -50,12 +51,6 @@ export function basicPassword(header: string | undefined): string | undefined {
   const colon = decoded.indexOf(':');
   const password = colon < 0 ? '' : decoded.slice(colon + 1);
   return password === '' ? undefined : password;
-}
-
-/** A pkt-line holding `text`. */
-function pktLine(text: string | Buffer): Buffer {
-  const body = Buffer.isBuffer(text) ? text : Buffer.from(text);
-  return Buffer.concat([Buffer.from((body.length + 4).toString(16).padStart(4, '0')), body]);
 }
 
 /** Returns the request handler of the git HTTP listener (it also answers /healthz). */
@@ -191,23 +186,40 @@ function protocolOf(req: http.IncomingMessage): string | undefined {
   return checkedProtocol(Array.isArray(h) ? h[0] : h);
 }
 
-/** GET info/refs: the service's ref advertisement (with the `# service=` preamble before v2). */
-function advertiseRefs(
+/**
+ * GET info/refs: the service's ref advertisement (with the `# service=` preamble before v2). A
+ * push's is written in-process when the repository allows it (advertise.ts), else git's is piped.
+ */
+async function advertiseRefs(
   deps: HttpDeps,
   req: http.IncomingMessage,
   res: http.ServerResponse,
   service: GitServiceName,
   access: Access,
-): void {
+): Promise<void> {
   const protocol = protocolOf(req);
-  const child = startGitService(deps, { service, ...access, stateless: true, advertise: true, protocol });
-  child.stdin?.end();
-  res.writeHead(200, {
+  const run = { service, ...access, stateless: true, advertise: true, protocol };
+  const head = {
     'content-type': `application/x-git-${service.slice(4)}-advertisement`,
     'cache-control': 'no-cache, max-age=0, must-revalidate',
-  });
+  };
+  const preamble = Buffer.concat([pktLine(`# service=${service}\n`), Buffer.from('0000')]);
+  if (service === 'git-receive-pack') {
+    const repo = deps.repos.existingPath(access.projectId);
+    const ad = await receivePackAdvertisement(deps.runtime, repo, protocol, () =>
+      collectGitService(deps, run),
+    );
+    if (ad) {
+      res.writeHead(200, { ...head, 'content-length': String(preamble.length + ad.body.length) });
+      res.end(Buffer.concat([preamble, ad.body]));
+      return;
+    }
+  }
+  const child = startGitService(deps, run);
+  child.stdin?.end();
+  res.writeHead(200, head);
   const v2 = service === 'git-upload-pack' && /(^|:)version=2(:|$)/.test(protocol ?? '');
-  if (!v2) res.write(Buffer.concat([pktLine(`# service=${service}\n`), Buffer.from('0000')]));
+  if (!v2) res.write(preamble);
   pipeOutput(child, res);
 }
 
