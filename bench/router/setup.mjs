@@ -105,9 +105,9 @@ export function writeByHandCfg(dir, { port, backendPort, log = 'stdout', extraGl
  * Starts router-proc.mjs (a routing contract server and our router with `dataplane`) serving HOST
  * from `upstreams`; resolves with its port and process once it answers.
  */
-export async function startRouterProc({ dataDir, dataplane, upstreams }) {
+export async function startRouterProc({ dataDir, dataplane, upstreams, nodeArgs = [] }) {
   fs.mkdirSync(dataDir, { recursive: true });
-  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'router-proc.mjs')], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(import.meta.dirname, 'router-proc.mjs')], {
     env: {
       ...process.env,
       PAASTECH_DATA_DIR: dataDir,

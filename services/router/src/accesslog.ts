@@ -48,7 +48,7 @@ export class AccessLogWriter {
   /** Queues the line of one finished request (none once closed). */
   write(r: RequestRecord): void {
     if (this.closed) return;
-    const line = `{"level":30,"time":${Date.now()},"service":"router","component":"access","project":${JSON.stringify(r.projectName)},"method":${JSON.stringify(r.method)},"status":${r.status},"bytes":${r.bytesOut},"bytesIn":${r.bytesIn},"durationMs":${Math.round(r.durationMs * 1000) / 1000},"upstream":${JSON.stringify(r.upstream)},"requestId":${JSON.stringify(r.requestId)},"msg":"request"}\n`;
+    const line = `{"time":${Date.now()},"project":${JSON.stringify(r.projectName)},"method":${JSON.stringify(r.method)},"status":${r.status},"bytes":${r.bytesOut},"bytesIn":${r.bytesIn},"durationMs":${Math.round(r.durationMs * 1000) / 1000},"upstream":${JSON.stringify(r.upstream)},"requestId":${JSON.stringify(r.requestId)}}\n`;
     this.queue(line, line.length, 1);
   }
 

@@ -58,6 +58,23 @@ export function bucketOf(ms: number): number {
   return LATENCY_BUCKETS_MS.length;
 }
 
+/** Adds one request to `c`. */
+function add(
+  c: ProjectCounters,
+  cls: number,
+  unavailable: boolean,
+  bytesIn: number,
+  bytesOut: number,
+  bucket: number,
+): void {
+  c.requests++;
+  c.byClass[cls as 0 | 1 | 2 | 3 | 4]++;
+  if (unavailable) c.unavailable++;
+  c.bytesIn += bytesIn;
+  c.bytesOut += bytesOut;
+  c.latency[bucket] = (c.latency[bucket] ?? 0) + 1;
+}
+
 /** Where access-log lines go (a batched file, for both data planes). */
 export interface AccessLogSink {
   /** The line of one finished request. */
@@ -71,6 +88,10 @@ export class TrafficStats {
   private readonly totals = new Map<string, ProjectCounters>();
   private window = new Map<string, ProjectCounters>();
   private windowStart = new Date();
+  /** The project counted last and its counters in both maps (requests come in runs of one project). */
+  private lastKey: string | undefined;
+  private lastTotals: ProjectCounters | undefined;
+  private lastWindow: ProjectCounters | undefined;
 
   constructor(private readonly accessLog: AccessLogSink) {}
 
@@ -94,18 +115,16 @@ export class TrafficStats {
     byRouter: boolean,
   ): void {
     const key = projectId || UNROUTED;
+    if (key !== this.lastKey || this.lastTotals === undefined || this.lastWindow === undefined) {
+      this.lastKey = key;
+      this.lastTotals = this.countersOf(this.totals, key, projectName);
+      this.lastWindow = this.countersOf(this.window, key, projectName);
+    }
     const unavailable = byRouter && (status === 502 || status === 503 || status === 504);
     const cls = Math.min(Math.max(Math.floor(status / 100) - 1, 0), 4);
     const bucket = bucketOf(durationMs);
-    for (const map of [this.totals, this.window]) {
-      const c = this.countersOf(map, key, projectName);
-      c.requests++;
-      c.byClass[cls as 0 | 1 | 2 | 3 | 4]++;
-      if (unavailable) c.unavailable++;
-      c.bytesIn += bytesIn;
-      c.bytesOut += bytesOut;
-      c.latency[bucket] = (c.latency[bucket] ?? 0) + 1;
-    }
+    add(this.lastTotals, cls, unavailable, bytesIn, bytesOut, bucket);
+    add(this.lastWindow, cls, unavailable, bytesIn, bytesOut, bucket);
   }
 
   /** The counters of `key` in `map`, created on first use. */
@@ -152,6 +171,7 @@ export class TrafficStats {
     const report = { routerId, windowStart: this.windowStart, windowEnd, projects };
     this.window = new Map();
     this.windowStart = windowEnd;
+    this.lastKey = undefined;
     return report;
   }
 }

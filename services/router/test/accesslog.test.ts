@@ -43,7 +43,19 @@ describe('access log writer', () => {
     const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
     expect(lines).toHaveLength(2);
     const [a, b] = lines.map((l) => JSON.parse(l));
-    expect(a).toMatchObject({ component: 'access', project: 'shop', status: 200, durationMs: 1.235 });
+    expect(a).toMatchObject({ project: 'shop', status: 200, durationMs: 1.235 });
+    // The fields of the haproxy plane's lines that the node plane has too, in the same order.
+    expect(Object.keys(a)).toEqual([
+      'time',
+      'project',
+      'method',
+      'status',
+      'bytes',
+      'bytesIn',
+      'durationMs',
+      'upstream',
+      'requestId',
+    ]);
     expect(b.project).toBe('we"ird\nname');
     expect(b.requestId).toBe('b');
   });

@@ -7,31 +7,52 @@ import path from 'node:path';
 import { createLogger } from '@paastech/kit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_LOG_FORMAT } from '../src/haproxy/config.js';
+import { accessLogSink } from '../src/haproxy/plane.js';
 import {
   type AccessLine,
+  accessField,
+  accessFieldIs,
   emptyAccessLine,
+  FIELD,
   RingFollower,
   type RingSink,
   scanAccessLine,
 } from '../src/haproxy/ring.js';
 import { haproxyAvailable } from '../src/index.js';
+import { RouteTable } from '../src/routes.js';
+import { TrafficStats } from '../src/stats.js';
 import { Backend, type Echo } from './support/backend.js';
 import { admin, type Harness, request, startHarness, tempDir, waitFor } from './support/harness.js';
 import { haproxiesIn } from './support/processes.js';
 import { route } from './support/routing-server.js';
 
 const GOOD =
-  '{"level":30,"time":1,"service":"router","component":"access","project":"shop","backend":"s0","method":"GET","status":200,"bytes":5,"bytesIn":0,"durationMs":1,"upstream":"127.0.0.1:9","requestId":"r1","termination":"--","msg":"request","host":"shop.apps.test"}';
+  '{"time":1,"project":"shop","backend":"s0","method":"GET","status":200,"bytes":5,"bytesIn":0,"durationMs":1,"upstream":"127.0.0.1:9","requestId":"r1","termination":"--","host":"shop.apps.test"}';
 
-/** scanAccessLine on a whole string: a copy of the record, or undefined. */
-function scan(line: string): AccessLine | undefined {
+/** What scanAccessLine read from a line, the string fields read out of it. */
+type Scanned = Omit<AccessLine, 'spans' | 'hostEscaped'> & Record<keyof typeof FIELD, string>;
+
+/** scanAccessLine on `text[start, end)`: every field, or undefined. */
+function scanIn(text: string, start: number, end: number): Scanned | undefined {
   const out = emptyAccessLine();
-  return scanAccessLine(line, 0, line.length, out) ? { ...out } : undefined;
+  if (!scanAccessLine(text, start, end, out)) return undefined;
+  const { spans: _spans, hostEscaped: _escaped, ...numbers } = out;
+  const strings = Object.fromEntries(
+    (Object.keys(FIELD) as Array<keyof typeof FIELD>).map((f) => [f, accessField(text, out, f)]),
+  ) as Record<keyof typeof FIELD, string>;
+  return { ...numbers, ...strings };
+}
+
+/** scanAccessLine on a whole string. */
+function scan(line: string): Scanned | undefined {
+  return scanIn(line, 0, line.length);
 }
 
 describe('scanAccessLine', () => {
   it('reads a line in ACCESS_LOG_FORMAT', () => {
     expect(scan(GOOD)).toEqual({
+      time: 1,
+      project: 'shop',
       host: 'shop.apps.test',
       backend: 's0',
       method: 'GET',
@@ -65,9 +86,32 @@ describe('scanAccessLine', () => {
   it('reads a part of a longer text, and negative numbers (HAProxy writes -1 for "none")', () => {
     const line = GOOD.replace('"status":200', '"status":-1').replace('"durationMs":1', '"durationMs":-1');
     const text = `junk\n${line}\nmore`;
+    expect(scanIn(text, 5, 5 + line.length)).toMatchObject({
+      status: -1,
+      durationMs: -1,
+      host: 'shop.apps.test',
+    });
+  });
+
+  it('reads lines one after another in one text, the spans pointing into it', () => {
+    const lines = [
+      GOOD,
+      GOOD.replace('"r1"', '"r22"').replace('shop.apps.test', 'a\\"b'),
+      GOOD.replace('"s0"', '"s17"'),
+    ];
+    const text = `${lines.join('\n')}\n`;
     const out = emptyAccessLine();
-    expect(scanAccessLine(text, 5, 5 + line.length, out)).toBe(true);
-    expect(out).toMatchObject({ status: -1, durationMs: -1, host: 'shop.apps.test' });
+    const seen: string[] = [];
+    for (let start = 0; start < text.length; ) {
+      const nl = text.indexOf('\n', start);
+      expect(scanAccessLine(text, start, nl, out)).toBe(true);
+      seen.push(
+        `${accessField(text, out, 'requestId')} ${accessField(text, out, 'backend')} ${accessField(text, out, 'host')}`,
+      );
+      expect(accessFieldIs(text, out, 'backend', 's0')).toBe(seen.length !== 3);
+      start = nl + 1;
+    }
+    expect(seen).toEqual(['r1 s0 shop.apps.test', 'r22 s0 ', 'r1 s17 shop.apps.test']);
   });
 
   it('keeps no host that holds an escape (no route has one) but still reads the line', () => {
@@ -81,9 +125,24 @@ describe('scanAccessLine', () => {
     ['an empty line', ''],
     ['a line cut by maxlen', GOOD.slice(0, 120)],
     ['a line cut inside the host', GOOD.slice(0, -5)],
-    ['a JSON array', '[{"component":"access"}]'],
+    ['a JSON array', '[{"time":1}]'],
     ['null', 'null'],
-    ['another component', GOOD.replace('"access"', '"other"')],
+    [
+      'a line of the format before (constant fields)',
+      '{"level":30,"time":1,"service":"router","component":"access","project":"shop","backend":"s0","method":"GET","status":200,"bytes":5,"bytesIn":0,"durationMs":1,"upstream":"127.0.0.1:9","requestId":"r1","termination":"--","msg":"request","host":"shop.apps.test"}',
+    ],
+    ['a key renamed', GOOD.replace('"bytesIn"', '"bytes_in"')],
+    ['a string value that is a number', GOOD.replace('"backend":"s0"', '"backend":0')],
+    [
+      'a string value that is not closed before the next key',
+      GOOD.replace('"method":"GET"', '"method":"GET'),
+    ],
+    ['an upstream with an escape', GOOD.replace('"upstream":"127.0.0.1:9"', '"upstream":"127\\".0.0.1:9"')],
+    ['a request id with a backslash', GOOD.replace('"r1"', '"r\\1"')],
+    [
+      'a project with a backslash (an escape in the host after it)',
+      GOOD.replace('"project":"shop"', '"project":"sh\\op"').replace('shop.apps.test', 'a\\"b'),
+    ],
     ['fields in another order', GOOD.replace('"method":"GET","status":200', '"status":200,"method":"GET"')],
     ['a status that is a string', GOOD.replace('"status":200', '"status":"200"')],
     ['a status with a fraction', GOOD.replace('"status":200', '"status":200.5')],
@@ -102,6 +161,50 @@ describe('scanAccessLine', () => {
   });
 });
 
+describe('accessLogSink (how the haproxy plane counts the lines)', () => {
+  it('counts each line for the route of its host, also when the table moves a host to another project', () => {
+    const table = new RouteTable();
+    const written: number[] = [];
+    const stats = new TrafficStats({ write: () => undefined, writeLines: (_b, n) => written.push(n) });
+    const sink = accessLogSink(table, stats);
+    const feed = (lines: string[]) => {
+      const text = `${lines.join('\n')}\n`;
+      for (let start = 0; start < text.length; ) {
+        const nl = text.indexOf('\n', start);
+        sink.line(text, start, nl);
+        start = nl + 1;
+      }
+    };
+    const at = (host: string, status = 200, extra = (l: string) => l) =>
+      extra(GOOD.replace('shop.apps.test', host).replace('"status":200', `"status":${status}`));
+    table.replace([
+      route({ projectId: 'a', hostnames: ['shop.apps.test'] }),
+      route({ projectId: 'b', hostnames: ['b.apps.test'] }),
+    ]);
+    feed([
+      at('shop.apps.test'),
+      at('shop.apps.test'),
+      at('b.apps.test'),
+      at('shop.apps.test'),
+      at('nowhere.test'),
+    ]);
+    table.replace([route({ projectId: 'b', hostnames: ['shop.apps.test'] })]);
+    feed([
+      at('shop.apps.test', 502),
+      // HAProxy's own 502 (no server answered), an escaped host (no route), the 503 page.
+      at('shop.apps.test', 502, (l) => l.replace('"termination":"--"', '"termination":"SC--"')),
+      at('a\\"b', 200),
+      at('shop.apps.test', 503, (l) => l.replace('"backend":"s0"', '"backend":"unavailable"')),
+    ]);
+    const p = stats.snapshot().projects;
+    expect(p.a?.requests).toBe(3);
+    expect(p.b?.requests).toBe(4);
+    expect(p.b?.byClass).toEqual([0, 1, 0, 0, 3]);
+    expect(p.b?.unavailable).toBe(2);
+    expect(p['(unrouted)']?.requests).toBe(2);
+  });
+});
+
 /** A sink that scans like the haproxy plane and keeps what it is handed. */
 function recordingSink() {
   const ids: string[] = [];
@@ -111,7 +214,7 @@ function recordingSink() {
   const sink: RingSink = {
     line(text, start, end) {
       if (!scanAccessLine(text, start, end, out)) return false;
-      ids.push(out.requestId);
+      ids.push(accessField(text, out, 'requestId'));
       return true;
     },
     lines(bytes, n) {

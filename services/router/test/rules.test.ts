@@ -281,6 +281,15 @@ describe('stats', () => {
     ]);
     expect(s.takeReport('r1').projects).toEqual([]);
     expect(s.snapshot().projects.p?.requests).toBe(5);
+    // After a report, the same project's next request lands in the new window (and the totals).
+    s.count('p', 'p', 200, 1, 2, 3, false);
+    s.count('q', 'q', 200, 1, 2, 3, false);
+    s.count('p', 'p', 200, 1, 2, 3, false);
+    expect(s.takeReport('r1').projects.map((p) => [p.projectId, p.requestCount])).toEqual([
+      ['p', 2],
+      ['q', 1],
+    ]);
+    expect(s.snapshot().projects.p?.requests).toBe(7);
   });
 });
 

@@ -215,17 +215,16 @@ end)
 }
 
 /**
- * One JSON line per request; every free-text value is JSON-escaped or a safe project name. The router
+ * One JSON line per request; every free-text value is JSON-escaped or a safe project name. Only
+ * fields that vary (no constant ones such as a level or a component: every byte of a line is copied
+ * into the ring, over the Runtime API, into the router and into access.log). The router
  * writes these lines to access.log as HAProxy made them and reads the counters' fields with a strict
  * scanner (`scanAccessLine` in ring.ts) that expects exactly this order: change both together. The
  * host, the only free text, comes last.
  */
 export const ACCESS_LOG_FORMAT = [
-  '{"level":30',
   // Milliseconds since the epoch, from HAProxy's own clock fields (cheaper than a date() fetch).
-  '"time":%Ts%ms',
-  '"service":"router"',
-  '"component":"access"',
+  '{"time":%Ts%ms',
   '"project":"%[var(txn.host),map(NAMES)]"',
   '"backend":"%b"',
   '"method":"%HM"',
@@ -236,7 +235,6 @@ export const ACCESS_LOG_FORMAT = [
   '"upstream":"%si:%sp"',
   '"requestId":"%ID"',
   '"termination":"%tsc"',
-  '"msg":"request"',
   '"host":"%[var(txn.host),json(utf8s)]"}',
 ].join(',');
 

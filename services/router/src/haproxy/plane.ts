@@ -14,6 +14,7 @@ import path from 'node:path';
 import { run } from '@paastech/kit';
 import type { DataPlane, DataPlaneContext, Listening } from '../dataplane.js';
 import type { RouteEntry, RouteTable } from '../routes.js';
+import type { TrafficStats } from '../stats.js';
 import {
   ACCESS_RING,
   type HaproxyPaths,
@@ -25,7 +26,14 @@ import {
   pageFiles,
   serverName,
 } from './config.js';
-import { emptyAccessLine, RingFollower, type RingSink, scanAccessLine } from './ring.js';
+import {
+  accessField,
+  accessFieldIs,
+  emptyAccessLine,
+  RingFollower,
+  type RingSink,
+  scanAccessLine,
+} from './ring.js';
 import { RuntimeApi } from './runtime.js';
 
 /** Slot backends created at first; doubled (with a reload) when they run out. */
@@ -42,6 +50,50 @@ interface Slot {
   name: string;
   projectId: string | undefined;
   servers: Map<string, 'ready' | 'maint'>;
+}
+
+/**
+ * Where the ring streams hand HAProxy's access log: each line (ACCESS_LOG_FORMAT in config.ts) is
+ * counted, then the lines go to access.log as HAProxy wrote them. Lines of one host follow each
+ * other by the thousand: the route of the last host is kept (until the table changes), so a line
+ * costs no string and no map lookup.
+ */
+export function accessLogSink(table: RouteTable, stats: TrafficStats): RingSink {
+  const l = emptyAccessLine();
+  let lastHost: string | undefined;
+  let lastVersion = -1;
+  let route: RouteEntry | undefined;
+  return {
+    line(text, start, end) {
+      if (!scanAccessLine(text, start, end, l)) return false;
+      if (
+        lastVersion !== table.version ||
+        lastHost === undefined ||
+        l.hostEscaped ||
+        !accessFieldIs(text, l, 'host', lastHost)
+      ) {
+        lastHost = accessField(text, l, 'host');
+        lastVersion = table.version;
+        route = table.lookup(lastHost);
+      }
+      const failed = l.status === 502 || l.status === 503 || l.status === 504;
+      stats.count(
+        route?.projectId ?? '',
+        route?.projectName ?? '',
+        l.status,
+        l.bytesIn,
+        l.bytes,
+        Math.max(l.durationMs, 0),
+        // Only a 502/503/504 can be "made by the router"; the test is skipped for every other line.
+        failed &&
+          (!/^s\d+$/.test(accessField(text, l, 'backend')) ||
+            accessFieldIs(text, l, 'upstream', '-:-') ||
+            /^[sSP]/.test(accessField(text, l, 'termination'))),
+      );
+      return true;
+    },
+    lines: (bytes, count) => stats.writeLines(bytes, count),
+  };
 }
 
 /** Asks the OS for a free TCP port on `host` (HAProxy cannot report a port it chose itself). */
@@ -237,31 +289,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     while (stale().length > 0) await new Promise((r) => setTimeout(r, 50));
   };
 
-  /**
-   * Where the ring streams hand HAProxy's access log: each line (ACCESS_LOG_FORMAT in config.ts) is
-   * counted, then the lines go to access.log as HAProxy wrote them.
-   */
-  const scanned = emptyAccessLine();
-  const logSink: RingSink = {
-    line(text, start, end) {
-      if (!scanAccessLine(text, start, end, scanned)) return false;
-      const l = scanned;
-      const route = ctx.table.lookup(l.host);
-      const failed = l.status === 502 || l.status === 503 || l.status === 504;
-      ctx.stats.count(
-        route?.projectId ?? '',
-        route?.projectName ?? '',
-        l.status,
-        l.bytesIn,
-        l.bytes,
-        Math.max(l.durationMs, 0),
-        // Only a 502/503/504 can be "made by the router"; the test is skipped for every other line.
-        failed && (!/^s\d+$/.test(l.backend) || l.upstream === '-:-' || /^[sSP]/.test(l.termination)),
-      );
-      return true;
-    },
-    lines: (bytes, count) => ctx.stats.writeLines(bytes, count),
-  };
+  const logSink = accessLogSink(ctx.table, ctx.stats);
 
   /** The pid of the worker answering on the Runtime API now (undefined when none answers). */
   const workerPid = async (): Promise<number | undefined> => {

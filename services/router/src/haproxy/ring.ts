@@ -27,39 +27,65 @@ const BATCH_MS = 50;
 /** HAProxy's notice that a proxy stopped (the worker soft-stops). */
 const STOPPED = /^Proxy \S+ stopped/;
 
-/** One line of HAProxy's access log (ACCESS_LOG_FORMAT in config.ts), checked field by field. */
+/** The string fields of an access line, in ACCESS_LOG_FORMAT's order (indexes into AccessLine.spans). */
+export const FIELD = {
+  project: 0,
+  backend: 1,
+  method: 2,
+  upstream: 3,
+  requestId: 4,
+  termination: 5,
+  host: 6,
+} as const;
+export type AccessField = keyof typeof FIELD;
+
+/**
+ * One line of HAProxy's access log (ACCESS_LOG_FORMAT in config.ts), checked field by field. The
+ * string fields are not copied out of the text scanned: `spans` holds where each one starts and
+ * ends (see `accessField`), so a line costs no allocation.
+ */
 export interface AccessLine {
-  host: string;
-  backend: string;
-  method: string;
+  time: number;
   status: number;
   bytes: number;
   bytesIn: number;
   durationMs: number;
-  upstream: string;
-  requestId: string;
-  termination: string;
+  /** [start, end) in the scanned text of each string field, at 2 × its FIELD index. */
+  spans: Int32Array;
+  /** True when the host held a JSON escape: no route has such a host; it reads as ''. */
+  hostEscaped: boolean;
 }
 
 /** A fresh record for scanAccessLine to fill (one is reused for every line of a stream). */
 export function emptyAccessLine(): AccessLine {
   return {
-    host: '',
-    backend: '',
-    method: '',
+    time: 0,
     status: 0,
     bytes: 0,
     bytesIn: 0,
     durationMs: 0,
-    upstream: '',
-    requestId: '',
-    termination: '',
+    spans: new Int32Array(14),
+    hostEscaped: false,
   };
 }
 
+/** The value of string field `f` of the line scanned from `text` into `l`. */
+export function accessField(text: string, l: AccessLine, f: AccessField): string {
+  if (f === 'host' && l.hostEscaped) return '';
+  const i = FIELD[f] * 2;
+  return text.slice(l.spans[i], l.spans[i + 1]);
+}
+
+/** True when string field `f` of the line scanned from `text` into `l` is exactly `value`. */
+export function accessFieldIs(text: string, l: AccessLine, f: AccessField, value: string): boolean {
+  const i = FIELD[f] * 2;
+  const start = l.spans[i] as number;
+  return (l.spans[i + 1] as number) - start === value.length && text.startsWith(value, start);
+}
+
 /** The start of every line, and what precedes each field read, in ACCESS_LOG_FORMAT's order. */
-const LEAD = '{"level":30,"time":';
-const K_PROJECT = ',"service":"router","component":"access","project":"';
+const LEAD = '{"time":';
+const K_PROJECT = ',"project":"';
 const K_BACKEND = ',"backend":"';
 const K_METHOD = ',"method":"';
 const K_STATUS = ',"status":';
@@ -69,85 +95,74 @@ const K_DURATION = ',"durationMs":';
 const K_UPSTREAM = ',"upstream":"';
 const K_REQUEST_ID = ',"requestId":"';
 const K_TERMINATION = ',"termination":"';
-const K_HOST = ',"msg":"request","host":"';
+const K_HOST = ',"host":"';
 const TAIL = '"}';
 /** Longest number a field may hold (HAProxy prints 64-bit counters; beyond 2^53 is not a count). */
 const MAX_DIGITS = 15;
 
 /**
- * A cursor over one line with a sticky failure: once a step fails, `ok` stays false and later steps
- * do nothing, so a scan reads as the format does and is checked once at the end.
+ * Where the step before stopped (the ',' after a value, or the start of a value after a key); -1
+ * once a step failed, and every later step then fails too, so a scan reads as the format does and
+ * is checked once at the end. A module variable rather than an object: a scan allocates nothing.
+ *
+ * The scan touches as few characters as it can (each charCodeAt costs, tens of thousands of lines
+ * a second): keys by their length and two characters, string values by a search for their closing
+ * quote, backslashes by one search of the line; only digits are read one by one.
  */
-class Cursor {
-  t = '';
-  p = 0;
-  end = 0;
-  ok = true;
+let at = 0;
 
-  reset(t: string, p: number, end: number): void {
-    this.t = t;
-    this.p = p;
-    this.end = end;
-    this.ok = true;
+/**
+ * Moves past key `k`, which must start at `at`. Its ',' was checked by the value before it; of the
+ * rest only its length and two characters are compared: a line is always HAProxy's, made from
+ * ACCESS_LOG_FORMAT, and a format out of step with the keys fails on their lengths.
+ */
+function key(t: string, end: number, k: string): void {
+  const p = at;
+  const last = p + k.length - 1;
+  if (
+    p < 0 ||
+    last >= end ||
+    t.charCodeAt(p + 2) !== k.charCodeAt(2) ||
+    t.charCodeAt(last) !== k.charCodeAt(k.length - 1)
+  ) {
+    at = -1;
+    return;
   }
-
-  /**
-   * Moves past `k`, which must start right here. Only its length and three characters are compared
-   * (comparing every key in full costs more than the rest of the scan): a line is always HAProxy's,
-   * made from ACCESS_LOG_FORMAT, and a format out of step with the keys fails on their lengths.
-   */
-  skip(k: string): void {
-    const last = this.p + k.length - 1;
-    const t = this.t;
-    if (
-      !this.ok ||
-      last >= this.end ||
-      t.charCodeAt(this.p) !== k.charCodeAt(0) ||
-      t.charCodeAt(this.p + 2) !== k.charCodeAt(2) ||
-      t.charCodeAt(last) !== k.charCodeAt(k.length - 1)
-    ) {
-      this.ok = false;
-      return;
-    }
-    this.p = last + 1;
-  }
-
-  /** A decimal integer (optionally negative) followed by ',', after `key` when given. */
-  number(key?: string): number {
-    if (key !== undefined) this.skip(key);
-    if (!this.ok) return 0;
-    const t = this.t;
-    const neg = t.charCodeAt(this.p) === 45; // '-'
-    const from = neg ? this.p + 1 : this.p;
-    let v = 0;
-    let i = from;
-    for (; i < this.end; i++) {
-      const c = t.charCodeAt(i);
-      if (c < 48 || c > 57) break;
-      v = v * 10 + (c - 48);
-    }
-    this.ok = i > from && i - from <= MAX_DIGITS && t.charCodeAt(i) === 44;
-    this.p = i;
-    return neg ? -v : v;
-  }
-
-  /** A string value after `key`, up to its closing '"' (followed by ','), holding no backslash. */
-  string(key: string): string {
-    this.skip(key);
-    if (!this.ok) return '';
-    const q = this.t.indexOf('"', this.p);
-    if (q < 0 || q >= this.end || this.t.charCodeAt(q + 1) !== 44) {
-      this.ok = false;
-      return '';
-    }
-    const v = this.t.slice(this.p, q);
-    this.p = q + 1;
-    if (v.includes('\\')) this.ok = false;
-    return v;
-  }
+  at = last + 1;
 }
 
-const cursor = new Cursor();
+/** A decimal integer (optionally negative) at `at`, followed by ','. */
+function int(t: string, end: number): number {
+  if (at < 0) return 0;
+  const neg = t.charCodeAt(at) === 45; // '-'
+  const from = neg ? at + 1 : at;
+  let v = 0;
+  let i = from;
+  for (; i < end; i++) {
+    const c = t.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    v = v * 10 + c;
+  }
+  at = i > from && i - from <= MAX_DIGITS && t.charCodeAt(i) === 44 ? i : -1;
+  return neg ? -v : v;
+}
+
+/**
+ * A string value at `at` up to its closing '"', which must be followed by ','; its span goes to
+ * `spans[2f]`, `spans[2f + 1]`. The search cannot run past the line: scanAccessLine checked that
+ * it ends with '"}'. (A backslash in the value fails the line in scanAccessLine.)
+ */
+function str(t: string, spans: Int32Array, f: number): void {
+  if (at < 0) return;
+  const q = t.indexOf('"', at);
+  if (t.charCodeAt(q + 1) !== 44) {
+    at = -1;
+    return;
+  }
+  spans[2 * f] = at;
+  spans[2 * f + 1] = q;
+  at = q + 1;
+}
 
 /**
  * Scans the access-log line `t[start, stop)` (no newline) into `out`; false for anything else
@@ -162,37 +177,42 @@ const cursor = new Cursor();
 export function scanAccessLine(t: string, start: number, stop: number, out: AccessLine): boolean {
   const end = stop - TAIL.length;
   if (end - start < LEAD.length || !t.startsWith(LEAD, start) || !t.startsWith(TAIL, end)) return false;
-  const c = cursor;
-  c.reset(t, start + LEAD.length, end);
-  c.number(); // time
-  c.string(K_PROJECT); // access.log keeps it; the counters use the route of the host
-  const backend = c.string(K_BACKEND);
-  const method = c.string(K_METHOD);
-  const status = c.number(K_STATUS);
-  const bytes = c.number(K_BYTES);
-  const bytesIn = c.number(K_BYTES_IN);
-  const durationMs = c.number(K_DURATION);
-  const upstream = c.string(K_UPSTREAM);
-  const requestId = c.string(K_REQUEST_ID);
-  const termination = c.string(K_TERMINATION);
-  c.skip(K_HOST);
-  const ok = c.ok;
-  const hostStart = c.p;
-  c.t = '';
-  if (!ok) return false;
-  const host = t.slice(hostStart, end);
-  const escaped = host.includes('\\');
-  if (!escaped && host.includes('"')) return false;
-  out.host = escaped ? '' : host;
-  out.backend = backend;
-  out.method = method;
-  out.status = status;
-  out.bytes = bytes;
-  out.bytesIn = bytesIn;
-  out.durationMs = durationMs;
-  out.upstream = upstream;
-  out.requestId = requestId;
-  out.termination = termination;
+  const spans = out.spans;
+  at = start + LEAD.length;
+  out.time = int(t, end);
+  key(t, end, K_PROJECT);
+  str(t, spans, FIELD.project); // access.log keeps it; the counters use the route of the host
+  key(t, end, K_BACKEND);
+  str(t, spans, FIELD.backend);
+  key(t, end, K_METHOD);
+  str(t, spans, FIELD.method);
+  key(t, end, K_STATUS);
+  out.status = int(t, end);
+  key(t, end, K_BYTES);
+  out.bytes = int(t, end);
+  key(t, end, K_BYTES_IN);
+  out.bytesIn = int(t, end);
+  key(t, end, K_DURATION);
+  out.durationMs = int(t, end);
+  key(t, end, K_UPSTREAM);
+  str(t, spans, FIELD.upstream);
+  key(t, end, K_REQUEST_ID);
+  str(t, spans, FIELD.requestId);
+  key(t, end, K_TERMINATION);
+  str(t, spans, FIELD.termination);
+  key(t, end, K_HOST);
+  const host = at;
+  if (host < 0) return false;
+  // One search of the line (a slice is a view, not a copy; indexOf cannot be bounded otherwise).
+  const bs = t.slice(start, end).indexOf('\\');
+  if (bs >= 0 && start + bs < host) return false; // in a value before the host (keys and numbers hold none)
+  const escaped = bs >= 0;
+  // The first quote from the host on is the line's closing one, unless the host holds one: bare
+  // (not HAProxy's json() output) unless the host also holds an escape.
+  if (!escaped && t.indexOf('"', host) < end) return false;
+  spans[2 * FIELD.host] = host;
+  spans[2 * FIELD.host + 1] = end;
+  out.hostEscaped = escaped;
   return true;
 }
 
