@@ -40,8 +40,8 @@ import { RuntimeApi } from './runtime.js';
 const INITIAL_SLOTS = 16;
 /** True when util-linux's setpriv can tie HAProxy's life to the router's. */
 const PDEATHSIG = ['/usr/bin/setpriv', '/bin/setpriv'].some((f) => fs.existsSync(f));
-/** Largest payload sent in one `add map` command (HAProxy's CLI buffer is tune.bufsize). */
-const MAP_CHUNK_BYTES = 16 * 1024;
+/** Largest payload sent in one `add map` command (HAProxy's CLI buffer is tune.bufsize, 16 KiB). */
+const MAP_CHUNK_BYTES = 8 * 1024;
 /** Keep-alive pool settings of a configured server, which `add server` does not apply by itself. */
 const DYNAMIC_SERVER_POOL = 'pool-max-conn -1 pool-purge-delay 5s';
 

@@ -613,7 +613,10 @@ class ClientConn {
         done = true;
       }
     }
-    if (take > 0 && !this.socket.write(take === d.length ? d : d.subarray(0, take))) {
+    // Backpressure from the client pauses the instance socket only while more of this body is to
+    // come: a socket paused with its last bytes would go back to the pool paused, and stay so if
+    // the client went away before draining (the next request on it then timed out with a 504).
+    if (take > 0 && !this.socket.write(take === d.length ? d : d.subarray(0, take)) && !done) {
       conn.socket.pause();
       this.socket.once('drain', () => conn.socket.resume());
     }

@@ -60,8 +60,28 @@ export class Backend {
         case '/sse':
           return this.sse(res, param('events'), param('gap'));
         case '/hop':
+          // Every hop-by-hop response header (in mixed case) and the router's own error marker.
           res
-            .writeHead(200, { connection: 'x-secret', 'x-secret': 'leak', 'keep-alive': 'timeout=5' })
+            .writeHead(200, [
+              'Connection',
+              'x-secret',
+              'x-secret',
+              'leak',
+              'Keep-Alive',
+              'timeout=5',
+              'Proxy-Connection',
+              'keep-alive',
+              'Proxy-Authenticate',
+              'Basic realm="x"',
+              'TE',
+              'trailers',
+              'Trailer',
+              'x-t',
+              'X-PaaSTech-Router-Error',
+              '503',
+              'X-Kept',
+              'yes',
+            ])
             .end('hop');
           return;
         case '/reset':
