@@ -27,7 +27,7 @@ export async function readRefValues(repo: string, names: string[]): Promise<Map<
   for (const name of names) {
     const file = path.resolve(repo, name);
     if (!name.startsWith('refs/') || !file.startsWith(`${refsDir}${path.sep}`)) return undefined;
-    const loose = await readOptional(file);
+    const loose = readOptional(file, MAX_REF_FILE_BYTES);
     if (loose === undefined) return undefined;
     if (loose !== null) {
       const oid = loose.trimEnd();
@@ -35,7 +35,7 @@ export async function readRefValues(repo: string, names: string[]): Promise<Map<
       values.set(name, oid);
       continue;
     }
-    if (packed === null) packed = await readPackedRefs(repo);
+    if (packed === null) packed = readPackedRefs(repo);
     if (packed === undefined) return undefined;
     values.set(name, packed.get(name) ?? '');
   }
@@ -48,10 +48,11 @@ export async function readLooseCommit(
   objectDirs: string[],
   sha: string,
 ): Promise<CommitSummary | undefined> {
-  if (!OID.test(sha) || (await hasReplaceRefs(repo))) return undefined;
+  if (!OID.test(sha) || hasReplaceRefs(repo)) return undefined;
   for (const dir of objectDirs) {
-    const raw = await fs.promises.readFile(path.join(dir, sha.slice(0, 2), sha.slice(2))).catch(() => null);
-    if (!raw) continue;
+    const raw = readLooseObjectFile(path.join(dir, sha.slice(0, 2), sha.slice(2)));
+    if (raw === undefined) return undefined;
+    if (raw === null) continue;
     let data: Buffer;
     try {
       data = zlib.inflateSync(raw, { maxOutputLength: MAX_COMMIT_BYTES });
@@ -89,10 +90,30 @@ export function parseCommit(text: string): CommitSummary | undefined {
   return { subject: subject.join(' '), authorName: m[1]!, authorEmail: m[2]!, authoredAt: Number(m[3]) };
 }
 
-/** A file's text; null when it does not exist (or a directory is in the way), undefined on other errors. */
-async function readOptional(file: string): Promise<string | null | undefined> {
+/** Largest loose ref file read here (a ref file is one line). */
+const MAX_REF_FILE_BYTES = 4096;
+/** Largest compressed loose commit read here (its inflated size is bounded by MAX_COMMIT_BYTES). */
+const MAX_LOOSE_OBJECT_BYTES = 1024 * 1024;
+
+/**
+ * A file's text; null when it does not exist (or a directory is in the way), undefined on other
+ * errors and when it is larger than `maxBytes`. Synchronous and bounded: these reads are on every
+ * push's way to its deployment, and a small file is read faster than the thread pool's round trip.
+ */
+function readOptional(file: string, maxBytes: number): string | null | undefined {
   try {
-    return await fs.promises.readFile(file, 'utf8');
+    if (fs.statSync(file).size > maxBytes) return undefined;
+  } catch (err) {
+    return missing(err) ? null : undefined;
+  }
+  return readOptionalSync(file);
+}
+
+/** A loose object's compressed bytes: null when absent, undefined when unreadable or too large. */
+function readLooseObjectFile(file: string): Buffer | null | undefined {
+  try {
+    if (fs.statSync(file).size > MAX_LOOSE_OBJECT_BYTES) return undefined;
+    return fs.readFileSync(file);
   } catch (err) {
     return missing(err) ? null : undefined;
   }
@@ -117,8 +138,8 @@ function missing(err: unknown): boolean {
  * packed-refs as ref → value, in the file's order (empty when absent); undefined when it cannot be
  * read or is anything but what git writes (see parsePackedRefs).
  */
-async function readPackedRefs(repo: string): Promise<Map<string, string> | undefined> {
-  const text = await readOptional(path.join(repo, 'packed-refs'));
+function readPackedRefs(repo: string): Map<string, string> | undefined {
+  const text = readOptional(path.join(repo, 'packed-refs'), MAX_PACKED_REFS_BYTES);
   return text === undefined ? undefined : parsePackedRefs(text ?? '');
 }
 
@@ -299,8 +320,8 @@ function packIndexHas(index: PackIndex, oid: Buffer): boolean {
 }
 
 /** True when the repository has replace refs (git log would show the replacement commits). */
-async function hasReplaceRefs(repo: string): Promise<boolean> {
+function hasReplaceRefs(repo: string): boolean {
   if (fs.existsSync(path.join(repo, 'refs', 'replace'))) return true;
-  const packed = await readPackedRefs(repo);
+  const packed = readPackedRefs(repo);
   return packed === undefined || [...packed.keys()].some((r) => r.startsWith('refs/replace/'));
 }

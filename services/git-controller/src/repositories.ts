@@ -214,9 +214,18 @@ export class Repositories {
    */
   async quarantineEnv(projectId: string, q: Quarantine | undefined): Promise<Record<string, string>> {
     if (!q || (q.objectDirectory === '' && q.alternateObjectDirectories.length === 0)) return {};
-    const objects = await fs.promises.realpath(path.join(this.existingPath(projectId), 'objects'));
+    // Synchronous: three path lookups on every push's way to its deployment, each faster than a
+    // round trip through the thread pool.
+    const objects = fs.realpathSync.native(path.join(this.existingPath(projectId), 'objects'));
+    const realOrEmpty = (dir: string) => {
+      try {
+        return fs.realpathSync.native(dir);
+      } catch {
+        return '';
+      }
+    };
     const inside = async (dir: string, field: string, allowSelf: boolean) => {
-      const real = path.isAbsolute(dir) ? await fs.promises.realpath(dir).catch(() => '') : '';
+      const real = path.isAbsolute(dir) ? realOrEmpty(dir) : '';
       const ok = real !== '' && (real.startsWith(`${objects}${path.sep}`) || (allowSelf && real === objects));
       if (!ok) {
         const message = `quarantine directory "${dir.slice(0, 200)}": must be inside the repository's objects directory`;
