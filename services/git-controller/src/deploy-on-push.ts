@@ -6,7 +6,7 @@ import { control } from '@paastech/proto';
 import type { ControlClient } from './control.js';
 import { type GitRuntime, git } from './git.js';
 import type { HookReply, HookRequest } from './hooks.js';
-import { type CommitSummary, readLooseCommit } from './objects.js';
+import { type CommitSummary, MAX_REFS_READ, readLooseCommit } from './objects.js';
 import { isZeroSha, parseRefUpdates, type RefUpdateLine } from './parse.js';
 import type { Pushes, PushSession } from './pushes.js';
 import type { Repositories } from './repositories.js';
@@ -118,10 +118,12 @@ async function describeUpdates(
     ? [env.GIT_OBJECT_DIRECTORY, ...(env.GIT_ALTERNATE_OBJECT_DIRECTORIES ?? '').split(':').filter(Boolean)]
     : [path.join(dir, 'objects')];
   const out: control.RefUpdate[] = [];
+  // In-process reads are synchronous: a push of many refs is described by git instead.
+  const inProcess = updates.length <= MAX_REFS_READ;
   for (const u of updates) {
     const update: control.RefUpdate = { oldSha: u.oldSha, newSha: u.newSha, refName: u.refName };
     if (!isZeroSha(u.newSha)) {
-      let summary = await readLooseCommit(dir, objectDirs, u.newSha);
+      let summary = inProcess ? await readLooseCommit(dir, objectDirs, u.newSha) : undefined;
       // A loose commit was read as one; anything else must be a commit for a branch, as git itself
       // requires only after pre-receive — by then the API would have deployed the tagged commit.
       if (!summary && u.refName.startsWith('refs/heads/')) {

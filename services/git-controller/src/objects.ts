@@ -21,6 +21,8 @@ const MAX_COMMIT_BYTES = 256 * 1024;
 
 /** The value of each ref ('' when it does not exist), or undefined when git must read them. */
 export async function readRefValues(repo: string, names: string[]): Promise<Map<string, string> | undefined> {
+  // Synchronous reads: a push of many refs goes to git rather than holding the event loop.
+  if (names.length > MAX_REFS_READ) return undefined;
   const refsDir = path.join(repo, 'refs');
   let packed: Map<string, string> | undefined | null = null;
   const values = new Map<string, string>();
@@ -90,6 +92,8 @@ export function parseCommit(text: string): CommitSummary | undefined {
   return { subject: subject.join(' '), authorName: m[1]!, authorEmail: m[2]!, authoredAt: Number(m[3]) };
 }
 
+/** Most refs of one push read here (more go to git). */
+export const MAX_REFS_READ = 64;
 /** Largest loose ref file read here (a ref file is one line). */
 const MAX_REF_FILE_BYTES = 4096;
 /** Largest compressed loose commit read here (its inflated size is bounded by MAX_COMMIT_BYTES). */
@@ -101,11 +105,14 @@ const MAX_LOOSE_OBJECT_BYTES = 1024 * 1024;
  * push's way to its deployment, and a small file is read faster than the thread pool's round trip.
  */
 function readOptional(file: string, maxBytes: number): string | null | undefined {
+  let size: number | undefined;
   try {
-    if (fs.statSync(file).size > maxBytes) return undefined;
+    size = fs.statSync(file, { throwIfNoEntry: false })?.size;
   } catch (err) {
     return missing(err) ? null : undefined;
   }
+  if (size === undefined) return null;
+  if (size > maxBytes) return undefined;
   return readOptionalSync(file);
 }
 
@@ -177,15 +184,18 @@ export function isValidRefName(name: string): boolean {
 
 /** The most refs listNamedRefs reads (synchronously) before leaving the listing to git. */
 const MAX_LISTED_REFS = 2000;
-/** The largest packed-refs file listNamedRefs reads. */
-const MAX_PACKED_REFS_BYTES = 1024 * 1024;
+/**
+ * The largest packed-refs file read here: about MAX_LISTED_REFS refs at ~110 bytes a line (parsing
+ * a larger one only to hand it over to git would hold the event loop for nothing).
+ */
+const MAX_PACKED_REFS_BYTES = 256 * 1024;
 
 /**
  * Every ref under refs/ as `git for-each-ref` lists them — loose refs over packed ones, sorted by
  * the bytes of their names — with their values; undefined when git must list them: a symbolic
  * ref, a symlink or anything but files and directories under refs/, a value that is not a full
  * object id of `hexLength` digits (or is all zeros), a name git would refuse, a packed-refs file
- * out of order or of another shape (or over 1 MiB), more than 2,000 refs, an unreadable file.
+ * out of order or of another shape (or over 256 KiB), more than 2,000 refs, an unreadable file.
  * Entries git skips (names starting with "." or ending with ".lock") are skipped here too. Whether
  * the objects exist is not checked. Synchronous: a handful of small files, read faster than the
  * thread pool's round trips; bounded so a huge repository does not hold the event loop.
@@ -300,28 +310,50 @@ function packIndexHas(index: PackIndex, oid: Buffer): boolean {
   const lo = first === 0 ? 0 : index.fanout.readUInt32BE((first - 1) * 4);
   const hi = index.fanout.readUInt32BE(first * 4);
   if (hi <= lo) return false;
+  // A binary search with one object id read per step (~log2 of the pack's objects, small reads):
+  // reading the whole section of the first byte cost tens of ms in a pack of millions of objects.
   const size = oid.length;
-  const slice = Buffer.alloc((hi - lo) * size);
+  const entry = Buffer.alloc(size);
+  let a = lo;
+  let b = hi;
   try {
-    if (fs.readSync(index.fd, slice, 0, slice.length, 8 + 256 * 4 + lo * size) !== slice.length) return false;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if (fs.readSync(index.fd, entry, 0, size, 8 + 256 * 4 + mid * size) !== size) return false;
+      const c = Buffer.compare(entry, oid);
+      if (c === 0) return true;
+      if (c < 0) a = mid + 1;
+      else b = mid;
+    }
   } catch {
     return false;
-  }
-  let a = 0;
-  let b = hi - lo;
-  while (a < b) {
-    const mid = (a + b) >>> 1;
-    const c = Buffer.compare(slice.subarray(mid * size, (mid + 1) * size), oid);
-    if (c === 0) return true;
-    if (c < 0) a = mid + 1;
-    else b = mid;
   }
   return false;
 }
 
-/** True when the repository has replace refs (git log would show the replacement commits). */
+/** hasReplaceRefs's last answers by repository, with the packed-refs file they were read from. */
+const replaceRefsSeen = new Map<string, { stamp: string; answer: boolean }>();
+
+/**
+ * True when the repository has replace refs (git log would show the replacement commits). The
+ * answer from packed-refs is kept while that file is unchanged (same size, time and inode): a push
+ * of many refs asks once per ref.
+ */
 function hasReplaceRefs(repo: string): boolean {
   if (fs.existsSync(path.join(repo, 'refs', 'replace'))) return true;
+  const file = path.join(repo, 'packed-refs');
+  let stamp = 'absent';
+  try {
+    const st = fs.statSync(file);
+    stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch (err) {
+    if (!missing(err)) return true;
+  }
+  const seen = replaceRefsSeen.get(repo);
+  if (seen?.stamp === stamp) return seen.answer;
   const packed = readPackedRefs(repo);
-  return packed === undefined || [...packed.keys()].some((r) => r.startsWith('refs/replace/'));
+  const answer = packed === undefined || [...packed.keys()].some((r) => r.startsWith('refs/replace/'));
+  if (replaceRefsSeen.size >= 256) replaceRefsSeen.clear();
+  replaceRefsSeen.set(repo, { stamp, answer });
+  return answer;
 }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseCommit, readLooseCommit, readRefValues } from '../src/objects.js';
+import { MAX_REFS_READ, parseCommit, readLooseCommit, readRefValues } from '../src/objects.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gc-objects-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -94,9 +94,32 @@ describe('readLooseCommit', () => {
     git(bare, ['prune-packed']);
     expect(await readLooseCommit(bare, [objects], sha)).toBeUndefined();
   });
+
+  it('sees a replace ref that appears in packed-refs after an earlier read (the answer is kept per file version)', async () => {
+    const bare = bareRepo();
+    const objects = path.join(bare, 'objects');
+    const sha = commitTree(bare, 'mine\n', 'Ada', 'ada@example.com');
+    git(bare, ['update-ref', 'refs/heads/main', sha]);
+    git(bare, ['pack-refs', '--all']);
+    expect(await readLooseCommit(bare, [objects], sha)).toMatchObject({ subject: 'mine' });
+    git(bare, ['replace', '-f', sha, commitTree(bare, 'other\n', 'B', 'b@x')]);
+    git(bare, ['pack-refs', '--all']);
+    expect(fs.existsSync(path.join(bare, 'refs', 'replace'))).toBe(true);
+    fs.rmSync(path.join(bare, 'refs', 'replace'), { recursive: true, force: true });
+    // Only packed-refs names the replace ref now: the earlier "none" must not be reused.
+    expect(fs.readFileSync(path.join(bare, 'packed-refs'), 'utf8')).toContain('refs/replace/');
+    expect(await readLooseCommit(bare, [objects], sha)).toBeUndefined();
+  });
 });
 
 describe('readRefValues', () => {
+  it('leaves a push of more than MAX_REFS_READ refs to git (synchronous reads stay bounded)', async () => {
+    const bare = bareRepo();
+    const names = (n: number) => Array.from({ length: n }, (_, i) => `refs/heads/b${i}`);
+    expect((await readRefValues(bare, names(MAX_REFS_READ)))?.size).toBe(MAX_REFS_READ);
+    expect(await readRefValues(bare, names(MAX_REFS_READ + 1))).toBeUndefined();
+  });
+
   it('reads loose and packed refs as for-each-ref does, and "" for a missing one', async () => {
     const bare = bareRepo();
     const a = commitTree(bare, 'a\n', 'A', 'a@x');

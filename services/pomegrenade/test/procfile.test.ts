@@ -95,6 +95,9 @@ describe('execForm (the shell becomes the app when the command is one plain simp
     ['echo hi', 'echo hi'],
     ['true', 'true'],
     ['. ./env.sh', '. ./env.sh'],
+    ['chdir /tmp', 'chdir /tmp'],
+    ['time node server.js', 'time node server.js'],
+    ['source ./env.sh', 'source ./env.sh'],
     ['', ''],
   ])('%j → %j', (command, expected) => {
     expect(execForm(command)).toBe(expected);

@@ -65,9 +65,12 @@ const PLAIN_COMMAND = /^[A-Za-z0-9_./:=,+@%$"'-]+( +[A-Za-z0-9_./:=,+@%$"'-]+)*$
 /** Words `exec` cannot run as a program: shell keywords and built-ins (POSIX and dash's own). */
 const SHELL_WORDS = new Set(
   (
-    '! { } case do done elif else esac fi for if in then until while . : [ alias bg break cd command ' +
-    'continue echo eval exec exit export false fg getopts hash jobs kill local newgrp printf pwd read ' +
-    'readonly return set shift test times trap true type ulimit umask unalias unset wait'
+    '! { } case do done elif else esac fi for if in then until while . : [ [[ alias bg break cd chdir ' +
+    'command continue echo eval exec exit export false fg getopts hash jobs kill local newgrp printf ' +
+    'pwd read readonly return set shift test times trap true type ulimit umask unalias unset wait ' +
+    // bash's own, should /bin/sh be bash
+    'bind builtin caller coproc declare dirs disown enable function help history let logout mapfile ' +
+    'popd pushd readarray select shopt source suspend time typeset'
   ).split(' '),
 );
 
