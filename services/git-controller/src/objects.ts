@@ -52,7 +52,7 @@ export async function readLooseCommit(
 ): Promise<CommitSummary | undefined> {
   if (!OID.test(sha) || hasReplaceRefs(repo)) return undefined;
   for (const dir of objectDirs) {
-    const raw = readLooseObjectFile(path.join(dir, sha.slice(0, 2), sha.slice(2)));
+    const raw = readBounded(path.join(dir, sha.slice(0, 2), sha.slice(2)), MAX_LOOSE_OBJECT_BYTES);
     if (raw === undefined) return undefined;
     if (raw === null) continue;
     let data: Buffer;
@@ -100,39 +100,25 @@ const MAX_REF_FILE_BYTES = 4096;
 const MAX_LOOSE_OBJECT_BYTES = 1024 * 1024;
 
 /**
- * A file's text; null when it does not exist (or a directory is in the way), undefined on other
+ * A file's bytes; null when it does not exist (or a directory is in the way), undefined on other
  * errors and when it is larger than `maxBytes`. Synchronous and bounded: these reads are on every
  * push's way to its deployment, and a small file is read faster than the thread pool's round trip.
  */
-function readOptional(file: string, maxBytes: number): string | null | undefined {
-  let size: number | undefined;
+function readBounded(file: string, maxBytes: number): Buffer | null | undefined {
   try {
-    size = fs.statSync(file, { throwIfNoEntry: false })?.size;
-  } catch (err) {
-    return missing(err) ? null : undefined;
-  }
-  if (size === undefined) return null;
-  if (size > maxBytes) return undefined;
-  return readOptionalSync(file);
-}
-
-/** A loose object's compressed bytes: null when absent, undefined when unreadable or too large. */
-function readLooseObjectFile(file: string): Buffer | null | undefined {
-  try {
-    if (fs.statSync(file).size > MAX_LOOSE_OBJECT_BYTES) return undefined;
+    const size = fs.statSync(file, { throwIfNoEntry: false })?.size;
+    if (size === undefined) return null;
+    if (size > maxBytes) return undefined;
     return fs.readFileSync(file);
   } catch (err) {
     return missing(err) ? null : undefined;
   }
 }
 
-/** readOptional, synchronously (for small files, where the thread pool's round trips cost more). */
-function readOptionalSync(file: string): string | null | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    return missing(err) ? null : undefined;
-  }
+/** readBounded as UTF-8 text. */
+function readOptional(file: string, maxBytes: number): string | null | undefined {
+  const bytes = readBounded(file, maxBytes);
+  return bytes ? bytes.toString('utf8') : bytes;
 }
 
 /** True for the errors of a file that is not there (or a directory in the way). */
@@ -202,11 +188,7 @@ const MAX_PACKED_REFS_BYTES = 256 * 1024;
  */
 export function listNamedRefs(repo: string, hexLength: number): Array<[string, string]> | undefined {
   const oid = new RegExp(`^[0-9a-f]{${hexLength}}$`);
-  const packedFile = path.join(repo, 'packed-refs');
-  const size = fs.statSync(packedFile, { throwIfNoEntry: false })?.size ?? 0;
-  if (size > MAX_PACKED_REFS_BYTES) return undefined;
-  const text = size === 0 ? '' : readOptionalSync(packedFile);
-  const packed = text === undefined ? undefined : parsePackedRefs(text ?? '');
+  const packed = readPackedRefs(repo);
   if (packed === undefined) return undefined;
   let previous: Buffer | undefined;
   for (const [name, value] of packed) {
@@ -232,7 +214,7 @@ export function listNamedRefs(repo: string, hexLength: number): Array<[string, s
         continue;
       }
       if (!e.isFile() || !isValidRefName(name) || ++loose > MAX_LISTED_REFS) return false;
-      const text = readOptionalSync(path.join(dir, e.name));
+      const text = readOptional(path.join(dir, e.name), MAX_REF_FILE_BYTES);
       const value = text?.trimEnd();
       if (!text?.endsWith('\n') || !value || !oid.test(value) || /^0+$/.test(value)) return false;
       refs.set(name, value);
