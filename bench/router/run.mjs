@@ -220,7 +220,8 @@ async function startOurs(dataplane) {
       child.once('message', resolve);
       child.send({ upstreams });
     });
-  const rssPids = () => (dataplane === 'haproxy' ? tree(child.pid, 'haproxy') : [child.pid]);
+  // RSS: haproxy plane, the HAProxy processes; node plane, the router and its worker processes.
+  const rssPids = () => (dataplane === 'haproxy' ? tree(child.pid, 'haproxy') : tree(child.pid));
   // CPU counts the router's own process too (haproxy plane: it reads the access log).
   const cpuPids = () => tree(child.pid);
   return { port, child, setUpstreams, rssPids, cpuPids };

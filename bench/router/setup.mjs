@@ -105,7 +105,7 @@ export function writeByHandCfg(dir, { port, backendPort, log = 'stdout', extraGl
  * Starts router-proc.mjs (a routing contract server and our router with `dataplane`) serving HOST
  * from `upstreams`; resolves with its port and process once it answers.
  */
-export async function startRouterProc({ dataDir, dataplane, upstreams, nodeArgs = [] }) {
+export async function startRouterProc({ dataDir, dataplane, upstreams, nodeArgs = [], env = {} }) {
   fs.mkdirSync(dataDir, { recursive: true });
   const child = spawn(process.execPath, [...nodeArgs, path.join(import.meta.dirname, 'router-proc.mjs')], {
     env: {
@@ -115,6 +115,7 @@ export async function startRouterProc({ dataDir, dataplane, upstreams, nodeArgs 
       PAASTECH_ROUTER_DATAPLANE: dataplane,
       PAASTECH_APPS_DOMAIN: 'apps.test',
       BENCH_UPSTREAMS: JSON.stringify(upstreams),
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });

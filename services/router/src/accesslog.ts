@@ -10,6 +10,11 @@ export function accessLogPath(dataDir: string): string {
   return path.join(dataDir, 'router', 'access.log');
 }
 
+/** The node plane's access-log line of one finished request (newline-terminated JSON). */
+export function accessLine(r: RequestRecord): string {
+  return `{"time":${Date.now()},"project":${JSON.stringify(r.projectName)},"method":${JSON.stringify(r.method)},"status":${r.status},"bytes":${r.bytesOut},"bytesIn":${r.bytesIn},"durationMs":${Math.round(r.durationMs * 1000) / 1000},"upstream":${JSON.stringify(r.upstream)},"requestId":${JSON.stringify(r.requestId)}}\n`;
+}
+
 /** Buffered lines are written once they reach this size… */
 const FLUSH_BYTES = 64 * 1024;
 /** …or after this long. */
@@ -48,7 +53,7 @@ export class AccessLogWriter {
   /** Queues the line of one finished request (none once closed). */
   write(r: RequestRecord): void {
     if (this.closed) return;
-    const line = `{"time":${Date.now()},"project":${JSON.stringify(r.projectName)},"method":${JSON.stringify(r.method)},"status":${r.status},"bytes":${r.bytesOut},"bytesIn":${r.bytesIn},"durationMs":${Math.round(r.durationMs * 1000) / 1000},"upstream":${JSON.stringify(r.upstream)},"requestId":${JSON.stringify(r.requestId)}}\n`;
+    const line = accessLine(r);
     this.queue(line, line.length, 1);
   }
 
@@ -97,6 +102,35 @@ export class AccessLogWriter {
         this.onError(err as Error, this.dropped);
         this.dropped = 0;
       }
+    }
+  }
+
+  /**
+   * Rotates when the file (written by other processes too: the node plane's workers) has reached
+   * maxBytes; true when it did.
+   */
+  rotateIfFull(): boolean {
+    if (this.closed) return false;
+    try {
+      if (fs.statSync(this.file).size < this.maxBytes) return false;
+      this.flush();
+      this.rotate();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Opens the file again by name (another process has rotated it); pending lines go to the new one. */
+  reopen(): void {
+    if (this.closed) return;
+    try {
+      const fd = fs.openSync(this.file, 'a', 0o600);
+      fs.closeSync(this.fd);
+      this.fd = fd;
+      this.size = fs.fstatSync(fd).size;
+    } catch (err) {
+      this.onError(err as Error, 0);
     }
   }
 

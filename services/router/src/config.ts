@@ -1,5 +1,6 @@
 // Router configuration, parsed once from the environment.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {
   type CommonConfig,
@@ -37,6 +38,12 @@ const schema = z.object({
   PAASTECH_ROUTER_ADMIN_SOCKET: z.string().optional(),
   PAASTECH_POMEGRENADE_GRPC_ADDRESS: grpcAddress.optional(),
   PAASTECH_ROUTER_DATAPLANE: z.enum(['node', 'haproxy']).optional(),
+  PAASTECH_ROUTER_WORKERS: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be between 1 and 64')
+    .max(64, 'must be between 1 and 64')
+    .optional(),
   PAASTECH_ROUTER_MAX_BODY_BYTES: positive(100 * 1024 * 1024),
   PAASTECH_ROUTER_HEADERS_TIMEOUT_MS: positive(10_000),
   PAASTECH_ROUTER_REQUEST_TIMEOUT_MS: positive(300_000),
@@ -77,6 +84,11 @@ export interface RouterConfig extends CommonConfig {
   /** Where Pomegrenade serves paastech.routing.v1. */
   pomegrenadeAddress: string;
   dataplane: Dataplane;
+  /**
+   * node plane: processes serving requests. 1 = in the router's own process; more = that many
+   * worker processes the router hands its connections to (default: one per CPU, at most 8).
+   */
+  workers: number;
   /** Largest request body accepted (413 beyond). */
   maxBodyBytes: number;
   timeouts: RouterTimeouts;
@@ -114,6 +126,7 @@ export function readRouterConfig(env: Env = processEnv()): RouterConfig {
     adminSocket: e.PAASTECH_ROUTER_ADMIN_SOCKET ?? path.join(common.dataDir, 'run', 'router-admin.sock'),
     pomegrenadeAddress: e.PAASTECH_POMEGRENADE_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'pomegrenade'),
     dataplane: e.PAASTECH_ROUTER_DATAPLANE ?? (haproxyAvailable(env) ? 'haproxy' : 'node'),
+    workers: e.PAASTECH_ROUTER_WORKERS ?? Math.min(os.availableParallelism(), 8),
     maxBodyBytes: e.PAASTECH_ROUTER_MAX_BODY_BYTES,
     timeouts: {
       headersMs: e.PAASTECH_ROUTER_HEADERS_TIMEOUT_MS,

@@ -85,6 +85,13 @@ export class RouteTable {
     this.commit();
   }
 
+  /** Replaces the whole table with entries already converted (another process's table.routes()). */
+  load(entries: RouteEntry[]): void {
+    this.byProject.clear();
+    for (const e of entries) this.byProject.set(e.projectId, e);
+    this.commit();
+  }
+
   /** Upserts and removes routes by project id. */
   apply(change: routing.RouteChange): void {
     for (const id of change.removedProjectIds) this.byProject.delete(id);

@@ -81,6 +81,8 @@ export interface AccessLogSink {
   write(r: RequestRecord): void;
   /** `lines` complete lines a data plane made itself (the haproxy plane's, from HAProxy). */
   writeLines(bytes: Buffer, lines: number): void;
+  /** Rotates the file if other writers (the node plane's workers) have filled it; true when it did. */
+  rotateIfFull?(): boolean;
 }
 
 /** Counts every request, totals and since the last report, and writes the access log. */
@@ -137,9 +139,39 @@ export class TrafficStats {
     return c;
   }
 
+  /**
+   * The counts since the previous call, by project key, and a fresh window (a worker process hands
+   * these to its primary, which merges them).
+   */
+  takeWindow(): Array<[string, ProjectCounters]> {
+    const out = [...this.window.entries()];
+    this.window = new Map();
+    this.lastKey = undefined;
+    return out;
+  }
+
+  /** Adds counts made elsewhere (a worker process's window) to the totals and the window. */
+  merge(key: string, c: ProjectCounters): void {
+    for (const map of [this.totals, this.window]) {
+      const into = this.countersOf(map, key, c.projectName);
+      into.requests += c.requests;
+      for (let i = 0; i < into.byClass.length; i++) into.byClass[i as 0] += c.byClass[i as 0] ?? 0;
+      into.unavailable += c.unavailable;
+      into.bytesIn += c.bytesIn;
+      into.bytesOut += c.bytesOut;
+      for (let i = 0; i < into.latency.length; i++)
+        into.latency[i] = (into.latency[i] ?? 0) + (c.latency[i] ?? 0);
+    }
+  }
+
   /** Appends `lines` complete access-log lines a data plane made itself (see count). */
   writeLines(bytes: Buffer, lines: number): void {
     this.accessLog.writeLines(bytes, lines);
+  }
+
+  /** See AccessLogSink.rotateIfFull. */
+  rotateAccessLogIfFull(): boolean {
+    return this.accessLog.rotateIfFull?.() ?? false;
   }
 
   /** Every project's totals since the router started. */

@@ -103,6 +103,29 @@ describe('access log writer', () => {
     expect(JSON.parse(fs.readFileSync(file, 'utf8')).requestId).toBe('after');
   });
 
+  it('shares one file between processes: the rotating writer moves it when others filled it, they reopen', () => {
+    const file = path.join(dir(), 'access.log');
+    // The primary rotates; a worker never does (its limit is infinite) and reopens when told.
+    const primary = new AccessLogWriter(file, undefined, 1000);
+    const worker = new AccessLogWriter(file, undefined, Number.POSITIVE_INFINITY);
+    expect(primary.rotateIfFull()).toBe(false);
+    for (let i = 0; i < 20; i++) worker.write(record(`w${i}`));
+    worker.flush();
+    expect(primary.rotateIfFull()).toBe(true);
+    // Lines the worker writes before it reopens still land, in the rotated file.
+    worker.write(record('late'));
+    worker.flush();
+    worker.reopen();
+    worker.write(record('new'));
+    worker.close();
+    primary.close();
+    const old = fs.readFileSync(`${file}.1`, 'utf8').split('\n').filter(Boolean);
+    expect(old).toHaveLength(21);
+    expect(JSON.parse(old[20] as string).requestId).toBe('late');
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).requestId).toBe('new');
+    expect(primary.rotateIfFull()).toBe(false); // closed: nothing
+  });
+
   it('drops the lines of a write that fails (disk full) and reports it at most once a minute, never throwing', () => {
     // Every write to /dev/full fails with ENOSPC.
     const reports: Array<{ code: string | undefined; droppedLines: number }> = [];

@@ -188,7 +188,7 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
     ])('%s: relayed once, the next request gets its own answer', async (first, status, body) => {
       let out = await twoOnOneConnection(first);
       // HAProxy relays interim responses; the node plane drops them (it never asked for one).
-      if (plane === 'node') expect(out).not.toMatch(/^HTTP\/1\.1 1\d\d /m);
+      if (plane !== 'haproxy') expect(out).not.toMatch(/^HTTP\/1\.1 1\d\d /m);
       else out = out.replace(/^HTTP\/1\.1 1\d\d [\s\S]*?\r\n\r\n(?=HTTP\/1\.1 [2-5])/, '');
       expect(out.startsWith(`HTTP/1.1 ${status} `), out).toBe(true);
       expect(out).not.toContain('POISON');
@@ -225,7 +225,7 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
     it('cuts a malformed chunked body and never reuses its connection', async () => {
       const out = await twoOnOneConnection('GET /bad-chunk-size');
       // The node plane sent the head already and cuts the connection; HAProxy answers 502 itself.
-      if (plane === 'node') expect(out).not.toContain('ok /ok?n=2');
+      if (plane !== 'haproxy') expect(out).not.toContain('ok /ok?n=2');
       else expect(out).toMatch(/^HTTP\/1\.1 502 /);
       expect(out).not.toContain('-4\r\nbody');
       for (let i = 0; i < 3; i++) expect(await fresh()).toMatchObject({ status: 200, body: 'ok /ok?n=3' });

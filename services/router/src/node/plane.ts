@@ -12,6 +12,7 @@ import { createFastPath, type FastPath } from './fast.js';
 import { handleRequest, type ProxyContext } from './proxy.js';
 import { handleUpgrade } from './tunnel.js';
 import { Upstreams } from './upstreams.js';
+import { createWorkerPlane } from './workers.js';
 
 /** Server options shared by the HTTP and HTTPS listeners (slowloris and idle limits). */
 function serverOptions(ctx: DataPlaneContext): http.ServerOptions {
@@ -78,36 +79,58 @@ function withFastPath(server: http.Server, pc: ProxyContext): FastPath {
   return fast;
 }
 
-/** Starts the node data plane. */
-export function createNodePlane(ctx: DataPlaneContext): DataPlane {
+/** Which listener a connection arrived on. */
+export type ListenerKind = 'http' | 'https';
+
+/**
+ * The serving half of the node plane — the request handling of the HTTP (and HTTPS) listener,
+ * without the listening: an in-process plane binds these servers itself, a worker process
+ * (worker.ts) is handed the connections its primary accepted.
+ */
+export interface NodeServing {
+  servers: { http: http.Server; https?: http.Server };
+  /** Serves a connection accepted elsewhere (a worker's); its bytes must all still be unread. */
+  accept(kind: ListenerKind, socket: net.Socket): void;
+  sync(table: RouteTable): void;
+  /**
+   * Drains the connections handed to accept(): each closes when it has no request in flight;
+   * what is still busy after `graceMs` is cut. Then releases the pools.
+   */
+  drainAccepted(graceMs: number): Promise<void>;
+  /** Stops the servers' own listeners the same way (in-process plane). */
+  drainListening(graceMs: number): Promise<void>;
+}
+
+/** Creates the request handling of the node plane; `ports` are those the listeners are reachable on. */
+export function createNodeServing(
+  ctx: DataPlaneContext,
+  ports: () => { port: number; tlsPort?: number },
+): NodeServing {
   const upstreams = new Upstreams();
   const tunnels = new Set<net.Socket>();
-  let port = ctx.config.port;
-  let tlsPort: number | undefined;
+  const accepted = new Set<net.Socket>();
   const proxyContext = (proto: 'http' | 'https'): ProxyContext => ({
     config: ctx.config,
     table: ctx.table,
     upstreams,
     stats: ctx.stats,
     proto,
-    port: () => (proto === 'http' ? port : (tlsPort as number)),
-    tlsPort: () => tlsPort,
+    port: () => (proto === 'http' ? ports().port : (ports().tlsPort as number)),
+    tlsPort: () => ports().tlsPort,
   });
-  const servers: http.Server[] = [];
   const attach = (server: http.Server, pc: ProxyContext) => {
     server.on('request', (req, res) => handleRequest(pc, req, res));
     server.on('upgrade', (req, socket, head) => handleUpgrade(pc, tunnels, req, socket as net.Socket, head));
-    servers.push(server);
   };
   const httpServer = http.createServer(serverOptions(ctx));
-  const httpContext = proxyContext('http');
-  attach(httpServer, httpContext);
-  const fast = withFastPath(httpServer, httpContext);
+  attach(httpServer, proxyContext('http'));
+  const fast = withFastPath(httpServer, proxyContext('http'));
+  let httpsServer: http.Server | undefined;
   if (ctx.config.tlsPort !== undefined) {
     // Found certificates are cached; a missing one is looked for again at the next handshake, so
     // a certificate dropped into the directory is used without a restart.
     const contexts = new Map<string, tls.SecureContext>();
-    const server = https.createServer({
+    httpsServer = https.createServer({
       ...serverOptions(ctx),
       SNICallback: (servername, cb) => {
         const host = servername.toLowerCase();
@@ -119,27 +142,93 @@ export function createNodePlane(ctx: DataPlaneContext): DataPlane {
         cb(found ? null : new Error(`no certificate for "${host}"`), found);
       },
     });
-    attach(server, proxyContext('https'));
+    attach(httpsServer, proxyContext('https'));
   }
+  const closeIdle = () => {
+    httpServer.closeIdleConnections();
+    httpsServer?.closeIdleConnections();
+    fast.closeIdle();
+  };
+  const cutAll = () => {
+    // Tunnels have no request boundary to drain at: they close with the router.
+    for (const t of tunnels) t.destroy();
+    httpServer.closeAllConnections();
+    httpsServer?.closeAllConnections();
+    fast.destroyAll();
+    for (const s of accepted) s.destroy();
+  };
+  return {
+    servers: httpsServer ? { http: httpServer, https: httpsServer } : { http: httpServer },
+    accept(kind, socket) {
+      const server = kind === 'https' ? httpsServer : httpServer;
+      if (!server) return void socket.destroy();
+      accepted.add(socket);
+      socket.once('close', () => accepted.delete(socket));
+      server.emit('connection', socket);
+    },
+    sync(table) {
+      upstreams.sync(table.routes());
+    },
+    async drainAccepted(graceMs) {
+      for (const t of tunnels) t.destroy();
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearInterval(sweep);
+          clearTimeout(cut);
+          resolve();
+        };
+        const sweep = setInterval(() => {
+          closeIdle();
+          if (accepted.size === 0) done();
+        }, 50);
+        const cut = setTimeout(() => {
+          cutAll();
+          done();
+        }, graceMs);
+        closeIdle();
+        if (accepted.size === 0) done();
+      });
+      upstreams.destroy();
+    },
+    async drainListening(graceMs) {
+      for (const t of tunnels) t.destroy();
+      await Promise.all([
+        drainServer(httpServer, fast, graceMs),
+        ...(httpsServer ? [drainServer(httpsServer, undefined, graceMs)] : []),
+      ]);
+      upstreams.destroy();
+    },
+  };
+}
 
+/**
+ * Starts the node data plane: in this process when one worker is configured, else in
+ * `config.workers` worker processes this process hands its connections to (workers.ts).
+ */
+export function createNodePlane(ctx: DataPlaneContext): DataPlane {
+  if (ctx.config.workers > 1) return createWorkerPlane(ctx);
+  let listening: Listening = { port: ctx.config.port };
+  const serving = createNodeServing(ctx, () => listening);
   return {
     kind: 'node',
     async start(): Promise<Listening> {
-      port = await listenHttp(servers[0] as http.Server, ctx.config.listenHost, ctx.config.port);
-      if (servers[1])
-        tlsPort = await listenHttp(servers[1], ctx.config.listenHost, ctx.config.tlsPort as number);
-      return tlsPort === undefined ? { port } : { port, tlsPort };
+      const port = await listenHttp(serving.servers.http, ctx.config.listenHost, ctx.config.port);
+      listening = { port };
+      if (serving.servers.https) {
+        const tlsPort = await listenHttp(
+          serving.servers.https,
+          ctx.config.listenHost,
+          ctx.config.tlsPort as number,
+        );
+        listening = { port, tlsPort };
+      }
+      return listening;
     },
     sync(table: RouteTable): void {
-      upstreams.sync(table.routes());
+      serving.sync(table);
     },
-    async stop(): Promise<void> {
-      // Tunnels have no request boundary to drain at: they close with the router.
-      for (const t of tunnels) t.destroy();
-      await Promise.all(
-        servers.map((s) => drainServer(s, s === httpServer ? fast : undefined, ctx.config.timeouts.drainMs)),
-      );
-      upstreams.destroy();
+    stop(): Promise<void> {
+      return serving.drainListening(ctx.config.timeouts.drainMs);
     },
   };
 }

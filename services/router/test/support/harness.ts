@@ -7,7 +7,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger, type ServiceHandle } from '@paastech/kit';
-import { type Dataplane, type RouterConfig, readRouterConfig, startRouter } from '../../src/index.js';
+import { type RouterConfig, readRouterConfig, startRouter } from '../../src/index.js';
+import { type PlaneName, planeSetup } from './planes.js';
 import { RoutingContractServer } from './routing-server.js';
 
 export const SECRET = 'router-test-secret-0123456789';
@@ -31,10 +32,11 @@ export function tempDir(): string {
 
 /** Starts the contract server and a router on `dataplane` (`tune`: settings with no variable). */
 export async function startHarness(
-  dataplane: Dataplane,
+  plane: PlaneName,
   extraEnv: Record<string, string> = {},
   tune: Pick<RouterConfig, 'haproxySweepMs'> = {},
 ): Promise<Harness> {
+  const { dataplane, env: planeEnv } = planeSetup(plane);
   const dataDir = tempDir();
   const address = `unix:${path.join(dataDir, 'run', 'pomegrenade.sock')}`;
   const routes = new RoutingContractServer(address, SECRET);
@@ -44,6 +46,7 @@ export async function startHarness(
     PAASTECH_ROUTER_PORT: '0',
     PAASTECH_INTERNAL_SECRET: SECRET,
     PAASTECH_ROUTER_DATAPLANE: dataplane,
+    ...planeEnv,
     PAASTECH_LOG_LEVEL: process.env.ROUTER_TEST_LOG ?? 'silent',
     PAASTECH_LOG_FORMAT: 'json',
     PAASTECH_APPS_DOMAIN: 'apps.test',
