@@ -186,10 +186,13 @@ export function createWorkerPlane(ctx: DataPlaneContext): DataPlane {
       slot.ready = false;
       slot.child = undefined;
       // What it never said it had (queued by Node behind an unacknowledged handle, or in the pipe
-      // when it died) is still whole here: hand it to the others.
-      const orphans = [...slot.unconfirmed.values()];
-      slot.unconfirmed.clear();
-      for (const [kind, socket] of orphans) if (!socket.destroyed) dispatch(kind, socket);
+      // when it died) is still whole here: hand it to the others. After this turn's reads of the
+      // IPC pipe: a 'got' it wrote before dying is already there and is read first.
+      setImmediate(() => {
+        const orphans = [...slot.unconfirmed.values()];
+        slot.unconfirmed.clear();
+        for (const [kind, socket] of orphans) if (!socket.destroyed) dispatch(kind, socket);
+      });
       if (stopping) return;
       const pending = firstReady.get(slot);
       if (pending) {
