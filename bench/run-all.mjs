@@ -1,26 +1,119 @@
 #!/usr/bin/env node
-// Runs every benchmark under bench/<name>/run.mjs in turn (npm run bench). Each prints its own
-// comparison table; results are recorded by hand in docs/benchmarks.md with the date and machine.
+// Runs the benchmarks of bench/ in turn (npm run bench). Each prints its own comparison table;
+// results are recorded by hand in docs/benchmarks.md with the date and machine.
+//
+//   npm run bench                                   every benchmark below except the swarm one
+//   npm run bench -- --with-swarm                   … and the swarm one (needs Docker)
+//   npm run bench -- router --rounds 3 git --runs 1 only those, each with the arguments after its name
+//   npm run bench -- --list                         the names
+//
+// Arguments after a benchmark's name, up to the next name, are passed to its script. push-to-live
+// runs full-stack.mjs itself after its own part, so full-stack is not run a second time in the full
+// list (it can be named alone).
+// The swarm benchmark starts its own one-node Docker Swarm (dockerd, docker-registry, debootstrap):
+// it cannot run without Docker, so it runs only with --with-swarm or when named.
+// Every benchmark needs `npm run build` first (they import or start the built packages).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 const here = import.meta.dirname;
-const only = process.argv.slice(2);
-const benches = fs
-  .readdirSync(here, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && fs.existsSync(path.join(here, d.name, 'run.mjs')))
-  .map((d) => d.name)
-  .filter((name) => only.length === 0 || only.includes(name));
 
-if (benches.length === 0) {
-  console.error(`bench: no benchmark found${only.length ? ` named ${only.join(', ')}` : ''}`);
-  process.exit(1);
+/** Every benchmark script, by name; `all: false` = left out of the full list. */
+const BENCHES = [
+  { name: 'api', script: 'api/run.mjs', all: true },
+  { name: 'git', script: 'git/run.mjs', all: true },
+  { name: 'push-to-live', script: 'push-to-live/run.mjs', all: true, note: 'then full-stack.mjs' },
+  {
+    name: 'push-to-live/full-stack',
+    script: 'push-to-live/full-stack.mjs',
+    all: false,
+    note: 'run by push-to-live',
+  },
+  {
+    name: 'push-to-live/swarm',
+    script: 'push-to-live/swarm.mjs',
+    all: false,
+    note: 'needs Docker: --with-swarm',
+    needs: ['dockerd', 'docker-registry', 'debootstrap'],
+  },
+  { name: 'router', script: 'router/run.mjs', all: true },
+  { name: 'router/instructions', script: 'router/instructions.mjs', all: true },
+  { name: 'router/ring-lines', script: 'router/ring-lines.mjs', all: true },
+];
+/** Files under bench/ that are parts of a benchmark, not benchmarks (started by the ones above). */
+const HELPERS = [
+  'api/open-loop.mjs',
+  'api/server.mjs',
+  'router/router-proc.mjs',
+  'router/setup.mjs',
+  'run-all.mjs',
+];
+
+/** Every .mjs file under bench/ (relative paths), to catch a new script nobody listed. */
+function scripts(dir = here, prefix = '') {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+    if (d.name === 'node_modules' || d.name.startsWith('.')) return [];
+    if (d.isDirectory()) return scripts(path.join(dir, d.name), `${prefix}${d.name}/`);
+    return d.name.endsWith('.mjs') ? [`${prefix}${d.name}`] : [];
+  });
 }
-let failed = 0;
-for (const name of benches) {
-  console.log(`\n=== bench/${name} ===`);
-  const r = spawnSync(process.execPath, [path.join(here, name, 'run.mjs')], { stdio: 'inherit' });
-  if (r.status !== 0) failed++;
+
+/** True when `command` is an executable file in a directory of PATH. */
+function onPath(command) {
+  return (process.env.PATH ?? '').split(':').some((dir) => {
+    try {
+      fs.accessSync(path.join(dir || '.', command), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
-process.exit(failed ? 1 : 0);
+
+const unlisted = scripts().filter((f) => !HELPERS.includes(f) && !BENCHES.some((b) => b.script === f));
+// A script nobody listed is reported (not run): add it to BENCHES or HELPERS.
+if (unlisted.length > 0)
+  console.error(`bench: not in bench/run-all.mjs's list, not run: ${unlisted.join(', ')}`);
+
+// Parse: [--with-swarm] [--list] [name [args…]]…
+const byName = new Map(BENCHES.map((b) => [b.name, b]));
+const chosen = [];
+let withSwarm = false;
+for (const arg of process.argv.slice(2)) {
+  const bench = byName.get(arg);
+  if (bench) chosen.push({ bench, args: [] });
+  else if (chosen.length > 0) chosen.at(-1).args.push(arg);
+  else if (arg === '--with-swarm') withSwarm = true;
+  else if (arg === '--list') {
+    for (const b of BENCHES)
+      console.log(`${b.name.padEnd(24)} bench/${b.script}${b.note ? `  (${b.note})` : ''}`);
+    process.exit(0);
+  } else {
+    console.error(`bench: unknown benchmark "${arg}" (known: ${BENCHES.map((b) => b.name).join(', ')})`);
+    process.exit(2);
+  }
+}
+if (chosen.length === 0) {
+  for (const bench of BENCHES) {
+    if (bench.all || (withSwarm && bench.name === 'push-to-live/swarm')) chosen.push({ bench, args: [] });
+  }
+}
+
+const results = [];
+for (const { bench, args } of chosen) {
+  console.log(`\n=== bench/${bench.script}${args.length ? ` ${args.join(' ')}` : ''} ===`);
+  const missing = (bench.needs ?? []).filter((c) => !onPath(c));
+  if (missing.length > 0) {
+    console.error(
+      `bench: ${bench.name} needs ${missing.join(', ')} (bash scripts/setup-system.sh install --tests)`,
+    );
+    results.push({ name: bench.name, outcome: 'not run' });
+    continue;
+  }
+  const r = spawnSync(process.execPath, [path.join(here, bench.script), ...args], { stdio: 'inherit' });
+  results.push({ name: bench.name, outcome: r.status === 0 ? 'ok' : `failed (${r.status ?? r.signal})` });
+}
+console.log('\n=== bench: summary ===');
+for (const { name, outcome } of results) console.log(`${name.padEnd(24)} ${outcome}`);
+process.exit(results.every((r) => r.outcome === 'ok') ? 0 : 1);
