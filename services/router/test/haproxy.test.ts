@@ -2,13 +2,14 @@
 // reload, and no HAProxy left behind.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import { startPaastechd } from '@paastech/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serverName } from '../src/haproxy/config.js';
 import { RuntimeApi } from '../src/haproxy/runtime.js';
 import { haproxyAvailable } from '../src/index.js';
 import { Backend, type Echo } from './support/backend.js';
-import { type Harness, request, startHarness, waitFor } from './support/harness.js';
+import { type Harness, raw, request, startHarness, waitFor } from './support/harness.js';
 import { haproxiesIn } from './support/processes.js';
 import { route } from './support/routing-server.js';
 import { switchUnderLoad } from './support/switching.js';
@@ -69,6 +70,69 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
       await b.stop();
     }
   });
+
+  // Why haproxy.cfg has no rule for two Host or Content-Length headers, or Content-Length beside
+  // Transfer-Encoding: HAProxy's parsers (HTTP/1.1, and HTTP/2 in clear text, which it accepts on the
+  // plain listener) refuse or normalise them before any rule runs. `framing` is what the instance
+  // (and so every rule before it) sees: the framing header names, or 'refused' when nothing came.
+  it.each([
+    ['h1', 'two Host headers', ['host', 'other.apps.test'], 'refused'],
+    ['h1', 'the same Host twice', ['host', 'one.apps.test'], ''],
+    ['h1', 'conflicting Content-Length', ['content-length', '3', 'content-length', '4'], 'refused'],
+    ['h1', 'repeated Content-Length', ['content-length', '4', 'content-length', '4'], 'content-length'],
+    [
+      'h1',
+      'Content-Length + Transfer-Encoding',
+      ['content-length', '4', 'transfer-encoding', 'chunked'],
+      'transfer-encoding',
+    ],
+    ['h2', 'two Host headers', ['host', 'other.apps.test'], ''],
+    ['h2', 'conflicting Content-Length', ['content-length', '3', 'content-length', '4'], 'refused'],
+    ['h2', 'repeated Content-Length', ['content-length', '4', 'content-length', '4'], 'content-length'],
+    [
+      'h2',
+      'Content-Length + Transfer-Encoding',
+      ['content-length', '4', 'transfer-encoding', 'chunked'],
+      'refused',
+    ],
+  ])(
+    '%s: %s reaches the rules with one Host and one framing header at most',
+    async (proto, _name, extra, framing) => {
+      const url = `/parsed-${proto}-${a.seen.length}`;
+      const fields = ['host', 'one.apps.test', ...extra];
+      const body = extra.includes('transfer-encoding') && proto === 'h1' ? '4\r\nabcd\r\n0\r\n\r\n' : 'abcd';
+      const method = extra.length > 2 || extra[0] === 'content-length' ? 'POST' : 'GET';
+      if (proto === 'h1') {
+        const head = fields.map((x, i) => (i % 2 === 0 ? `${x}: ` : `${x}\r\n`)).join('');
+        const out = await raw(
+          h.port,
+          `${method} ${url} HTTP/1.1\r\n${head}\r\n${method === 'POST' ? body : ''}`,
+          500,
+        );
+        if (framing === 'refused') expect(out).toMatch(/^HTTP\/1\.1 400 /);
+      } else {
+        const pairs: Array<[string, string]> = [
+          [':method', method],
+          [':scheme', 'http'],
+          [':path', url],
+        ];
+        for (let i = 0; i < fields.length; i += 2) pairs.push([fields[i] as string, fields[i + 1] as string]);
+        await h2Request(h.port, pairs, method === 'POST' ? body : undefined);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      const reached = a.seen.filter((x) => x.url === url);
+      if (framing === 'refused') {
+        expect(reached).toEqual([]);
+        return;
+      }
+      expect(reached).toHaveLength(1);
+      const names = (reached[0]?.rawHeaders ?? []).filter((_x, i) => i % 2 === 0).map((x) => x.toLowerCase());
+      expect(names.filter((n) => n === 'host')).toEqual(['host']);
+      expect(names.filter((n) => n === 'content-length' || n === 'transfer-encoding')).toEqual(
+        framing ? [framing] : [],
+      );
+    },
+  );
 
   it('restarts HAProxy when it crashes, with the current routes', async () => {
     const [before] = haproxiesIn(h.dataDir);
@@ -183,3 +247,43 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane: switching instances at
     expect(await servers()).toContain(serverName(a.address));
   }, 90_000);
 });
+
+/** HPACK "literal header field without indexing, new name" (no Huffman; names and values < 128). */
+function hpackLiteral(name: string, value: string): Buffer {
+  return Buffer.concat([
+    Buffer.from([0, name.length]),
+    Buffer.from(name),
+    Buffer.from([value.length]),
+    Buffer.from(value),
+  ]);
+}
+
+/** One HTTP/2 frame. */
+function h2Frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
+}
+
+/**
+ * Sends one HTTP/2 request in clear text (prior knowledge) with exactly the header fields given,
+ * repeated ones included (Node's http2 client refuses to send those); waits for HAProxy's answer.
+ */
+async function h2Request(port: number, fields: Array<[string, string]>, body?: string): Promise<void> {
+  const block = Buffer.concat(fields.map(([n, v]) => hpackLiteral(n, v)));
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.write(
+    Buffer.concat([
+      Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+      h2Frame(4, 0, 0, Buffer.alloc(0)), // SETTINGS
+      h2Frame(1, body === undefined ? 5 : 4, 1, block), // HEADERS, END_HEADERS (+ END_STREAM)
+      ...(body === undefined ? [] : [h2Frame(0, 1, 1, Buffer.from(body))]), // DATA, END_STREAM
+    ]),
+  );
+  await new Promise((r) => setTimeout(r, 400));
+  socket.destroy();
+}

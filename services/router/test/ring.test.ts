@@ -75,10 +75,10 @@ describe('scanAccessLine', () => {
       .replace('%B', '5')
       .replace('%U', '0')
       .replace('%Ta', '1')
-      .replace('%si:%sp', '127.0.0.1:9')
+      .replace('%s', '127.0.0.1:9')
       .replace('%ID', 'r1')
       .replace('%tsc', '--')
-      .replace('%[var(txn.host),json(utf8s)]', 'shop.apps.test');
+      .replace('%[var(txn.host)]', 'shop.apps.test');
     expect(filled).toBe(GOOD);
     expect(JSON.parse(filled)).toMatchObject({ project: 'shop', status: 200, host: 'shop.apps.test' });
   });
@@ -356,7 +356,14 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
       .filter(Boolean)
       .map(
         (l) =>
-          JSON.parse(l) as { project: string; requestId: string; status: number; time: number; host: string },
+          JSON.parse(l) as {
+            project: string;
+            requestId: string;
+            status: number;
+            time: number;
+            host: string;
+            upstream: string;
+          },
       );
   /** Sends `n` requests one after another; returns the X-Request-Id values the instance saw. */
   const send = async (n: number) => {
@@ -410,13 +417,25 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
     expect(mine.every((l) => l.project === 'one' && l.status === 200 && l.host === 'one.apps.test')).toBe(
       true,
     );
+    // The upstream is the instance's address (its server name in HAProxy), the ids all differ.
+    expect(mine.every((l) => l.upstream === a.address)).toBe(true);
+    expect(new Set(ids).size).toBe(25);
     // Milliseconds since the epoch (HAProxy's %Ts%ms), not seconds or a date string.
     expect(mine.every((l) => Math.abs(l.time - Date.now()) < 60_000)).toBe(true);
   });
 
-  it('keeps counting after HAProxy crashes and is restarted', async () => {
+  it('escapes a host no route has: the line stays JSON, with no upstream', async () => {
+    const before = accessLines().length;
+    const r = await request(h.port, 'we"ird\\.apps.test', '/');
+    expect(r.status).toBe(404);
+    await waitFor(() => accessLines().length > before, 3_000, 'line');
+    const line = accessLines().find((l) => l.host === 'we"ird\\.apps.test');
+    expect(line).toMatchObject({ project: '-', status: 404, upstream: '<NOSRV>' });
+  });
+
+  it('keeps counting after HAProxy crashes and is restarted, with request ids of its own', async () => {
     const before = await settled();
-    await send(5);
+    const old = await send(5);
     await expectCounted(before, 5);
     const [master] = haproxiesIn(h.dataDir);
     process.kill(master as number, 'SIGKILL');
@@ -429,8 +448,11 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
     );
     // The probe that found it serving again is counted too: start from settled counters.
     const after = await settled();
-    await send(10);
+    const fresh = await send(10);
     await expectCounted(after, 10);
+    // The new HAProxy counts requests from 0 again: its ids start with a prefix of its own.
+    expect(fresh.filter((id) => old.includes(id))).toEqual([]);
+    expect(fresh.every((id) => /^[0-9a-f]{10}-\d+$/.test(id))).toBe(true);
   });
 
   it('keeps counting across a reload, and lets the old worker exit once its requests are done', async () => {

@@ -215,8 +215,11 @@ describe('haproxy configuration helpers', () => {
     expect(safeName(name)).toBe(want);
   });
 
-  it('names servers with safe characters only', () => {
+  it('names servers with safe characters only: an IPv4 address as it is (the access line prints it)', () => {
     expect(serverName('[::1]:8080')).toMatch(/^[A-Za-z0-9_]+$/);
+    expect(serverName('127.0.0.1:8080')).toBe('127.0.0.1:8080');
+    expect(serverName('10.0.0.7:3000')).toBe('10.0.0.7:3000');
+    expect(serverName('a/b:1')).toMatch(/^u_[A-Za-z0-9_]+$/);
   });
 
   it('keeps hostile hostnames out of the maps and puts each page on one line', () => {

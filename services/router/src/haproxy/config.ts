@@ -68,9 +68,15 @@ export function haproxyPaths(dataDir: string): HaproxyPaths {
 /** Backend of the hosts of projects with no healthy instance. */
 export const UNAVAILABLE_BACKEND = 'unavailable';
 
-/** Server name of an instance address (HAProxy names allow [A-Za-z0-9_.:-]). */
+/**
+ * Server name of an instance address: the address itself when HAProxy allows it as a name
+ * ([A-Za-z0-9_.:-], so any IPv4 `ip:port`) — the access line's upstream is then the name (`%s`,
+ * a string copy; `%si:%sp` formats the address anew for every line); else a `u_` name of it.
+ */
 export function serverName(address: string): string {
-  return `u_${address.replace(/[^A-Za-z0-9]/g, '_')}`;
+  return /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(address)
+    ? address
+    : `u_${address.replace(/[^A-Za-z0-9]/g, '_')}`;
 }
 
 /** A project name safe to print unescaped in HTML, JSON and log-format text. */
@@ -220,7 +226,8 @@ end)
  * into the ring, over the Runtime API, into the router and into access.log). The router
  * writes these lines to access.log as HAProxy made them and reads the counters' fields with a strict
  * scanner (`scanAccessLine` in ring.ts) that expects exactly this order: change both together. The
- * host, the only free text, comes last.
+ * host, the only free text, comes last. Each field costs HAProxy instructions per request
+ * (bench/router/instructions.mjs); router.md lists what each one costs and why it is kept.
  */
 export const ACCESS_LOG_FORMAT = [
   // Milliseconds since the epoch, from HAProxy's own clock fields (cheaper than a date() fetch).
@@ -232,10 +239,12 @@ export const ACCESS_LOG_FORMAT = [
   '"bytes":%B',
   '"bytesIn":%U',
   '"durationMs":%Ta',
-  '"upstream":"%si:%sp"',
+  // The server's name: its address (serverName), or <NOSRV> when no server was tried.
+  '"upstream":"%s"',
   '"requestId":"%ID"',
   '"termination":"%tsc"',
-  '"host":"%[var(txn.host),json(utf8s)]"}',
+  // Raw for a routed host (a map key: [a-z0-9.-] only); JSON-escaped in the frontend otherwise.
+  '"host":"%[var(txn.host)]"}',
 ].join(',');
 
 /** The ring HAProxy writes access-log lines into (read by the router, see ring.ts). */
@@ -256,6 +265,11 @@ export interface CfgInput {
   tlsPort?: number;
   /** Slot backends, each with its servers (addresses). */
   slots: Array<{ name: string; servers: string[] }>;
+  /**
+   * Start of every request id ([0-9a-f]+): new for each start or reload of HAProxy, whose own
+   * request counter (`%rt`) starts again at 0 in every new worker.
+   */
+  requestIdPrefix: string;
 }
 
 /** Quotes a path for haproxy.cfg. */
@@ -318,32 +332,41 @@ export function haproxyCfg(input: CfgInput): string {
     ...(tlsPort !== undefined
       ? [`  bind ${host}:${tlsPort} ssl crt ${q(paths.fallbackCert)} crt ${q(config.certsDir)} alpn http/1.1`]
       : []),
-    '  unique-id-format %{+X}o%pid-%Ts-%rt',
-    '  http-request set-var(txn.fmt) str(json) if { req.hdr(accept) -m sub application/json }',
+    // X-Request-Id: this HAProxy's prefix and its request counter (formatting %pid, %Ts or hex
+    // cost ~3,000 instructions a request). HAProxy adds the header itself after the rules (cheaper
+    // than a set-header rule), as it adds X-Forwarded-For: the client's were deleted below.
+    `  unique-id-format ${input.requestIdPrefix}-%rt`,
+    '  unique-id-header X-Request-Id',
+    '  option forwardfor',
+    // fhdr rather than hdr wherever a whole value will do: no split at commas (cheaper).
+    '  http-request set-var(txn.fmt) str(json) if { req.fhdr(accept) -m sub application/json }',
     // A refused Upgrade must not leave the connection open for more requests (CVE-2018-1002105).
-    '  http-request set-var(txn.upgrade) bool(true) if { req.hdr(upgrade) -m found }',
-    '  http-request deny deny_status 400 if { req.hdr_cnt(host) gt 1 }',
-    '  http-request deny deny_status 400 if { req.hdr_cnt(content-length) gt 1 }',
-    '  http-request deny deny_status 400 if { req.hdr_cnt(transfer-encoding) gt 0 } { req.hdr_cnt(content-length) gt 0 }',
-    `  http-request deny deny_status 413 if { req.hdr(content-length) -m int gt ${config.maxBodyBytes} }`,
-    '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
-    '  http-request set-var(txn.host) var(txn.host),regsub([.]$,) if { var(txn.host) -m end . }',
-    '  http-request lua.strip_req if { req.hdr(connection) -m found }',
+    '  http-request set-var(txn.upgrade) bool(true) if { req.fhdr(upgrade) -m found }',
+    // No rule for two Host or Content-Length headers, or both Content-Length and Transfer-Encoding:
+    // HAProxy's H1 and H2 parsers refuse differing values and keep one of equal ones, and drop
+    // Content-Length beside chunked, before any rule runs (haproxy.test.ts shows it).
+    `  http-request deny deny_status 413 if { req.fhdr(content-length) -m int gt ${config.maxBodyBytes} }`,
+    // The host without port or trailing dot, in one rule (rtrim strips every trailing dot: a name
+    // ending in two is no DNS name either way). fhdr: the whole value (hdr splits it at commas).
+    '  http-request set-var(txn.host) req.fhdr(host),field(1,:),lower,rtrim(.)',
+    '  http-request lua.strip_req if { req.fhdr(connection) -m found }',
     // One pass over the headers for every hop-by-hop and client-sent forwarding header.
     // Forwarding headers in any spelling of - and _ (CGI-style servers read X_Forwarded_For as X-Forwarded-For).
     `  http-request del-header ^(${[...hop, ...[...FORWARDING].map((n) => n.replaceAll('-', '[-_]'))].join('|')})$ -m reg`,
-    '  http-request set-header X-Forwarded-For %[src]',
-    `  http-request set-header X-Forwarded-Proto ${tlsPort !== undefined ? '%[ssl_fc,iif(https,http)]' : 'http'}`,
-    '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
-    '  http-request set-header X-Forwarded-Port %[dst_port]',
-    '  http-request set-header X-Request-Id %[unique-id]',
+    // add-header, not set-header: the client's were deleted just above (set-header deletes again).
+    // The port is the listener's (dst_port formats the socket address anew for every request).
+    `  http-request add-header X-Forwarded-Proto ${tlsPort !== undefined ? '%[ssl_fc,iif(https,http)]' : 'http'}`,
+    '  http-request add-header X-Forwarded-Host %[req.fhdr(host)]',
+    `  http-request add-header X-Forwarded-Port ${tlsPort !== undefined ? `%[ssl_fc,iif(${tlsPort},${port})]` : port}`,
     `  http-request set-var(txn.be) var(txn.host),map(${paths.maps.hosts})`,
+    // The access line prints the host as it is: escape the hosts no route has (any text).
+    '  http-request set-var(txn.host) var(txn.host),json(utf8s) if !{ var(txn.be) -m found }',
     ...(tlsPort !== undefined
       ? [
           `  http-request redirect location https://%[var(txn.host)]${tlsPort === 443 ? '' : `:${tlsPort}`}%[capture.req.uri] code 308 if !{ ssl_fc } { var(txn.host),map(${paths.maps.redirect}) -m found }`,
         ]
       : []),
-    '  http-response lua.strip_res if { res.hdr(connection) -m found }',
+    '  http-response lua.strip_res if { res.fhdr(connection) -m found }',
     '  http-response set-header connection close if { var(txn.upgrade) -m bool } !{ status 101 }',
     // Most responses hold none of these: one match over the joined header names (HTX keeps them in
     // lower case) instead of the regex on every header.
@@ -353,11 +376,11 @@ export function haproxyCfg(input: CfgInput): string {
     '',
     'backend notfound',
     '  http-request set-var(txn.shown) var(txn.host) if { var(txn.host) -m reg ^[a-z0-9.-]{1,253}$ }',
-    `  http-request return status 404 content-type "application/json; charset=utf-8" lf-file ${page('404.json.lf')} hdr cache-control no-store if { req.hdr(accept) -m sub application/json }`,
+    `  http-request return status 404 content-type "application/json; charset=utf-8" lf-file ${page('404.json.lf')} hdr cache-control no-store if { req.fhdr(accept) -m sub application/json }`,
     `  http-request return status 404 content-type "text/html; charset=utf-8" lf-file ${page('404.html.lf')} hdr cache-control no-store`,
     '',
     `backend ${UNAVAILABLE_BACKEND}`,
-    `  http-request return status 503 content-type "application/json; charset=utf-8" lf-string "%[var(txn.host),map(${paths.maps.json503})]" hdr cache-control no-store if { req.hdr(accept) -m sub application/json }`,
+    `  http-request return status 503 content-type "application/json; charset=utf-8" lf-string "%[var(txn.host),map(${paths.maps.json503})]" hdr cache-control no-store if { req.fhdr(accept) -m sub application/json }`,
     `  http-request return status 503 content-type "text/html; charset=utf-8" lf-string "%[var(txn.host),map(${paths.maps.html503})]" hdr cache-control no-store`,
   ];
   for (const slot of input.slots) {

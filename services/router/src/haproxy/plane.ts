@@ -8,6 +8,7 @@
 // HAProxy restarts into it. No HAProxy outlives the router: stop() ends it, and a stale one left
 // by a killed router (found through the pid file) is ended at start.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -87,7 +88,7 @@ export function accessLogSink(table: RouteTable, stats: TrafficStats): RingSink 
         // Only a 502/503/504 can be "made by the router"; the test is skipped for every other line.
         failed &&
           (!/^s\d+$/.test(accessField(text, l, 'backend')) ||
-            accessFieldIs(text, l, 'upstream', '-:-') ||
+            accessFieldIs(text, l, 'upstream', '<NOSRV>') ||
             /^[sSP]/.test(accessField(text, l, 'termination'))),
       );
       return true;
@@ -237,8 +238,15 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     onDisk.set(file, text);
   };
 
-  /** Writes haproxy.cfg, the Lua script, pages and maps for the current state. */
-  const writeFiles = (routes: RouteEntry[]) => {
+  /** The request-id prefix of the HAProxy started or reloaded last (see CfgInput.requestIdPrefix). */
+  let requestIdPrefix = randomBytes(5).toString('hex');
+
+  /**
+   * Writes haproxy.cfg, the Lua script, pages and maps for the current state; `restart` when a
+   * start or reload of HAProxy follows (a new worker: a new request-id prefix).
+   */
+  const writeFiles = (routes: RouteEntry[], restart = false) => {
+    if (restart) requestIdPrefix = randomBytes(5).toString('hex');
     fs.mkdirSync(path.join(paths.dir, 'maps'), { recursive: true, mode: 0o700 });
     fs.mkdirSync(paths.pages, { recursive: true, mode: 0o700 });
     for (const [name, text] of Object.entries(pageFiles(config, paths, port)))
@@ -258,6 +266,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
         port,
         ...(tlsPort !== undefined ? { tlsPort } : {}),
         slots: slots.map((s) => ({ name: s.name, servers: [...s.servers.keys()] })),
+        requestIdPrefix,
       }),
     );
   };
@@ -350,7 +359,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       const routes = ctx.table.routes();
       while (!assignSlots(routes)) growSlots(slots.length * 2);
       resetServers(routes);
-      writeFiles(routes);
+      writeFiles(routes, true);
       await launch();
       logger.info('haproxy restarted');
     } catch (err) {
@@ -459,7 +468,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     if (!assignSlots(routes)) {
       while (!assignSlots(routes)) growSlots(slots.length * 2);
       resetServers(routes);
-      writeFiles(routes);
+      writeFiles(routes, true);
       await reload();
       return;
     }
@@ -468,7 +477,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'runtime update failed; reloading haproxy');
       resetServers(routes);
-      writeFiles(routes);
+      writeFiles(routes, true);
       await reload();
       return;
     }
@@ -502,7 +511,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
           if (stopping || !child) return;
           logger.info('certificates changed; reloading haproxy');
           exclusive(async () => {
-            writeFiles(ctx.table.routes());
+            writeFiles(ctx.table.routes(), true);
             await reload();
           }).catch((err: Error) => logger.error({ err: err.message }, 'haproxy reload failed'));
         }, 500);
@@ -530,7 +539,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       const routes = ctx.table.routes();
       while (!assignSlots(routes)) growSlots(slots.length * 2);
       resetServers(routes);
-      writeFiles(routes);
+      writeFiles(routes, true);
       const ports = () => (tlsPort === undefined ? [port] : [port, tlsPort]);
       ring = new RingFollower(paths.socket, ACCESS_RING, logSink, workerPid, ports, logger);
       await launch();
