@@ -96,7 +96,7 @@ const REASONS: Record<number, { detail: string; hint: string }> = {
   },
   [R.ROUTE_UNAVAILABLE_REASON_SCALED_TO_ZERO]: {
     detail: 'is scaled to 0 instances',
-    hint: 'Its owner can scale it up (paastech scale web=1).',
+    hint: 'Its owner can scale it up (paastech ps:scale web=1).',
   },
   [R.ROUTE_UNAVAILABLE_REASON_STOPPED]: {
     detail: 'is stopped',
