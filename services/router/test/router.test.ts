@@ -600,6 +600,14 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
       expect(out === '' || /^HTTP\/1\.[01] 408 /.test(out)).toBe(true);
     });
 
+    it('closes a connection that sends nothing within the headers timeout, not the idle timeout', async () => {
+      // Headers timeout 1 s here; the idle timeout is the default 30 s.
+      const start = Date.now();
+      const out = await raw(h.port, '', 8000);
+      expect(Date.now() - start).toBeLessThan(6000);
+      expect(out === '' || /^HTTP\/1\.[01] 408 /.test(out)).toBe(true);
+    });
+
     it('closes a connection whose headers trickle in past the headers timeout (slowloris)', async () => {
       const socket = net.connect(h.port, '127.0.0.1');
       socket.on('error', () => undefined);

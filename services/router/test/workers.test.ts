@@ -130,6 +130,30 @@ describe('node plane on worker processes', () => {
     );
   });
 
+  it('hands no more connections to a worker that stops taking them, then replaces it; none is lost', async () => {
+    const [stuck] = workerPids() as [number];
+    process.kill(stuck, 'SIGSTOP');
+    try {
+      // New connections at once: the stuck worker is handed its share before it is noticed.
+      const early = Array.from({ length: 6 }, () => echo());
+      // Once its oldest connection has waited 2 s, it gets no more: these are served at once.
+      await new Promise((r) => setTimeout(r, 2_500));
+      const started = Date.now();
+      for (let i = 0; i < 6; i++) expect((await echo()).instance).toBe('a');
+      expect(Date.now() - started).toBeLessThan(2_000);
+      // At 10 s it is killed, and the connections it never took go to the others.
+      const served = await Promise.all(early);
+      expect(served.map((e) => e.instance)).toEqual(['a', 'a', 'a', 'a', 'a', 'a']);
+      await waitFor(() => !workerPids().includes(stuck) && workerPids().length === 3, 10_000, 'a replacement');
+    } finally {
+      try {
+        process.kill(stuck, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
+  }, 40_000);
+
   it('finishes requests in flight when the router stops, then stops its workers', async () => {
     const inFlight = request(h.port, 'w.apps.test', '/slow?ms=800');
     await new Promise((r) => setTimeout(r, 200));

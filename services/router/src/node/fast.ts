@@ -273,6 +273,10 @@ class ClientConn {
     socket.on('close', this.onClose);
     socket.on('timeout', this.onTimeout);
     socket.setTimeout(ctx.config.timeouts.idleMs);
+    // The first request head is due within the headers timeout from the connection's start, as
+    // on node:http and HAProxy: a connection that sends nothing is not held for the idle timeout.
+    this.readingHead = true;
+    this.startDeadline(ctx.config.timeouts.headersMs);
   }
 
   /** The client will send nothing more: finish the response in flight (if any), then close. */

@@ -45,10 +45,16 @@ export type FromWorker =
 export const FLUSH_MS = 100;
 /** Connections held while no worker is ready (start-up, every worker restarting); more are refused. */
 const MAX_QUEUED = 1024;
-/** How often the access log's size is checked (it is rotated when full). */
+/** How often the access log's size and the workers' hand-offs are checked. */
 const ROTATE_CHECK_MS = 1_000;
 /** A worker that has not said ready by then is killed (and started again). */
 const READY_TIMEOUT_MS = 15_000;
+/** A worker with this many connections not yet confirmed gets no more until it catches up… */
+const MAX_UNCONFIRMED = 256;
+/** …nor one whose oldest unconfirmed connection is this old (a stopped or spinning worker)… */
+const HANDOFF_SLOW_MS = 2_000;
+/** …and it is killed after this long, its connections handed to the others. */
+const HANDOFF_DEAD_MS = 10_000;
 /** Back-off of restarts after a worker died: doubles from the first to the last. */
 const RESTART_DELAY_MS = [100, 5_000] as const;
 
@@ -69,8 +75,8 @@ interface Slot {
   ready: boolean;
   /** Deaths in a row without serving (for the restart back-off). */
   failures: number;
-  /** Connections sent to it that it has not yet said it has (see dispatch), by id. */
-  unconfirmed: Map<number, [ListenerKind, net.Socket]>;
+  /** Connections sent to it that it has not yet said it has (see dispatch), by id, oldest first. */
+  unconfirmed: Map<number, [ListenerKind, net.Socket, number]>;
   restart: NodeJS.Timeout | undefined;
 }
 
@@ -132,21 +138,41 @@ export function createWorkerPlane(ctx: DataPlaneContext): DataPlane {
     }
   };
 
+  /** How long the oldest connection sent to `slot` has waited for its 'got' (0: none waiting). */
+  const oldestWait = (slot: Slot, now: number): number => {
+    for (const [, , sentAt] of slot.unconfirmed.values()) return now - sentAt;
+    return 0;
+  };
+
+  /** Whether `slot` can take a connection now. */
+  const available = (slot: Slot, now: number): boolean =>
+    slot.ready &&
+    slot.child?.connected === true &&
+    slot.unconfirmed.size < MAX_UNCONFIRMED &&
+    oldestWait(slot, now) < HANDOFF_SLOW_MS;
+
+  /** Hands held connections to workers while some can take them. */
+  const drainQueue = (): void => {
+    const now = Date.now();
+    while (queued.length > 0 && !stopping && slots.some((slot) => available(slot, now))) {
+      const [kind, socket] = queued.shift() as [ListenerKind, net.Socket];
+      if (!socket.destroyed) dispatch(kind, socket);
+    }
+  };
+
   const onMessage = (slot: Slot, message: FromWorker): void => {
     switch (message.t) {
       case 'ready':
         slot.ready = true;
         firstReady.get(slot)?.resolve();
         firstReady.delete(slot);
-        while (queued.length > 0 && !stopping) {
-          const [kind, socket] = queued.shift() as [ListenerKind, net.Socket];
-          dispatch(kind, socket);
-        }
+        drainQueue();
         return;
       case 'got': {
         const entry = slot.unconfirmed.get(message.id);
         slot.unconfirmed.delete(message.id);
         entry?.[1].destroy();
+        if (queued.length > 0) drainQueue();
         return;
       }
       case 'stats':
@@ -192,6 +218,7 @@ export function createWorkerPlane(ctx: DataPlaneContext): DataPlane {
         const orphans = [...slot.unconfirmed.values()];
         slot.unconfirmed.clear();
         for (const [kind, socket] of orphans) if (!socket.destroyed) dispatch(kind, socket);
+        drainQueue();
       });
       if (stopping) return;
       const pending = firstReady.get(slot);
@@ -222,13 +249,14 @@ export function createWorkerPlane(ctx: DataPlaneContext): DataPlane {
    * close, a handle queued for a dead child).
    */
   const dispatch = (kind: ListenerKind, socket: net.Socket): void => {
+    const now = Date.now();
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[(next + i) % slots.length] as Slot;
       const child = slot.child;
-      if (!slot.ready || !child?.connected) continue;
+      if (!child || !available(slot, now)) continue;
       next = (next + i + 1) % slots.length;
       const id = ++connectionIds;
-      slot.unconfirmed.set(id, [kind, socket]);
+      slot.unconfirmed.set(id, [kind, socket, now]);
       child.send({ t: 'conn', kind, id } satisfies ToWorker, socket, { keepOpen: true }, (err) => {
         // The worker went away between the check and the send: try the others.
         if (err && slot.unconfirmed.delete(id) && !socket.destroyed) {
@@ -238,8 +266,24 @@ export function createWorkerPlane(ctx: DataPlaneContext): DataPlane {
       });
       return;
     }
+    // No worker can take it now (starting, restarting, or every one behind): hold it, bounded.
     if (stopping || queued.length >= MAX_QUEUED) return void socket.destroy();
     queued.push([kind, socket]);
+  };
+
+  /** Kills a worker that has left a connection unconfirmed for HANDOFF_DEAD_MS (see `exit`). */
+  const watchdog = (): void => {
+    const now = Date.now();
+    for (const slot of slots) {
+      if (slot.child && oldestWait(slot, now) >= HANDOFF_DEAD_MS) {
+        logger.error(
+          { worker: slot.index, waiting: slot.unconfirmed.size },
+          `router worker took no connection for ${HANDOFF_DEAD_MS} ms; killing it`,
+        );
+        slot.child.kill('SIGKILL');
+      }
+    }
+    if (queued.length > 0) drainQueue();
   };
 
   const acceptor = (kind: ListenerKind): net.Server => {
@@ -273,6 +317,7 @@ export function createWorkerPlane(ctx: DataPlaneContext): DataPlane {
       }
       rotation = setInterval(() => {
         if (ctx.stats.rotateAccessLogIfFull()) for (const slot of slots) send(slot, { t: 'reopen' });
+        watchdog();
       }, ROTATE_CHECK_MS);
       rotation.unref();
       logger.debug({ workers: slots.length }, 'router workers ready');
