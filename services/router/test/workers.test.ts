@@ -144,7 +144,11 @@ describe('node plane on worker processes', () => {
       // At 10 s it is killed, and the connections it never took go to the others.
       const served = await Promise.all(early);
       expect(served.map((e) => e.instance)).toEqual(['a', 'a', 'a', 'a', 'a', 'a']);
-      await waitFor(() => !workerPids().includes(stuck) && workerPids().length === 3, 10_000, 'a replacement');
+      await waitFor(
+        () => !workerPids().includes(stuck) && workerPids().length === 3,
+        10_000,
+        'a replacement',
+      );
     } finally {
       try {
         process.kill(stuck, 'SIGCONT');
