@@ -166,6 +166,24 @@ describe('two Clients deploy every fixture app', () => {
         expect({ host, status: answer.status }).toEqual({ host, status: 200 });
         expect(answer.body).toMatch(body);
       }
+      // The Procfile's other process type: none runs until scaled (web=1, others 0, as on Heroku);
+      // scaled to 1, it runs beside web.
+      if (SUCCEEDING.includes('procfile-web-worker')) {
+        const name = project(who, 'procfile-web-worker');
+        const client = who === 'a' ? a : b;
+        expect((await client.status(name)).instances.map((x) => x.name)).toEqual(['web.1']);
+        const scaled = await client.json('PUT', `/api/v1/projects/${name}/formation`, {
+          formation: { worker: 1 },
+        });
+        expect(scaled.formation).toMatchObject({ web: 1, worker: 1 });
+        let running: string[] = [];
+        for (let i = 0; i < 150 && !running.includes('worker.1'); i++) {
+          const status = await client.status(name);
+          running = status.instances.filter((x) => x.state === 'running').map((x) => x.name);
+          if (!running.includes('worker.1')) await sleep(200);
+        }
+        expect(running.sort()).toEqual(['web.1', 'worker.1']);
+      }
       for (const fixture of Object.keys(FAILING).filter((f) => FIXTURE_APPS.includes(f))) {
         const answer = await viaRouter(port, `${project(who, fixture)}.localhost`);
         expect(answer.status, `${who} ${fixture}`).not.toBe(200);
@@ -195,6 +213,8 @@ describe('each Client tries every door into the other’s projects and gets noth
     ['GET', '/domains'],
     ['POST', '/domains', { hostname: 'stolen.example' }],
     ['DELETE', '/domains/stolen.example'],
+    ['GET', '/settings'],
+    ['PATCH', '/settings', { egress: false, builder: 'static' }],
     ['DELETE', ''],
   ];
 
@@ -227,6 +247,10 @@ describe('each Client tries every door into the other’s projects and gets noth
         'STOLEN',
       );
       expect((await owner.json('GET', `/api/v1/projects/${target}/domains`)).domains).toEqual([]);
+      expect(await owner.json('GET', `/api/v1/projects/${target}/settings`)).toMatchObject({
+        builder: 'auto',
+        egress: true,
+      });
       expect((await owner.deployments(target)).deployments).toHaveLength(1);
       expect((await viaRouter(port, `${target}.localhost`)).status).toBe(200);
     });
