@@ -29,7 +29,7 @@ function sampleLines(n) {
   for (let i = 0; i < n; i++) {
     const unknown = i % 50 === 49;
     out.push(
-      `{"time":${1795921127794 + i},"project":"${unknown ? '-' : 'bench'}","backend":"${unknown ? 'notfound' : 's0'}","method":"GET","status":${unknown ? 404 : 200},"bytes":146,"bytesIn":52,"durationMs":${i % 4},"upstream":"${unknown ? '<NOSRV>' : '127.0.0.1:38047'}","requestId":"9f86d081e4-${23326 + i}","termination":"${unknown ? 'LR--' : '----'}","host":"${unknown ? 'nowhere.test' : 'bench.apps.test'}"}\n`,
+      `{"time":${1795921127794 + i},"project":"${unknown ? '-' : 'bench'}","method":"GET","status":${unknown ? 404 : 200},"bytes":146,"bytesIn":52,"durationMs":${i % 4},"upstream":"${unknown ? '<NOSRV>' : '127.0.0.1:38047'}","requestId":"9f86d081e4-${23326 + i}","termination":"${unknown ? 'LR--' : '----'}","host":"${unknown ? 'nowhere.test' : 'bench.apps.test'}"}\n`,
     );
   }
   return out.join('');

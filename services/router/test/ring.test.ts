@@ -27,7 +27,7 @@ import { haproxiesIn } from './support/processes.js';
 import { route } from './support/routing-server.js';
 
 const GOOD =
-  '{"time":1,"project":"shop","backend":"s0","method":"GET","status":200,"bytes":5,"bytesIn":0,"durationMs":1,"upstream":"127.0.0.1:9","requestId":"r1","termination":"--","host":"shop.apps.test"}';
+  '{"time":1,"project":"shop","method":"GET","status":200,"bytes":5,"bytesIn":0,"durationMs":1,"upstream":"127.0.0.1:9","requestId":"r1","termination":"--","host":"shop.apps.test"}';
 
 /** What scanAccessLine read from a line, the string fields read out of it. */
 type Scanned = Omit<AccessLine, 'spans' | 'hostEscaped'> & Record<keyof typeof FIELD, string>;
@@ -54,7 +54,6 @@ describe('scanAccessLine', () => {
       time: 1,
       project: 'shop',
       host: 'shop.apps.test',
-      backend: 's0',
       method: 'GET',
       status: 200,
       bytes: 5,
@@ -69,7 +68,6 @@ describe('scanAccessLine', () => {
   it('is the shape HAProxy is told to write (ACCESS_LOG_FORMAT with its fields filled in)', () => {
     const filled = ACCESS_LOG_FORMAT.replace('%Ts%ms', '1')
       .replace('%[var(txn.host),map(NAMES)]', 'shop')
-      .replace('%b', 's0')
       .replace('%HM', 'GET')
       .replace('%ST', '200')
       .replace('%B', '5')
@@ -97,7 +95,7 @@ describe('scanAccessLine', () => {
     const lines = [
       GOOD,
       GOOD.replace('"r1"', '"r22"').replace('shop.apps.test', 'a\\"b'),
-      GOOD.replace('"s0"', '"s17"'),
+      GOOD.replace('"--"', '"SC--"'),
     ];
     const text = `${lines.join('\n')}\n`;
     const out = emptyAccessLine();
@@ -106,12 +104,12 @@ describe('scanAccessLine', () => {
       const nl = text.indexOf('\n', start);
       expect(scanAccessLine(text, start, nl, out)).toBe(true);
       seen.push(
-        `${accessField(text, out, 'requestId')} ${accessField(text, out, 'backend')} ${accessField(text, out, 'host')}`,
+        `${accessField(text, out, 'requestId')} ${accessField(text, out, 'termination')} ${accessField(text, out, 'host')}`,
       );
-      expect(accessFieldIs(text, out, 'backend', 's0')).toBe(seen.length !== 3);
+      expect(accessFieldIs(text, out, 'termination', '--')).toBe(seen.length !== 3);
       start = nl + 1;
     }
-    expect(seen).toEqual(['r1 s0 shop.apps.test', 'r22 s0 ', 'r1 s17 shop.apps.test']);
+    expect(seen).toEqual(['r1 -- shop.apps.test', 'r22 -- ', 'r1 SC-- shop.apps.test']);
   });
 
   it('keeps no host that holds an escape (no route has one) but still reads the line', () => {
@@ -131,8 +129,12 @@ describe('scanAccessLine', () => {
       'a line of the format before (constant fields)',
       '{"level":30,"time":1,"service":"router","component":"access","project":"shop","backend":"s0","method":"GET","status":200,"bytes":5,"bytesIn":0,"durationMs":1,"upstream":"127.0.0.1:9","requestId":"r1","termination":"--","msg":"request","host":"shop.apps.test"}',
     ],
+    [
+      'a line of the format before (with the slot backend)',
+      GOOD.replace('"method"', '"backend":"s0","method"'),
+    ],
     ['a key renamed', GOOD.replace('"bytesIn"', '"bytes_in"')],
-    ['a string value that is a number', GOOD.replace('"backend":"s0"', '"backend":0')],
+    ['a string value that is a number', GOOD.replace('"method":"GET"', '"method":0')],
     [
       'a string value that is not closed before the next key',
       GOOD.replace('"method":"GET"', '"method":"GET'),
@@ -153,7 +155,7 @@ describe('scanAccessLine', () => {
     ['a missing host', GOOD.replace(',"host":"shop.apps.test"', '')],
     ['a host that is an object', GOOD.replace('"host":"shop.apps.test"}', '"host":{"toString":1}}')],
     ['a host with a bare quote', GOOD.replace('"host":"shop.apps.test"', '"host":"a"b"')],
-    ['a backend with an escape', GOOD.replace('"backend":"s0"', '"backend":"s\\0"')],
+    ['a method with an escape', GOOD.replace('"method":"GET"', '"method":"G\\ET"')],
     ['something after the line', `${GOOD} `],
     ['a leading space', ` ${GOOD}`],
   ])('ignores %s', (_name, line) => {
@@ -194,7 +196,7 @@ describe('accessLogSink (how the haproxy plane counts the lines)', () => {
       // HAProxy's own 502 (no server answered), an escaped host (no route), the 503 page.
       at('shop.apps.test', 502, (l) => l.replace('"termination":"--"', '"termination":"SC--"')),
       at('a\\"b', 200),
-      at('shop.apps.test', 503, (l) => l.replace('"backend":"s0"', '"backend":"unavailable"')),
+      at('shop.apps.test', 503, (l) => l.replace('"upstream":"127.0.0.1:9"', '"upstream":"<NOSRV>"')),
     ]);
     const p = stats.snapshot().projects;
     expect(p.a?.requests).toBe(3);

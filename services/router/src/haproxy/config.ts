@@ -233,7 +233,6 @@ export const ACCESS_LOG_FORMAT = [
   // Milliseconds since the epoch, from HAProxy's own clock fields (cheaper than a date() fetch).
   '{"time":%Ts%ms',
   '"project":"%[var(txn.host),map(NAMES)]"',
-  '"backend":"%b"',
   '"method":"%HM"',
   '"status":%ST',
   '"bytes":%B',

@@ -85,10 +85,11 @@ export function accessLogSink(table: RouteTable, stats: TrafficStats): RingSink 
         l.bytesIn,
         l.bytes,
         Math.max(l.durationMs, 0),
-        // Only a 502/503/504 can be "made by the router"; the test is skipped for every other line.
+        // Only a 502/503/504 can be "made by the router" (the test is skipped for every other line):
+        // no server tried (the unavailable page, the frontend's own), or HAProxy ended the request
+        // on the server side (its 502/503/504 pages after a failed connection, reset or timeout).
         failed &&
-          (!/^s\d+$/.test(accessField(text, l, 'backend')) ||
-            accessFieldIs(text, l, 'upstream', '<NOSRV>') ||
+          (accessFieldIs(text, l, 'upstream', '<NOSRV>') ||
             /^[sSP]/.test(accessField(text, l, 'termination'))),
       );
       return true;

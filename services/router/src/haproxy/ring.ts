@@ -30,12 +30,11 @@ const STOPPED = /^Proxy \S+ stopped/;
 /** The string fields of an access line, in ACCESS_LOG_FORMAT's order (indexes into AccessLine.spans). */
 export const FIELD = {
   project: 0,
-  backend: 1,
-  method: 2,
-  upstream: 3,
-  requestId: 4,
-  termination: 5,
-  host: 6,
+  method: 1,
+  upstream: 2,
+  requestId: 3,
+  termination: 4,
+  host: 5,
 } as const;
 export type AccessField = keyof typeof FIELD;
 
@@ -64,7 +63,7 @@ export function emptyAccessLine(): AccessLine {
     bytes: 0,
     bytesIn: 0,
     durationMs: 0,
-    spans: new Int32Array(14),
+    spans: new Int32Array(12),
     hostEscaped: false,
   };
 }
@@ -86,7 +85,6 @@ export function accessFieldIs(text: string, l: AccessLine, f: AccessField, value
 /** The start of every line, and what precedes each field read, in ACCESS_LOG_FORMAT's order. */
 const LEAD = '{"time":';
 const K_PROJECT = ',"project":"';
-const K_BACKEND = ',"backend":"';
 const K_METHOD = ',"method":"';
 const K_STATUS = ',"status":';
 const K_BYTES = ',"bytes":';
@@ -186,7 +184,6 @@ export function scanAccessLine(t: string, start: number, stop: number, out: Acce
   let p = int(t, start + LEAD.length, end);
   out.time = NUM[0] as number;
   p = str(t, key(t, p, end, K_PROJECT), spans, FIELD.project); // access.log keeps it; the counters use the route of the host
-  p = str(t, key(t, p, end, K_BACKEND), spans, FIELD.backend);
   p = str(t, key(t, p, end, K_METHOD), spans, FIELD.method);
   p = int(t, key(t, p, end, K_STATUS), end);
   out.status = NUM[0] as number;
