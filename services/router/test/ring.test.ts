@@ -22,7 +22,7 @@ import { haproxyAvailable } from '../src/index.js';
 import { RouteTable } from '../src/routes.js';
 import { TrafficStats } from '../src/stats.js';
 import { Backend, type Echo } from './support/backend.js';
-import { admin, type Harness, request, startHarness, tempDir, waitFor } from './support/harness.js';
+import { admin, type Harness, raw, request, startHarness, tempDir, waitFor } from './support/harness.js';
 import { haproxiesIn } from './support/processes.js';
 import { route } from './support/routing-server.js';
 
@@ -364,6 +364,7 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
             status: number;
             time: number;
             host: string;
+            method: string;
             upstream: string;
           },
       );
@@ -433,6 +434,40 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
     await waitFor(() => accessLines().length > before, 3_000, 'line');
     const line = accessLines().find((l) => l.host === 'we"ird\\.apps.test');
     expect(line).toMatchObject({ project: '-', status: 404, upstream: '<NOSRV>' });
+  });
+
+  it('escapes the host of a request whose header rewrite fails (500): every line stays JSON', async () => {
+    // A head near the buffer's limit whose Host carries a 1,000-digit port: copying it into
+    // X-Forwarded-Host overflows HAProxy's rewrite space, and the rules after that one are skipped.
+    // Where exactly it overflows depends on the head's size: try sizes around it.
+    const host = `evil"tab\tx\\:${'9'.repeat(1000)}`;
+    const statuses = new Set<string>();
+    for (let size = 14_900; size <= 15_400 && !statuses.has('500'); size += 20) {
+      const pad = 'x'.repeat(size - 1100);
+      const out = await raw(h.port, `GET /overflow HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\nX-Pad: ${pad}\r\n\r\n`);
+      statuses.add(out.slice(9, 12));
+    }
+    expect(statuses).toContain('500');
+    // Every line of access.log parses (accessLines throws on one that does not), and the host of
+    // those requests is the escaped text, not raw bytes.
+    await waitFor(
+      () => accessLines().some((l) => l.status === 500 && l.host.startsWith('evil')),
+      3_000,
+      'its line',
+    );
+    for (const l of accessLines().filter((x) => x.host.startsWith('evil')))
+      expect(l.host).toBe('evil"tab\tx\\');
+  });
+
+  it('keeps a line longer than 1,024 bytes whole, and refuses a method longer than 32 characters', async () => {
+    const method = 'A'.repeat(900);
+    const out = await raw(h.port, `${method} / HTTP/1.1\r\nHost: one.apps.test\r\n\r\n`);
+    expect(out).toMatch(/^HTTP\/1\.1 400 /);
+    await waitFor(
+      () => accessLines().some((l) => l.status === 400 && l.method === method),
+      3_000,
+      'its line',
+    );
   });
 
   it('keeps counting after HAProxy crashes and is restarted, with request ids of its own', async () => {

@@ -339,6 +339,31 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
       expect(out).toMatch(plane === 'haproxy' ? /^HTTP\/1\.[01] (400|422) / : /^HTTP\/1\.[01] 400 /);
       expect(reached).toEqual([]);
     });
+
+    it.each([
+      ['a method longer than a token of 32 characters', `${'A'.repeat(900)} /smuggle HTTP/1.1\r\n${H}\r\n`],
+      [
+        'Transfer-Encoding on HTTP/1.0',
+        `POST /smuggle HTTP/1.0\r\n${H}Transfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n`,
+      ],
+    ])('refuses %s, or forwards it with one framing header', async (name, bytes) => {
+      const before = a.seen.length;
+      const out = await raw(h.port, bytes);
+      await new Promise((r) => setTimeout(r, 100));
+      const reached = a.seen.slice(before).filter((s) => s.url === '/smuggle');
+      // The node plane turns an HTTP/1.0 chunked request into an unambiguous HTTP/1.1 one.
+      if (plane !== 'haproxy' && reached.length > 0) {
+        for (const r of reached) {
+          const framing = r.rawHeaders.filter(
+            (x, i) => i % 2 === 0 && /^(content-length|transfer-encoding)$/i.test(x),
+          );
+          expect(framing, name).toHaveLength(1);
+        }
+        return;
+      }
+      expect(out).toMatch(/^HTTP\/1\.[01] 400 /);
+      expect(reached).toEqual([]);
+    });
   });
 
   describe('bodies', () => {

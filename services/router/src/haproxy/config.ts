@@ -311,7 +311,9 @@ export function haproxyCfg(input: CfgInput): string {
     // One JSON line per request, written by HAProxy into the memory ring (no syscall per request);
     // the router reads it over the Runtime API, counts it and writes access.log. Only info-level
     // messages (requests), not server state notices.
-    `  log ring@${ACCESS_RING} format raw local0 info info`,
+    // len: lines up to ACCESS_LINE_MAX (HAProxy cuts at 1,024 by default, and a cut line is
+    // neither counted nor written; see the method rule below for what keeps lines under it).
+    `  log ring@${ACCESS_RING} len ${ACCESS_LINE_MAX} format raw local0 info info`,
     `  log-format '${ACCESS_LOG_FORMAT.replace('NAMES', paths.maps.names)}'`,
     '  option dontlognull',
     `  timeout connect ${t.connectMs}ms`,
@@ -345,9 +347,19 @@ export function haproxyCfg(input: CfgInput): string {
     // HAProxy's H1 and H2 parsers refuse differing values and keep one of equal ones, and drop
     // Content-Length beside chunked, before any rule runs (haproxy.test.ts shows it).
     `  http-request deny deny_status 413 if { req.fhdr(content-length) -m int gt ${config.maxBodyBytes} }`,
+    // Refused, in one rule: a method longer than a short token (the node plane knows only the
+    // registered ones; a longer one would make an access line longer than the ring keeps whole),
+    // and Transfer-Encoding on HTTP/1.0 (RFC 9112 §6.1: faulty framing; HAProxy would pass it on
+    // as an HTTP/1.0 request with a chunked body, which an instance may read as unframed).
+    '  http-request deny deny_status 400 if { method,length gt 32 } || { req.ver 1.0 } { req.fhdr(transfer-encoding) -m found }',
     // The host without port or trailing dot, in one rule (rtrim strips every trailing dot: a name
     // ending in two is no DNS name either way). fhdr: the whole value (hdr splits it at commas).
     '  http-request set-var(txn.host) req.fhdr(host),field(1,:),lower,rtrim(.)',
+    `  http-request set-var(txn.be) var(txn.host),map(${paths.maps.hosts})`,
+    // The access line prints the host as it is: escape the hosts no route has (any text). Right
+    // here, before any rule that can fail: a failed header rewrite (500) skips the rules after it,
+    // and the line is still written.
+    '  http-request set-var(txn.host) var(txn.host),json(utf8s) if !{ var(txn.be) -m found }',
     '  http-request lua.strip_req if { req.fhdr(connection) -m found }',
     // One pass over the headers for every hop-by-hop and client-sent forwarding header.
     // Forwarding headers in any spelling of - and _ (CGI-style servers read X_Forwarded_For as X-Forwarded-For).
@@ -357,9 +369,6 @@ export function haproxyCfg(input: CfgInput): string {
     `  http-request add-header X-Forwarded-Proto ${tlsPort !== undefined ? '%[ssl_fc,iif(https,http)]' : 'http'}`,
     '  http-request add-header X-Forwarded-Host %[req.fhdr(host)]',
     `  http-request add-header X-Forwarded-Port ${tlsPort !== undefined ? `%[ssl_fc,iif(${tlsPort},${port})]` : port}`,
-    `  http-request set-var(txn.be) var(txn.host),map(${paths.maps.hosts})`,
-    // The access line prints the host as it is: escape the hosts no route has (any text).
-    '  http-request set-var(txn.host) var(txn.host),json(utf8s) if !{ var(txn.be) -m found }',
     ...(tlsPort !== undefined
       ? [
           `  http-request redirect location https://%[var(txn.host)]${tlsPort === 443 ? '' : `:${tlsPort}`}%[capture.req.uri] code 308 if !{ ssl_fc } { var(txn.host),map(${paths.maps.redirect}) -m found }`,
