@@ -444,7 +444,10 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
     const statuses = new Set<string>();
     for (let size = 14_900; size <= 15_400 && !statuses.has('500'); size += 20) {
       const pad = 'x'.repeat(size - 1100);
-      const out = await raw(h.port, `GET /overflow HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\nX-Pad: ${pad}\r\n\r\n`);
+      const out = await raw(
+        h.port,
+        `GET /overflow HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\nX-Pad: ${pad}\r\n\r\n`,
+      );
       statuses.add(out.slice(9, 12));
     }
     expect(statuses).toContain('500');

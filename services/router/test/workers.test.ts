@@ -25,7 +25,7 @@ function workerPids(): number[] {
 }
 
 /** The process part of a router request id (`<per-process prefix>-<counter>`). */
-const prefixOf = (e: Echo) => String(e.headers['x-request-id']).split('-')[0];
+const prefixOf = (e: Echo): string => String(e.headers['x-request-id']).split('-')[0] ?? '';
 
 describe('node plane on worker processes', () => {
   let h: Harness;
