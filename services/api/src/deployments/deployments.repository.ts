@@ -36,11 +36,19 @@ export interface StateUpdate {
 export class DeploymentsRepository {
   constructor(@Inject(DATABASE) private readonly database: Database) {}
 
-  /** Inserts `build(number)` with the next number of its project; retries a lost race. */
+  /**
+   * Inserts `build(number)` with the next number of its project. On PostgreSQL the project's row is
+   * locked first, so concurrent deployments of one project take their numbers one after another
+   * (without it, under READ COMMITTED, each of N concurrent inserts reads the same max and all but
+   * one fail: with six at once, the last could lose more rounds than it retries). SQLite runs one
+   * transaction at a time on its connection. A lost race is still retried.
+   */
   async insertNext(projectId: string, build: (number: number) => NewDeployment): Promise<DeploymentRow> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.database.db.transaction().execute(async (trx) => {
+          if (this.database.dialect === 'postgres')
+            await trx.selectFrom('projects').select('id').where('id', '=', projectId).forUpdate().execute();
           const { max } = await trx
             .selectFrom('deployments')
             .select((eb) => eb.fn.max('number').as('max'))
