@@ -12,8 +12,9 @@
 //   /stats and the reports to Pomegrenade stay this process's, as with one process.
 // - Workers append their access-log lines to the same file themselves (O_APPEND, whole lines per
 //   write); this process rotates it when full and tells them to open it again.
-// - A worker that dies is started again (with back-off); the connections it held are lost, new
-//   ones go to the other workers meanwhile.
+// - A worker that dies is started again (with back-off); the connections it was serving are lost,
+//   those it never confirmed and new ones go to the other workers meanwhile. One that stops taking
+//   connections gets no more after HANDOFF_SLOW_MS and is killed after HANDOFF_DEAD_MS.
 import { type ChildProcess, fork } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -41,9 +42,9 @@ export type FromWorker =
   | { t: 'stats'; counters: Array<[string, ProjectCounters]> }
   | { t: 'log'; line: string };
 
-/** How often a worker hands over its counts and access-log lines. */
+/** How often a worker hands over its counts. */
 export const FLUSH_MS = 100;
-/** Connections held while no worker is ready (start-up, every worker restarting); more are refused. */
+/** Connections held while no worker can take one (start-up, restarts, all behind); more are refused. */
 const MAX_QUEUED = 1024;
 /** How often the access log's size and the workers' hand-offs are checked. */
 const ROTATE_CHECK_MS = 1_000;
