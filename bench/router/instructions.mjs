@@ -97,9 +97,9 @@ async function perRequest(cfg, port) {
   return (two - one) / N;
 }
 
-/** Copies the configuration, maps and pages; not the socket, pid file or access log. */
+/** Copies the configuration, maps and pages; not the socket, pid file, access log or ring. */
 function configOnly(src) {
-  return !/\.(sock|pid|log)$/.test(src);
+  return !/\.(sock|pid|log|ring|bak)$/.test(src);
 }
 
 /** CPU seconds (user + system) `pid` has used. */
@@ -151,6 +151,8 @@ async function oursCfg(name, withLog) {
   const text = generated
     .replaceAll(path.join(oursData, 'router'), dir)
     .replace(/^ {2}bind \S+$/m, `  bind 127.0.0.1:${port}`)
+    // Each copy's ring in a file of its own (HAProxy renames a file it finds there).
+    .replace(/^ {2}backing-file .*$/m, `  backing-file ${dir}/access.ring`)
     .replace(
       /^ {2}stats socket .*$/m,
       `  stats socket ${dir}/haproxy.sock mode 600 level admin\n  nbthread 1`,
@@ -173,7 +175,7 @@ async function byHandCfg(name, log) {
 const variants = [
   { name: 'HAProxy by hand (stock HTTP log to stdout)', ...(await byHandCfg('byhand', 'stdout')) },
   { name: 'HAProxy by hand, no log', ...(await byHandCfg('byhand-nolog', 'none')) },
-  { name: 'ours (JSON access log into the ring)', ...(await oursCfg('ours-log', true)) },
+  { name: 'ours (JSON access log into the ring file)', ...(await oursCfg('ours-log', true)) },
   { name: 'ours, no access log', ...(await oursCfg('ours-nolog', false)) },
 ];
 console.log(`bench/router instructions: ${N} and ${2 * N} requests per variant, callgrind, nbthread 1`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Router benchmark of the haproxy plane's access-log path alone (not a test): what one access line
-// costs the router's Node process — read from a ring stream (RingFollower), scanned and counted
+// costs the router's Node process — read from a ring stream (RingFollower: the plane's fallback
+// when HAProxy's ring file is not 2.6's layout; ringfile.ts reads the file itself), scanned and counted
 // (accessLogSink, TrafficStats) and appended to access.log (AccessLogWriter), the code the plane
 // runs. A child process plays HAProxy's CLI (`show info`, then the lines as fast as they are read),
 // so no HAProxy, wrk or backend shares the CPU. Needs `npm run build`.

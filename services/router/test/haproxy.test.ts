@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { startPaastechd } from '@paastech/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serverName } from '../src/haproxy/config.js';
+import { haproxyPaths, serverName } from '../src/haproxy/config.js';
 import { RuntimeApi } from '../src/haproxy/runtime.js';
 import { haproxyAvailable } from '../src/index.js';
 import { Backend, type Echo } from './support/backend.js';
@@ -157,8 +157,10 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
   it('leaves no HAProxy running once stopped, and ends one a killed router left behind', async () => {
     await h.router.stop();
     expect(haproxiesIn(h.dataDir)).toEqual([]);
-    // What a router killed with SIGKILL leaves: HAProxy still running on its configuration.
+    // What a router killed with SIGKILL leaves: HAProxy still running on its configuration (and
+    // the directory of its ring file, which this router's stop removed).
     const cfg = `${h.dataDir}/router/haproxy.cfg`;
+    fs.mkdirSync(haproxyPaths(h.dataDir).ringDir, { recursive: true, mode: 0o700 });
     const orphan = spawn('haproxy', ['-W', '-db', '-f', cfg, '-p', `${h.dataDir}/router/haproxy.pid`], {
       stdio: 'ignore',
       detached: true,
@@ -179,6 +181,8 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
       await waitFor(() => haproxiesIn(d.dataDir).length === 0, 5_000, 'no orphan haproxy');
     } finally {
       await d.stop('SIGKILL');
+      // What a killed router leaves in /dev/shm (its next start would clear it; this data dir has none).
+      fs.rmSync(haproxyPaths(d.dataDir).ringDir, { recursive: true, force: true });
     }
   });
 });

@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { createLogger } from '@paastech/kit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ACCESS_LOG_FORMAT } from '../src/haproxy/config.js';
+import { ACCESS_LOG_FORMAT, ACCESS_RING_BYTES, haproxyPaths } from '../src/haproxy/config.js';
 import { accessLogSink } from '../src/haproxy/plane.js';
 import {
   type AccessLine,
@@ -519,12 +519,41 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
     expect(haproxiesIn(h.dataDir)).not.toEqual(workers);
   });
 
+  it('reads the ring from its own file (no Runtime API stream held open), removed when the router stops', async () => {
+    const paths = haproxyPaths(h.dataDir);
+    expect(paths.ringDir.startsWith('/dev/shm/')).toBe(fs.existsSync('/dev/shm'));
+    expect(fs.statSync(paths.ringDir).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(paths.ringFile).size).toBe(ACCESS_RING_BYTES);
+    const before = await settled();
+    await send(5);
+    await expectCounted(before, 5);
+    // Connections accepted on the Runtime API socket, sampled: the sweep's commands come and go,
+    // a `show events -w` stream would be in every sample. (HAProxy binds the socket under a
+    // temporary name, then renames it: /proc/net/unix keeps the name it was bound with.)
+    const bound = new RegExp(`^${paths.socket.replaceAll('.', '\\.')}(\\.\\d+\\.tmp)?$`);
+    const open = () =>
+      fs
+        .readFileSync('/proc/net/unix', 'utf8')
+        .split('\n')
+        .map((row) => row.trim().split(/\s+/))
+        .filter((cols) => cols[5] === '03' && bound.test(cols[7] ?? '')).length;
+    const samples: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      samples.push(open());
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(Math.min(...samples)).toBe(0);
+  });
+
   it('stops without waiting for the drain bound, with the last requests counted', async () => {
     const ids = await send(3);
     const started = Date.now();
     await h.router.stop();
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(haproxiesIn(h.dataDir)).toEqual([]);
+    const paths = haproxyPaths(h.dataDir);
+    expect(fs.existsSync(paths.ringFile)).toBe(false);
+    expect(fs.existsSync(`${paths.ringFile}.bak`)).toBe(false);
     const logged = accessLines().map((l) => l.requestId);
     expect(ids.filter((id) => logged.includes(id))).toEqual(ids);
     await h.restart();

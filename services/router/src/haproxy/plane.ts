@@ -12,12 +12,13 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { run } from '@paastech/kit';
+import { type Logger, run } from '@paastech/kit';
 import type { DataPlane, DataPlaneContext, Listening } from '../dataplane.js';
 import type { RouteEntry, RouteTable } from '../routes.js';
 import type { TrafficStats } from '../stats.js';
 import {
   ACCESS_RING,
+  ACCESS_RING_BYTES,
   type HaproxyPaths,
   haproxyCfg,
   haproxyPaths,
@@ -35,6 +36,7 @@ import {
   type RingSink,
   scanAccessLine,
 } from './ring.js';
+import { type AccessLogReader, RingFileFollower } from './ringfile.js';
 import { RuntimeApi } from './runtime.js';
 
 /** Slot backends created at first; doubled (with a reload) when they run out. */
@@ -118,6 +120,52 @@ function writeAtomic(file: string, text: string): void {
 }
 
 /** Sends `sig` to `pid`; a process that is already gone is fine. */
+/** Removes the access-log ring's files (and their directory when it is the ring's own, in /dev/shm). */
+function removeRingFiles(paths: HaproxyPaths): void {
+  if (paths.ringDir === paths.dir) {
+    fs.rmSync(paths.ringFile, { force: true });
+    fs.rmSync(`${paths.ringFile}.bak`, { force: true });
+  } else fs.rmSync(paths.ringDir, { recursive: true, force: true });
+}
+
+/**
+ * Clears the ring files of an earlier run (a router killed before it could remove them) and makes
+ * the ring's directory. One in /dev/shm (writable by every user) must be made by this process,
+ * mode 0700: a directory someone else made there first is refused, not used.
+ */
+function prepareRingDir(paths: HaproxyPaths): void {
+  removeRingFiles(paths);
+  if (paths.ringDir === paths.dir) return;
+  try {
+    fs.mkdirSync(paths.ringDir, { mode: 0o700 });
+  } catch (err) {
+    throw new Error(`cannot make ${paths.ringDir} for haproxy's access-log ring: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * True when the ring's file system has room for the ring file, the `.bak` HAProxy makes of the
+ * previous one at a reload, and as much again. A page of the file HAProxy first writes on a full
+ * file system is a SIGBUS (the router allocates the whole file once HAProxy made it: ringfile.ts);
+ * without that room the ring stays in HAProxy's memory and is read over the Runtime API.
+ */
+function roomForRing(paths: HaproxyPaths, logger: Logger): boolean {
+  try {
+    const fsStats = fs.statfsSync(paths.ringDir);
+    if (fsStats.bavail * fsStats.bsize >= 3 * ACCESS_RING_BYTES) return true;
+    logger.warn(
+      { dir: paths.ringDir, freeBytes: fsStats.bavail * fsStats.bsize },
+      'too little room for the access-log ring file; keeping the ring in haproxy memory',
+    );
+  } catch (err) {
+    logger.warn(
+      { dir: paths.ringDir, err: (err as Error).message },
+      'cannot check room for the access-log ring file',
+    );
+  }
+  return false;
+}
+
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig);
@@ -198,7 +246,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweepQueued = false;
   let certsWatcher: fs.FSWatcher | undefined;
-  let ring: RingFollower | undefined;
+  let ring: AccessLogReader | undefined;
   let certsTimer: NodeJS.Timeout | undefined;
 
   /** Adds empty slots up to `count`. */
@@ -241,13 +289,18 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
 
   /** The request-id prefix of the HAProxy started or reloaded last (see CfgInput.requestIdPrefix). */
   let requestIdPrefix = randomBytes(5).toString('hex');
+  /** Whether the HAProxy started or reloaded last keeps its access-log ring in paths.ringFile. */
+  let ringInFile = false;
 
   /**
    * Writes haproxy.cfg, the Lua script, pages and maps for the current state; `restart` when a
    * start or reload of HAProxy follows (a new worker: a new request-id prefix).
    */
   const writeFiles = (routes: RouteEntry[], restart = false) => {
-    if (restart) requestIdPrefix = randomBytes(5).toString('hex');
+    if (restart) {
+      requestIdPrefix = randomBytes(5).toString('hex');
+      ringInFile = roomForRing(paths, logger);
+    }
     fs.mkdirSync(path.join(paths.dir, 'maps'), { recursive: true, mode: 0o700 });
     fs.mkdirSync(paths.pages, { recursive: true, mode: 0o700 });
     for (const [name, text] of Object.entries(pageFiles(config, paths, port)))
@@ -268,6 +321,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
         ...(tlsPort !== undefined ? { tlsPort } : {}),
         slots: slots.map((s) => ({ name: s.name, servers: [...s.servers.keys()] })),
         requestIdPrefix,
+        ringInFile,
       }),
     );
   };
@@ -348,7 +402,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       restartDelay = Math.min(restartDelay * 2, 5_000);
     });
     await waitReady(proc, () => stderr);
-    ring?.attach();
+    await ring?.attach(ringInFile);
     started = true;
     restartDelay = 200;
   };
@@ -376,9 +430,9 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     loaded = new Map(written);
     process.kill(proc.pid, 'SIGUSR2');
     await waitReady(proc, () => '', before);
-    // The new worker's ring; the old worker's stream reads on until that worker has finished.
+    // The new worker's ring; the old worker's is read on until that worker has finished.
     if (before !== undefined) ring?.workerStopping(before);
-    ring?.attach();
+    await ring?.attach(ringInFile);
     logger.info({ slots: slots.length }, 'haproxy reloaded with more slot backends');
   };
 
@@ -530,6 +584,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     async start(): Promise<Listening> {
       fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
       await killStale();
+      prepareRingDir(paths);
       if (port === 0) port = await freePort(config.listenHost);
       if (tlsPort === 0) tlsPort = await freePort(config.listenHost);
       if (tlsPort !== undefined) {
@@ -542,7 +597,13 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       resetServers(routes);
       writeFiles(routes, true);
       const ports = () => (tlsPort === undefined ? [port] : [port, tlsPort]);
-      ring = new RingFollower(paths.socket, ACCESS_RING, logSink, workerPid, ports, logger);
+      ring = new RingFileFollower(
+        paths.ringFile,
+        logSink,
+        workerPid,
+        () => new RingFollower(paths.socket, ACCESS_RING, logSink, workerPid, ports, logger),
+        logger,
+      );
       await launch();
       sweepTimer = setInterval(() => {
         // At most one sweep waits in the lane: a slow Runtime API must not pile sweeps up before apply.
@@ -568,6 +629,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       const proc = child;
       if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
         ring?.close();
+        removeRingFiles(paths);
         return;
       }
       const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -578,8 +640,9 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       await exited;
       clearTimeout(timer);
       child = undefined;
-      // The worker's stream carried its last lines before the worker could exit.
+      // The last read of the worker's ring, now that it has exited.
       ring?.close();
+      removeRingFiles(paths);
       fs.rmSync(paths.pidFile, { force: true });
     },
   };

@@ -23,7 +23,7 @@ const REATTACH_MS = 200;
 /** A read shorter than this means the stream caught up with the ring… */
 const SHORT_READ_BYTES = 16 * 1024;
 /** …and reading pauses this long (less than DRAIN_CHECK_MS: a stopping worker's last lines are read). */
-const BATCH_MS = 50;
+export const BATCH_MS = 50;
 /** HAProxy's notice that a proxy stopped (the worker soft-stops). */
 const STOPPED = /^Proxy \S+ stopped/;
 
@@ -259,6 +259,31 @@ export function hasClientConnections(pid: number, ports: number[]): boolean {
   return false;
 }
 
+/**
+ * Hands `sink` the newline-ended lines of `buf[0, length)`: runs of access-log lines as they are,
+ * in one piece each. True when one of the other lines is HAProxy's notice that a proxy stopped.
+ */
+export function handOver(buf: Buffer, length: number, sink: RingSink): boolean {
+  const text = buf.toString('latin1', 0, length);
+  let stopped = false;
+  let runStart = 0;
+  let run = 0;
+  let start = 0;
+  while (start < length) {
+    const nl = text.indexOf('\n', start);
+    if (text.charCodeAt(start) === 123 && sink.line(text, start, nl)) run++;
+    else {
+      if (run > 0) sink.lines(buf.subarray(runStart, start), run);
+      run = 0;
+      runStart = nl + 1;
+      if (STOPPED.test(text.slice(start, Math.min(nl, start + 200)))) stopped = true;
+    }
+    start = nl + 1;
+  }
+  if (run > 0) sink.lines(buf.subarray(runStart, length), run);
+  return stopped;
+}
+
 /** One `show info; show events <ring> -w` connection to one HAProxy worker. */
 class RingStream {
   /** The worker's pid, from `show info` (first thing on the stream). */
@@ -321,24 +346,9 @@ class RingStream {
     }
   }
 
-  /** Hands over the lines of `buf[0, length)`: runs of access-log lines as they are, in one piece. */
+  /** Hands over the lines of `buf[0, length)`; notes the worker's notice that it stops. */
   private events(buf: Buffer, length: number): void {
-    const text = buf.toString('latin1', 0, length);
-    let runStart = 0;
-    let run = 0;
-    let start = 0;
-    while (start < length) {
-      const nl = text.indexOf('\n', start);
-      if (text.charCodeAt(start) === 123 && this.sink.line(text, start, nl)) run++;
-      else {
-        if (run > 0) this.sink.lines(buf.subarray(runStart, start), run);
-        run = 0;
-        runStart = nl + 1;
-        if (STOPPED.test(text.slice(start, Math.min(nl, start + 200)))) this.stopping = true;
-      }
-      start = nl + 1;
-    }
-    if (run > 0) this.sink.lines(buf.subarray(runStart, length), run);
+    if (handOver(buf, length, this.sink)) this.stopping = true;
   }
 
   /** Reads the lines of `show info` at the start of `buf`; returns what follows them (events). */
