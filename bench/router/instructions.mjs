@@ -32,7 +32,8 @@ for (const bin of ['valgrind', 'nginx', 'haproxy']) {
   }
 }
 process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
+  // SIGTERM: nginx's master then ends its workers (after a SIGKILL they would outlive this run).
+  for (const c of children) c.kill('SIGTERM');
   fs.rmSync(work, { recursive: true, force: true });
 });
 
