@@ -1,20 +1,26 @@
 // The newcomer's journey from a fresh `paastechd all` (needs `npm run build`): Client A through the
-// real CLI (its own XDG_CONFIG_HOME, git through its credential helper), Client B through the API as
-// the browser does (session cookie + Origin; the real browser journey is apps/web/test). Each deploys
-// every fixture app meant to succeed, sees the failing ones diagnosed, then tries every door into the
-// other's projects and gets nothing; then config, rollback, scale, domains, logs and delete.
+// real CLI (its own XDG_CONFIG_HOME, git through its credential helper), Client B signed up in headless
+// chromium on the dashboard's sign-up page, then using the API with that browser's session cookie and
+// Origin (the whole dashboard journey is apps/web/test). Each deploys every fixture app meant to
+// succeed, sees the failing ones diagnosed, then tries every door into the other's projects (REST, git
+// over HTTP and SSH, the dashboard's pages in the browser) and gets nothing; then config, rollback,
+// scale, domains, logs and delete.
 import fs from 'node:fs';
 import path from 'node:path';
 import { type RunningDaemon, startPaastechd, tempDir } from '@paastech/testing';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   appsPort,
+  type BrowserTab,
   CLI,
   Client,
   FIXTURES,
   fixtureRepository,
   gitEnv,
   gitHttpUrl,
+  launchChromium,
+  openTab,
   PASSWORD,
   pool,
   pushHttp,
@@ -76,6 +82,8 @@ let home: string;
 let a: Client; // through the CLI binary
 let b: Client; // as the browser
 let bToken: string;
+let browser: Browser | undefined;
+let bTab: BrowserTab; // B's browser, signed up on the dashboard
 const cliEnv = () => ({
   ...gitEnv(home),
   XDG_CONFIG_HOME: path.join(home, 'xdg'),
@@ -96,6 +104,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  await browser?.close();
   await daemon?.stop();
 });
 
@@ -109,8 +118,12 @@ describe('two Clients deploy every fixture app', () => {
     a = new Client(apiUrl, 'a@example.com', 'token');
     a.token = (await cli(['auth:token'])).stdout.trim();
     expect(a.token).toMatch(/^pt_/);
+    browser = await launchChromium();
+    bTab = await openTab(browser);
     b = new Client(apiUrl, 'b@example.com', 'browser');
-    await b.signupInBrowser();
+    await b.authInBrowser(bTab, 'signup');
+    expect(b.cookie).toMatch(/^paastech_session=[^;\s]+$/);
+    expect(bTab.responses).toContainEqual({ method: 'POST', path: '/api/v1/auth/signup', status: 201 });
     expect((await b.json('GET', '/api/v1/account')).email).toBe('b@example.com');
     bToken = await b.createToken('git from the laptop');
   });
@@ -290,7 +303,7 @@ describe('each Client tries every door into the other’s projects and gets noth
     });
   }
 
-  it('the dashboard URLs of the other’s project serve the same page as a missing project (the data comes only through the REST above)', async () => {
+  it('in the browser, every dashboard page of the other’s project renders the missing-project notice, shows none of its data, and each /api/ answer about it is 404', async () => {
     const tabs = [
       '',
       '/deployments',
@@ -301,25 +314,93 @@ describe('each Client tries every door into the other’s projects and gets noth
       '/scale',
       '/settings',
     ];
+    // A in its own browser, logged in on the dashboard's login page with the password it chose.
+    const aTab = await openTab(browser!);
+    const aBrowser = new Client(apiUrl, a.email, 'browser');
+    await aBrowser.authInBrowser(aTab, 'login');
+    const tabOf = { a: aTab, b: bTab };
+
+    /** Everything the page holds: its markup and the values of its form fields. */
+    const harvest = (tab: BrowserTab) =>
+      tab.page.evaluate(
+        () =>
+          document.documentElement.outerHTML +
+          [...document.querySelectorAll('input, textarea')]
+            .map((e) => (e as HTMLInputElement).value)
+            .join('\n'),
+      );
+
+    /** Visible text and all the page holds, once `urlPath` has rendered its not-found notice. */
+    async function render(tab: BrowserTab, urlPath: string) {
+      await tab.page.goto(`${apiUrl}${urlPath}`);
+      await tab.page
+        .getByRole('alert')
+        .filter({ hasText: 'Go back to the list' })
+        .waitFor({ timeout: 10_000 })
+        .catch(async () => {
+          throw new Error(
+            `no not-found notice on ${urlPath}: ${await tab.page.locator('body').textContent()}`,
+          );
+        });
+      // Lets late requests show (up to 3 s: an open log stream never lets the network go idle).
+      await tab.page.waitForLoadState('networkidle', { timeout: 3_000 }).catch(() => {});
+      // biome-ignore lint/performance/useDomNodeTextContent: what the person sees is what is compared
+      const text = await tab.page.locator('body').innerText();
+      return { text, dom: await harvest(tab) };
+    }
+
     for (const [who, other] of [
       ['a', 'b'],
       ['b', 'a'],
     ] as const) {
-      const client = who === 'a' ? a : b;
-      const target = project(other, 'node-hello');
+      const tab = tabOf[who];
       const owner = other === 'a' ? a : b;
-      const id = (await owner.json('GET', `/api/v1/projects/${target}`)).id as string;
-      for (const tab of tabs) {
-        const page = async (name: string) => {
-          const res = await client.request('GET', `/projects/${name}${tab}`);
-          return { status: res.status, body: (await res.text()).replaceAll(name, '<name>') };
-        };
-        const theirs = await page(target);
-        expect({ tab, ...theirs }).toEqual({ tab, ...(await page(`${who}-no-such-project`)) });
-        expect(theirs.body).not.toContain(id);
+      // Not node-hello: a config change there would be a deployment the later tests do not expect.
+      const target = project(other, 'static-site');
+      const missing = `${who}-no-such-project`;
+      // The owner's data, made distinctive: a secret-looking config value and a domain.
+      const secret = `sk_live_${other}${Date.now().toString(36)}Zq9`;
+      const domain = `${target}.owner-only.example`;
+      await owner.json('PATCH', `/api/v1/projects/${target}/config`, { set: { PAYMENT_KEY: secret } });
+      await owner.json('POST', `/api/v1/projects/${target}/domains`, { hostname: domain }, 201);
+      const info = await owner.json('GET', `/api/v1/projects/${target}`);
+      const commits = (await owner.deployments(target)).deployments.map((d) => d.commit_sha);
+      const data: string[] = [info.id, secret, domain, info.created_at, info.app_url, info.git.http_url];
+      for (const sha of commits) data.push(sha, `<code>${sha.slice(0, 7)}</code>`);
+
+      for (const suffix of tabs) {
+        const seen = tab.responses.length;
+        const theirs = await render(tab, `/projects/${target}${suffix}`);
+        const fetched = tab.responses.slice(seen).filter((r) => r.path.startsWith('/api/'));
+        const aboutTarget = fetched.filter((r) => r.path.includes(`/projects/${target}`));
+        const blank = await render(tab, `/projects/${missing}${suffix}`);
+        expect({ who, suffix, text: theirs.text.replaceAll(target, '<name>') }).toEqual({
+          who,
+          suffix,
+          text: blank.text.replaceAll(missing, '<name>'),
+        });
+        expect(theirs.text).toContain(`project "${target}" not found`);
+        const leaked = data.filter((value) => theirs.dom.includes(value));
+        expect({ who, suffix, leaked }).toEqual({ who, suffix, leaked: [] });
+        expect(aboutTarget.length, JSON.stringify(fetched)).toBeGreaterThan(0);
+        expect({ who, suffix, answers: aboutTarget.filter((r) => r.status !== 404) }).toEqual({
+          who,
+          suffix,
+          answers: [],
+        });
       }
+      // The harvest finds the data where it is shown: on the owner's own pages, in its own browser.
+      const own = tabOf[other];
+      await own.page.goto(`${apiUrl}/projects/${target}/config`);
+      await own.page.getByLabel('Value of PAYMENT_KEY').waitFor();
+      expect(await harvest(own)).toContain(secret);
+      await own.page.goto(`${apiUrl}/projects/${target}/domains`);
+      await own.page.getByRole('listitem').filter({ hasText: domain }).waitFor();
+      expect(await harvest(own)).toContain(domain);
+      await owner.settled(target);
     }
-  });
+    expect({ a: aTab.pageErrors, b: bTab.pageErrors }).toEqual({ a: [], b: [] });
+  }, 120_000);
 
   it('each through git over SSH with its own registered key: clone and push → repository not found', async () => {
     const sshDir = tempDir('pt-ssh-');

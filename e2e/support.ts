@@ -1,11 +1,13 @@
 // Shared helpers of the full-stack suites: Clients talking to a real paastechd (as the CLI does with a
-// bearer token, or as the browser does with a session cookie and an Origin), git repositories made
+// bearer token, or as the browser does with a session cookie and an Origin, the cookie taken from a
+// real headless chromium that signed up or logged in through the dashboard), git repositories made
 // from the fixture apps, and requests to the apps through the router.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { REPO_ROOT, type RunningDaemon, tempDir } from '@paastech/testing';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 export const FIXTURES = path.join(REPO_ROOT, 'e2e/fixtures/apps');
 export const CLI = path.join(REPO_ROOT, 'apps/cli/dist/main.js');
@@ -196,14 +198,23 @@ export class Client {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  /** Browser sign-up: POST /auth/signup with an Origin, keeps the session cookie. */
-  async signupInBrowser(): Promise<void> {
-    const res = await this.request('POST', '/api/v1/auth/signup', { email: this.email, password: PASSWORD });
-    if (res.status !== 201) throw new Error(`signup → ${res.status}: ${await res.text()}`);
-    this.cookie = res.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0])
-      .join('; ');
+  /**
+   * Signs up (or logs in) through the dashboard's own form in `tab`, waits for the signed-in projects
+   * page, then keeps the browser's session cookie so requests of this Client are the browser's.
+   */
+  async authInBrowser(tab: BrowserTab, mode: 'signup' | 'login'): Promise<void> {
+    const { page } = tab;
+    await page.goto(`${this.apiUrl}/${mode}`);
+    await page.getByLabel('E-mail').fill(this.email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: mode === 'signup' ? 'Sign up' : 'Log in' }).click();
+    await page
+      .getByRole('heading', { name: 'Projects', level: 1 })
+      .waitFor({ timeout: 15_000 })
+      .catch(async () => {
+        throw new Error(`${mode} in the browser: ${await page.locator('main').textContent()}`);
+      });
+    this.cookie = (await tab.context.cookies(this.apiUrl)).map((c) => `${c.name}=${c.value}`).join('; ');
   }
 
   /** A new API token of this Client (what the dashboard's token page does). */
@@ -338,4 +349,50 @@ export async function tokenClient(apiUrl: string, email: string): Promise<Client
   if (login.status !== 200) throw new Error(`login → ${login.status}: ${await login.text()}`);
   client.token = ((await login.json()) as { token: string }).token;
   return client;
+}
+
+/** Debian's chromium: never a downloaded browser (as apps/web/test/support/browser.ts). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Starts headless chromium, kept from reaching anything but the pages it is sent to. */
+export function launchChromium(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (apt-get install -y chromium)`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run'].concat(
+      ['background-networking', 'component-update', 'sync'].map((f) => `--disable-${f}`),
+    ),
+  });
+}
+
+/** One Client's browser: its own context (cookies), one page, what the page fetched and its errors. */
+export interface BrowserTab {
+  context: BrowserContext;
+  page: Page;
+  /** Every answer the page received, in order: method, path with query, status. */
+  responses: Array<{ method: string; path: string; status: number }>;
+  /** Uncaught page errors and console errors other than a 4xx answer's. */
+  pageErrors: string[];
+}
+
+/** Opens a fresh context (no cookies) with one page in `browser`. */
+export async function openTab(browser: Browser): Promise<BrowserTab> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const tab: BrowserTab = { context, page, responses: [], pageErrors: [] };
+  page.on('response', (res) => {
+    const url = new URL(res.url());
+    tab.responses.push({
+      method: res.request().method(),
+      path: url.pathname + url.search,
+      status: res.status(),
+    });
+  });
+  page.on('pageerror', (error) => tab.pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/status of 4\d\d/.test(message.text()))
+      tab.pageErrors.push(message.text());
+  });
+  return tab;
 }
