@@ -392,8 +392,8 @@ the table shows medians. The backend is the same nginx (one worker, \`return 200
 for every target. nginx runs \`worker_processes auto\` with a keep-alive upstream and Host routing;
 HAProxy (by hand) runs its defaults (one thread per CPU) with a host map; "ours" is the PaaSTech
 router fed by a paastech.routing.v1 contract server, writing its access log to a file (haproxy
-plane: HAProxy writes each line into an in-memory ring, the router reads the ring in batches,
-counts the lines and appends them to the file; node plane: batched writes). nginx writes its access log too (buffered, 64 KiB / 1 s); HAProxy by
+plane: HAProxy writes each line into a ring it keeps in a file in /dev/shm, the router reads that
+file every 50 ms, counts the lines and appends them to the file; node plane: batched writes). nginx writes its access log too (buffered, 64 KiB / 1 s); HAProxy by
 hand logs every request to stdout (/dev/null). RSS is of the proxy processes (for our
 haproxy plane: the HAProxy processes; the router's own Node process is not included), idle and
 sampled mid-run. "Proxy CPU" is the user + system CPU time of the proxy's processes (for ours:

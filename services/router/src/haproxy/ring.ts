@@ -1,17 +1,21 @@
-// Reads HAProxy's access log from its in-memory ring (the `ring` section of haproxy.cfg) over the
-// Runtime API: one long-lived `show events <ring> -w` per HAProxy worker. HAProxy writes a line into
-// memory per request (no syscall); the router gets them in chunks of many lines, counts them with a
-// strict scanner (no JSON.parse, no object per line) and hands the chunk's access-log lines to
-// access.log as HAProxy wrote them. A stream that has caught up pauses reading for BATCH_MS, so at
-// any rate the lines arrive in few large reads.
+// HAProxy's access log, in the format the haproxy plane gives it (ACCESS_LOG_FORMAT in config.ts):
+// the strict scanner the router counts lines with (no JSON.parse, no object per line), how a
+// chunk of lines is handed over (handOver), and the fallback reader of HAProxy's ring over the
+// Runtime API. The plane reads the ring from its file (ringfile.ts); it comes here when that file
+// is not HAProxy 2.6's layout or there was no room for it: one long-lived `show events <ring> -w`
+// per HAProxy worker. HAProxy writes a line into memory per request (no syscall); the router gets
+// them in chunks of many lines, counts them and hands the chunk's access-log lines to access.log
+// as HAProxy wrote them. A stream that has caught up pauses reading for BATCH_MS, so at any rate
+// the lines arrive in few large reads.
 //
-// Invariants: every worker that served has one stream, attached as soon as it answers, reading its
-// ring from the start (a new worker's ring is empty when it starts, so nothing is read twice). A
-// stream that breaks while its worker lives is attached again from the ring's end (`-n`): the lines
-// of that gap are lost to the counters. A worker that soft-stops (reload, stop) is read until it has
-// no TCP connection left — all its requests finished and logged — then let go, so the stream does
-// not hold it up to hard-stop-after. Lines in the ring of a worker that died (crash, SIGKILL) and not
-// yet read, and lines overwritten while the router did not read (ring overrun), are lost.
+// Invariants (the stream): every worker that served has one stream, attached as soon as it
+// answers, reading its ring from the start (a new worker's ring is empty when it starts, so
+// nothing is read twice). A stream that breaks while its worker lives is attached again from the
+// ring's end (`-n`): the lines of that gap are lost to the counters. A worker that soft-stops
+// (reload, stop) is read until it has no TCP connection left — all its requests finished and
+// logged — then let go, so the stream does not hold it up to hard-stop-after. Lines in the ring of
+// a worker that died (crash, SIGKILL) and not yet read, and lines overwritten while the router did
+// not read (ring overrun), are lost.
 import fs from 'node:fs';
 import net from 'node:net';
 import type { Logger } from '@paastech/kit';
