@@ -1017,6 +1017,11 @@ export interface components {
        */
       builder?: 'auto' | 'node' | 'static' | 'python' | 'procfile';
       /**
+       * @description custom buildpack (Heroku buildpack API) that builds instead of the built-in builders: the name of a buildpack the operator installed, or an https:// git URL with an optional #ref (no credentials); null = auto-detect
+       * @example heroku-python
+       */
+      buildpack?: string | null;
+      /**
        * @description false cuts the project off from the outside world (builds too), at once for a deployed project
        * @example true
        */
@@ -1040,6 +1045,11 @@ export interface components {
        * @enum {string}
        */
       builder: 'auto' | 'node' | 'static' | 'python' | 'procfile';
+      /**
+       * @description custom buildpack (Heroku buildpack API) that builds instead of the built-in builders: the name of a buildpack the operator installed, or an https:// git URL with an optional #ref (no credentials); null = auto-detect
+       * @example null
+       */
+      buildpack: string | null;
       /**
        * @description instances may reach the outside world
        * @example true

@@ -94,6 +94,7 @@ describe.each(DIALECTS)('database on %s', (dialect) => {
         created_at: 'now',
         health_check_path: null,
         builder: 'auto',
+        buildpack: null,
         egress_enabled: 1,
         memory_mb: null,
         cpu_millicores: null,
@@ -101,6 +102,27 @@ describe.each(DIALECTS)('database on %s', (dialect) => {
         disk_mb: null,
       },
     ]);
+    await upgraded.close();
+  });
+
+  it('the buildpack migration keeps existing settings, with auto-detection (null) for every project', async () => {
+    t = await createTestDatabase(dialect);
+    const old = await openDatabase(t, { migrations: MIGRATIONS.slice(0, 2) });
+    await sql`insert into clients (id, email, password_hash, created_at) values ('c', 'a@x', 'h', 'now')`.execute(
+      old.db,
+    );
+    await sql`insert into projects (id, client_id, name, created_at, builder, memory_mb) values ('p', 'c', 'shop', 'now', 'node', 64)`.execute(
+      old.db,
+    );
+    await old.close();
+    const upgraded = await openDatabase(t);
+    const read = () =>
+      upgraded.db.selectFrom('projects').select(['builder', 'memory_mb', 'buildpack']).executeTakeFirst();
+    expect(await read()).toEqual({ builder: 'node', memory_mb: 64, buildpack: null });
+    // The longest value the API accepts fits (PostgreSQL text, SQLite text: no length limit).
+    const url = `https://example.com/${'b'.repeat(492)}`;
+    await upgraded.db.updateTable('projects').set({ buildpack: url }).execute();
+    expect((await read())?.buildpack).toBe(url);
     await upgraded.close();
   });
 

@@ -77,7 +77,24 @@ describe.each(DIALECTS)('project settings reach Pomegrenade on %s', (dialect) =>
     expect(req.limits).toEqual({ memoryBytes: 0, cpuMillicores: 0, maxProcesses: 0, diskBytes: 0 });
     expect(req.egressDisabled).toBe(false);
     expect(req.build?.builder).toBe('');
+    expect(req.build?.buildpackUrl).toBeUndefined();
     expect(req.healthCheck?.path).toBe('');
+  });
+
+  it('the buildpack reaches the next CreateDeployment (a change alone deploys nothing); null clears it', async () => {
+    const name = `bp-${dialect}`;
+    const p = await w.projects.create(alice, name, null);
+    await deploy(p.id);
+    const sent = () => [...w.pom.deployments.values()].filter((d) => d.request.projectId === p.id).length;
+    const before = sent();
+    await settings.change(alice, name, { buildpack: 'custom-buildpack' }, null);
+    expect(sent()).toBe(before);
+    expect((await deploy(p.id)).build?.buildpackUrl).toBe('custom-buildpack');
+    const url = 'https://git.example.com/team/bp.git#v2';
+    await settings.change(alice, name, { buildpack: url, builder: 'node' }, null);
+    expect((await deploy(p.id)).build).toEqual({ builder: 'node', timeoutSeconds: 0, buildpackUrl: url });
+    await settings.change(alice, name, { buildpack: null }, null);
+    expect((await deploy(p.id)).build?.buildpackUrl).toBeUndefined();
   });
 
   it('CreateDeployment receives limits, health check path, builder and egress as set', async () => {

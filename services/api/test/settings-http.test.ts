@@ -22,10 +22,70 @@ async function ownedProject(api: TestApi, owner: TestClient): Promise<string> {
 const DEFAULTS = {
   health_check_path: null,
   builder: 'auto',
+  buildpack: null,
   egress: true,
   limits: { memory_mb: null, cpu_millicores: null, max_processes: null, disk_mb: null },
   applies: 'changes apply at the next deployment; egress applies at once',
 };
+
+/** The rules a refused buildpack's 400 names. */
+const BP_SHAPE =
+  /buildpack must be null \(auto-detect\), the name of an installed buildpack \(1-63 of a-z, 0-9 and -/;
+const BP_PATH = /paths on the server and scp-style git@ addresses are not accepted/;
+const BP_SCHEME = /buildpack URL must use https:\/\/ \(http, file, ssh and git are refused\)/;
+const BP_CREDENTIALS = /buildpack URL must not hold credentials \(user:password@\)/;
+const BP_URL = /buildpack URL must be https:\/\/host\[:port\]\/path/;
+const BP_REF = /buildpack ref \(after #\) must be a branch or tag name/;
+const BP_SPACE = /buildpack must not contain whitespace or control characters/;
+
+/** Buildpack values a Client must never get stored: none may name a path on the build host. */
+function hostileBuildpacks(): [string, unknown, RegExp][] {
+  const bp: [string, unknown, RegExp][] = [
+    ['absolute path', '/etc', BP_PATH],
+    ['absolute path to a buildpack', '/var/lib/paastech/buildpacks/python', BP_PATH],
+    ['relative path', 'buildpacks/python', BP_PATH],
+    ['dot-dot', '..', BP_PATH],
+    ['dot-dot path', '../../etc', BP_PATH],
+    ['dot', '.', BP_PATH],
+    ['name with a dot', 'python.v2', BP_PATH],
+    ['home path', '~root', BP_SHAPE],
+    ['backslash path', '..\\..\\etc', BP_PATH],
+    ['upper-case name', 'Python', BP_SHAPE],
+    ['name starting with -', '-python', BP_SHAPE],
+    ['option-like', '--upload-pack=touch /tmp/x', BP_SPACE],
+    ['name of 64 characters', 'a'.repeat(64), BP_SHAPE],
+    ['file:// URL', 'file:///etc', BP_SCHEME],
+    ['http:// URL', 'http://example.com/bp.git', BP_SCHEME],
+    ['ssh:// URL', 'ssh://git@example.com/bp.git', BP_SCHEME],
+    ['git:// URL', 'git://example.com/bp.git', BP_SCHEME],
+    ['ext:: transport', 'ext::sh -c touch% /tmp/pwned', BP_SPACE],
+    ['scp-style git@', 'git@github.com:heroku/heroku-buildpack-python.git', BP_PATH],
+    ['URL with user:password', 'https://user:pass@example.com/bp.git', BP_CREDENTIALS],
+    ['URL with a token', 'https://ghp_abc123@github.com/o/bp.git', BP_CREDENTIALS],
+    ['URL with an empty user', 'https://@example.com/bp.git', BP_CREDENTIALS],
+    ['URL without a path', 'https://example.com', BP_URL],
+    ['URL with a query', 'https://example.com/bp.git?x=1', BP_URL],
+    ['URL with a bad host', 'https://exa_mple.com/bp', BP_URL],
+    ['URL with two refs', 'https://example.com/bp.git#a#b', /at most one #ref/],
+    ['option-like ref', 'https://example.com/bp.git#--upload-pack=x', BP_REF],
+    ['dot-dot ref', 'https://example.com/bp.git#a/../b', BP_REF],
+    ['empty ref', 'https://example.com/bp.git#', BP_REF],
+    ['ref with a colon', 'https://example.com/bp.git#a:b', BP_REF],
+    ['leading space', ' python', BP_SPACE],
+    ['trailing newline', 'python\n', BP_SPACE],
+    ['tab inside', 'heroku\tpython', BP_SPACE],
+    ['NUL byte', 'python\u0000', BP_SPACE],
+    ['CRLF in a URL', 'https://example.com/bp.git\r\nHost: evil', BP_SPACE],
+    ['DEL character', 'python\u007f', BP_SPACE],
+    ['over-long URL', `https://example.com/${'b'.repeat(493)}`, /buildpack must be at most 512 characters/],
+    ['empty string', '', /use null to go back to auto-detection/],
+    ['a number', 42, /got number/],
+    ['an array', ['python'], /got object/],
+    ['an object', { url: 'https://example.com/bp.git' }, /got object/],
+    ['a boolean', true, /got boolean/],
+  ];
+  return bp.map(([what, value, rule]) => [`buildpack: ${what}`, { buildpack: value }, rule]);
+}
 
 /** Bodies a PATCH must refuse, each with the rule its 400 must name. */
 const BAD_BODIES: [string, unknown, RegExp][] = [
@@ -72,6 +132,7 @@ const BAD_BODIES: [string, unknown, RegExp][] = [
     /health_check_path must start with \//,
   ],
   ['health path not a string', { health_check_path: ['/'] }, /health_check_path must be a string/],
+  ...hostileBuildpacks(),
   ['unknown field', { region: 'eu' }, /region: property region should not exist/],
   ['prototype pollution', JSON.parse('{"__proto__": {"egress": false}}'), /__proto__.{0,2} is not allowed/],
   ['an array body', [{ egress: false }], /body must be a JSON object/],
@@ -136,6 +197,30 @@ describe.each(DIALECTS)('settings routes on %s', (dialect) => {
     });
     const empty = await call(api, 'PATCH', path, { body: {}, as: as(alice) });
     expect(empty.body).toEqual(reset.body);
+  });
+
+  it('PATCH sets a buildpack (installed name or https git URL with a ref), null goes back to auto-detect', async () => {
+    const name = await ownedProject(api, alice);
+    const path = `/api/v1/projects/${name}/settings`;
+    for (const buildpack of [
+      'custom-buildpack',
+      '0',
+      'a'.repeat(63),
+      'https://github.com/heroku/heroku-buildpack-python',
+      'https://git.example.com:8443/team/bp.git#v1.2.3',
+      'https://example.com/bp.git#release/2024_10',
+      `https://example.com/${'b'.repeat(492)}`,
+    ]) {
+      const res = await call(api, 'PATCH', path, { body: { buildpack }, as: as(alice) });
+      expect(res.status, res.text).toBe(200);
+      expect(res.body).toEqual({ ...DEFAULTS, buildpack });
+      expect((await call(api, 'GET', path, { as: as(alice) })).body).toEqual({ ...DEFAULTS, buildpack });
+    }
+    // Fields left out keep the buildpack; null clears it.
+    const other = await call(api, 'PATCH', path, { body: { egress: false }, as: as(alice) });
+    expect(other.body).toMatchObject({ buildpack: `https://example.com/${'b'.repeat(492)}`, egress: false });
+    const cleared = await call(api, 'PATCH', path, { body: { buildpack: null }, as: as(alice) });
+    expect(cleared.body).toEqual({ ...DEFAULTS, egress: false });
   });
 
   it.each(BAD_BODIES)('refuses %s with the rule it broke, storing nothing', async (_what, body, rule) => {

@@ -80,6 +80,9 @@ export interface ProjectsTable {
   health_check_path: string | null;
   /** Which builder builds the project ('auto' = detect). */
   builder: Generated<string>;
+  /** Custom buildpack: an operator-installed buildpack's name or an https:// git URL; null = the
+   * built-in builders (settings/buildpack.ts says what is accepted). */
+  buildpack: string | null;
   /** 1 when instances may reach the outside world (through NAT), 0 when cut off. */
   egress_enabled: Generated<number>;
   /** Per-instance limits; null = the platform default. */

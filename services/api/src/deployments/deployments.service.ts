@@ -30,6 +30,7 @@ export type DeployedProject = Pick<
   | 'name'
   | 'health_check_path'
   | 'builder'
+  | 'buildpack'
   | 'egress_enabled'
   | 'memory_mb'
   | 'cpu_millicores'
@@ -199,7 +200,13 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
       formation: spec.formation,
       domains: [defaultDomain, ...(await this.repo.customDomains(project.id))],
       httpsRedirect: false,
-      build: { builder: project.builder === 'auto' ? '' : project.builder, timeoutSeconds: 0 },
+      build: {
+        builder: project.builder === 'auto' ? '' : project.builder,
+        timeoutSeconds: 0,
+        // A name or an https:// URL (never a host path): Pomegrenade resolves names in its own
+        // buildpacks directory.
+        ...(project.buildpack ? { buildpackUrl: project.buildpack } : {}),
+      },
       healthCheck: { path: project.health_check_path ?? '', timeoutSeconds: 0 },
       // null = 0 = the platform default; Pomegrenade refuses values above the operator's bounds.
       limits: {

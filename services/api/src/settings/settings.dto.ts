@@ -17,6 +17,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import type { ProjectRow } from '../projects/projects.repository.js';
+import { BUILDPACK_MAX_LENGTH, IsBuildpack } from './buildpack.js';
 
 export const BUILDERS = ['auto', 'node', 'static', 'python', 'procfile'] as const;
 export type BuilderName = (typeof BUILDERS)[number];
@@ -31,6 +32,10 @@ export const LIMIT_RANGES = {
 
 /** A path the health check may GET: starts with /, printable ASCII without spaces, ≤ 256. */
 const HEALTH_PATH = /^\/[\x21-\x7e]{0,255}$/;
+
+/** What the buildpack setting holds, for the OpenAPI document. */
+const BUILDPACK_DOC =
+  'custom buildpack (Heroku buildpack API) that builds instead of the built-in builders: the name of a buildpack the operator installed, or an https:// git URL with an optional #ref (no credentials); null = auto-detect';
 
 /** When a settings change takes effect, as every response says. */
 const APPLIES = 'changes apply at the next deployment; egress applies at once';
@@ -86,6 +91,17 @@ export class SettingsChangeDto {
   builder?: BuilderName;
 
   @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    maxLength: BUILDPACK_MAX_LENGTH,
+    example: 'heroku-python',
+    description: BUILDPACK_DOC,
+  })
+  @ValidateIf((o: SettingsChangeDto) => o.buildpack !== undefined)
+  @IsBuildpack()
+  buildpack?: string | null;
+
+  @ApiPropertyOptional({
     example: true,
     description:
       'false cuts the project off from the outside world (builds too), at once for a deployed project',
@@ -126,6 +142,9 @@ export class SettingsDto {
   @ApiProperty({ enum: BUILDERS, example: 'auto' })
   builder!: BuilderName;
 
+  @ApiProperty({ type: String, nullable: true, example: null, description: BUILDPACK_DOC })
+  buildpack!: string | null;
+
   @ApiProperty({ example: true, description: 'instances may reach the outside world' })
   egress!: boolean;
 
@@ -141,6 +160,7 @@ export function mapSettings(row: ProjectRow): SettingsDto {
   return {
     health_check_path: row.health_check_path,
     builder: (BUILDERS as readonly string[]).includes(row.builder) ? (row.builder as BuilderName) : 'auto',
+    buildpack: row.buildpack,
     egress: row.egress_enabled !== 0,
     limits: {
       memory_mb: row.memory_mb,

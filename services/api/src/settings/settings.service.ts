@@ -1,4 +1,4 @@
-// Project settings: health check path, builder, egress and per-instance limits. They are stored on
+// Project settings: health check path, builder, buildpack, egress and per-instance limits. They are stored on
 // the project row and travel with every CreateDeployment; egress is also switched at once on
 // Pomegrenade (before the row changes, so a refused switch leaves the stored setting as it was).
 import { Injectable } from '@nestjs/common';
@@ -12,6 +12,7 @@ import { mapSettings, type SettingsChangeDto, type SettingsDto } from './setting
 type SettingsColumns = {
   health_check_path?: string | null;
   builder?: string;
+  buildpack?: string | null;
   egress_enabled?: number;
   memory_mb?: number | null;
   cpu_millicores?: number | null;
@@ -24,6 +25,7 @@ function columnsOf(dto: SettingsChangeDto): SettingsColumns {
   const out: SettingsColumns = {};
   if (dto.health_check_path !== undefined) out.health_check_path = dto.health_check_path;
   if (dto.builder !== undefined) out.builder = dto.builder;
+  if (dto.buildpack !== undefined) out.buildpack = dto.buildpack;
   if (dto.egress !== undefined) out.egress_enabled = dto.egress ? 1 : 0;
   for (const key of ['memory_mb', 'cpu_millicores', 'max_processes', 'disk_mb'] as const) {
     const v = dto.limits?.[key];
