@@ -7,7 +7,12 @@ import { PassThrough, type Writable } from 'node:stream';
 import { ExecError, run } from '@paastech/kit';
 import { BuildpackBuilder } from '../build/buildpack.js';
 import { readAppFile, smallTreeBytes } from '../build/files.js';
-import { type DiskQuotas, type DiskWatch, quotaExceededMessage } from '../isolation/disk-quota.js';
+import {
+  type DiskQuotas,
+  type DiskWatch,
+  hostFullMessage,
+  quotaExceededMessage,
+} from '../isolation/disk-quota.js';
 import { type BuildInfo, DeploymentFailedError, type Failure, type Limits } from './model.js';
 import type { BuildContext, Builder, ExecOptions, Runtime } from './ports.js';
 import { parseProcfile } from './procfile.js';
@@ -91,6 +96,10 @@ export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInf
   const disk = deps.disk;
   if (!disk) return buildTree(job, deps, null);
   await disk.ensure(job.projectId, job.limits.diskBytes);
+  // Refused before anything is written: a host that runs full under the project's image loses
+  // the build's writes instead of failing them (DiskQuotas.hostShortfall).
+  const short = disk.hostShortfall(job.projectId);
+  if (short) throw new DeploymentFailedError({ reason: 'build_failed', message: hostFullMessage(short) });
   const guard = disk.watch(job.projectId, job.limits.diskBytes);
   try {
     return await buildTree(job, deps, guard);

@@ -68,9 +68,21 @@ const RESERVE = '.paastech-reserve';
 export const ADOPTED = '.paastech-adopted';
 const LINKED = ['builds', 'cache'] as const;
 const PROBE_PREFIX = '.disk-probe-';
+/** Host room kept beyond what a build may write into its image (ext4's journal and metadata). */
+const HOST_SLACK = 16 * MiB;
 /** How often a build's disk is looked at (statfs in loop mode, du in watch mode). */
 const LOOP_POLL_MS = 250;
 const WATCH_POLL_MS = 1000;
+
+/** The message of a build refused because the host's disk is too full (DiskQuotas.hostShortfall). */
+export function hostFullMessage(s: { freeBytes: number; neededBytes: number }): string {
+  const mib = (n: number) => Math.floor(n / MiB);
+  return (
+    `the platform's disk is too full to build: ${mib(s.freeBytes)} MiB free, and this build may write up to ` +
+    `${mib(s.neededBytes)} MiB (what the project's disk limit still allows); free space on the host ` +
+    "(or lower the project's disk limit) and push again"
+  );
+}
 
 /** "disk quota of 32 MiB exceeded: …" — the message of a build that ran out of its quota. */
 export function quotaExceededMessage(limitBytes: number, mode: DiskQuotaMode, command?: string): string {
@@ -202,6 +214,32 @@ export class DiskQuotas {
       },
       stop: () => clearInterval(timer),
     };
+  }
+
+  /**
+   * Loop mode: whether the host file system holding the project's image has room for what a build
+   * may still write into it; undefined when it does (or in watch mode, where a write past the
+   * host's room fails at once with ENOSPC). The image is sparse: a write into it takes host space
+   * only when the kernel writes the image's pages back, seconds after the build wrote them, so a
+   * host that ran full under it is not an ENOSPC to the build but lost writes — "potential data
+   * loss" and an aborted journal in the image, and a build that looked whole. Hence the check
+   * before a build: the room the image still gives the project (statfs of the mounted image), less
+   * what the image file already holds on the host beyond what the image uses (blocks freed inside
+   * it stay allocated on the host: rewriting them costs nothing), plus HOST_SLACK for ext4's
+   * journal and metadata, must be free on the host. Builds of several projects at once can still
+   * together outrun it (each checked alone).
+   */
+  hostShortfall(projectId: string): { freeBytes: number; neededBytes: number } | undefined {
+    if (this.mode !== 'loop') return undefined;
+    const { dir, image, mount } = this.paths(projectId);
+    const inside = fs.statfsSync(mount);
+    const host = fs.statfsSync(dir);
+    const allocated = fs.statSync(image).blocks * 512;
+    const used = (inside.blocks - inside.bfree) * inside.bsize;
+    const mayWrite = inside.bavail * inside.bsize;
+    const neededBytes = Math.max(0, mayWrite - Math.max(0, allocated - used)) + HOST_SLACK;
+    const freeBytes = host.bavail * host.bsize;
+    return freeBytes >= neededBytes ? undefined : { freeBytes, neededBytes };
   }
 
   /** Removes the project's disk: unmounts it, detaches its loop device, deletes the image. */
