@@ -41,6 +41,7 @@ const schema = z.object({
   PAASTECH_MAX_CONCURRENT_BUILDS: count(2, 1, 64),
   PAASTECH_BUILD_TIMEOUT_SECONDS: count(600, 1, 86_400),
   PAASTECH_KEEP_BUILDS: count(5, 1, 100),
+  PAASTECH_BUILDPACKS_DIR: z.string().startsWith('/', 'must be an absolute path').optional(),
   PAASTECH_HEALTH_TIMEOUT_SECONDS: count(60, 1, 3600),
   PAASTECH_DRAIN_SECONDS: count(5, 0, 600),
   PAASTECH_STOP_GRACE_SECONDS: count(10, 0, 600),
@@ -88,6 +89,11 @@ export interface PomegrenadeConfig extends CommonConfig {
   buildTimeoutSeconds: number;
   /** Builds kept per project for rollback (the active one is always kept). */
   keepBuilds: number;
+  /**
+   * Operator-installed buildpacks, one directory per name (`<name>/bin/compile`); a project's
+   * buildpack setting names one of them (or is an https git URL). Never a Client's choice of path.
+   */
+  buildpacksDir: string;
   healthTimeoutSeconds: number;
   /** How long replaced instances keep running after traffic left them. */
   drainSeconds: number;
@@ -135,6 +141,7 @@ export function readPomegrenadeConfig(env: Env = processEnv()): PomegrenadeConfi
     maxConcurrentBuilds: e.PAASTECH_MAX_CONCURRENT_BUILDS,
     buildTimeoutSeconds: e.PAASTECH_BUILD_TIMEOUT_SECONDS,
     keepBuilds: e.PAASTECH_KEEP_BUILDS,
+    buildpacksDir: e.PAASTECH_BUILDPACKS_DIR ?? path.join(common.dataDir, 'buildpacks'),
     healthTimeoutSeconds: e.PAASTECH_HEALTH_TIMEOUT_SECONDS,
     drainSeconds: e.PAASTECH_DRAIN_SECONDS,
     stopGraceSeconds: e.PAASTECH_STOP_GRACE_SECONDS,

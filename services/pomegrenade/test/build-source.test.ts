@@ -67,6 +67,7 @@ async function build(source: SourceFetcher) {
         commitSha: 'c'.repeat(40),
         builder: '',
         buildpackUrl: '',
+        buildpacksDir: '/nonexistent',
         timeoutSeconds: 60,
         configVars: {},
         limits: DEFAULT_LIMITS,

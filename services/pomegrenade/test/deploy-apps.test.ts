@@ -24,12 +24,21 @@ function processGroups(projectId: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [e.name] : []));
 }
 
+/** The operator's buildpacks directory of this harness: the fixture buildpack, installed. */
+let buildpacksDir: string;
+
 beforeAll(async () => {
-  h = await startHarness();
+  buildpacksDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgr-buildpacks-'));
+  fs.chmodSync(buildpacksDir, 0o755);
+  fs.cpSync(fixture('custom-buildpack'), path.join(buildpacksDir, 'custom-buildpack'), { recursive: true });
+  // Not a buildpack (no bin/compile): never listed as installed.
+  fs.mkdirSync(path.join(buildpacksDir, 'half-installed'));
+  h = await startHarness({ PAASTECH_BUILDPACKS_DIR: buildpacksDir });
 });
 
 afterAll(async () => {
   await h?.stop();
+  fs.rmSync(buildpacksDir, { recursive: true, force: true });
 });
 
 describe('deploying fixture apps', () => {
@@ -206,13 +215,14 @@ async function readLogs(projectId: string, sources: string[], tail: number): Pro
 describe('custom buildpack', () => {
   it('builds with bin/detect, bin/compile (cache and env dir) and bin/release; runs .profile.d', async () => {
     const repo = h.repo('bp');
-    const build = { builder: '', timeoutSeconds: 0, buildpackUrl: fixture('custom-buildpack') };
+    const build = { builder: '', timeoutSeconds: 0, buildpackUrl: 'custom-buildpack' };
     const first = await h.deploy('bp', 1, await repo.commitFixture(fixture('buildpack-app')), {
       build,
       configVars: { SECRET: 'bp-secret-value' },
     });
     expect(first.deployment.failure?.message, first.lines.join('\n')).toBeUndefined();
     expect(first.deployment.builder).toBe('buildpack');
+    expect(first.lines).toContain('-----> Using buildpack custom-buildpack (installed on this platform)');
     expect(first.lines).toContain('-----> Building with buildpack greeting');
     expect(first.lines).toContain('build: -----> compiling with the test buildpack');
     expect(first.lines).toContain('build:        secret is [hidden]');
@@ -226,13 +236,33 @@ describe('custom buildpack', () => {
     );
   });
 
+  const SHAPE = 'must be the name of an installed buildpack or an https:// git URL';
+  const INSTALLED = '(installed: custom-buildpack)';
   it.each([
-    ['relative path', 'buildpacks/x', 'must be an absolute directory or an https:// git URL'],
-    ['option-like', '--upload-pack=touch /tmp/x', 'must be an absolute directory or an https:// git URL'],
-    ['ssh URL', 'ssh://example.com/bp.git', 'must be an absolute directory or an https:// git URL'],
+    // A host directory is never a buildpack, even the installed one by its path.
+    ['absolute path', '/etc', SHAPE],
+    ['absolute path of an installed buildpack', '<dir>/custom-buildpack', SHAPE],
+    ['relative path', 'buildpacks/x', SHAPE],
+    ['dot-dot', '..', SHAPE],
+    ['dot-dot path', '../custom-buildpack', SHAPE],
+    ['file URL', 'file:///etc', SHAPE],
+    ['http URL', 'http://example.com/bp.git', SHAPE],
+    ['option-like', '--upload-pack=touch /tmp/x', SHAPE],
+    ['ssh URL', 'ssh://example.com/bp.git', SHAPE],
+    ['URL with credentials', 'https://user:pass@example.com/bp.git', SHAPE],
     ['option-like ref', 'https://example.com/bp.git#--upload-pack=x', 'must be a branch or tag name'],
-    ['missing dir', '/nonexistent/buildpack', 'has no bin/compile'],
-  ])('refuses a %s buildpack', async (_name, url, message) => {
+    [
+      'unknown name',
+      'heroku-python',
+      `buildpack "heroku-python" is not installed on this platform ${INSTALLED}`,
+    ],
+    [
+      'directory without bin/compile',
+      'half-installed',
+      `"half-installed" is not installed on this platform ${INSTALLED}`,
+    ],
+  ])('refuses a %s buildpack', async (_name, value, message) => {
+    const url = value.replace('<dir>', buildpacksDir);
     const repo = h.repo('bpbad');
     const commit = await repo.commitFixture(fixture('buildpack-app'));
     const n = Number(Date.now() % 1_000_000);

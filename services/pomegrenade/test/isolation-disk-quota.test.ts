@@ -313,6 +313,7 @@ describe.skipIf(sandboxUnavailableReason() !== null)('a build in watch mode (no 
           commitSha: 'a'.repeat(40),
           builder: '',
           buildpackUrl: '',
+          buildpacksDir: '/nonexistent',
           timeoutSeconds: 120,
           configVars: {},
           limits: { ...DEFAULT_LIMITS, diskBytes: 8 * MiB },

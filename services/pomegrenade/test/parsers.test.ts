@@ -6,8 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRealDirInside } from '../src/build/builders.js';
-import { parseBuildpackUrl, parseReleaseYaml } from '../src/build/buildpack.js';
+import { installedBuildpacks, parseBuildpackUrl, parseReleaseYaml } from '../src/build/buildpack.js';
 import { smallTreeBytes } from '../src/build/files.js';
+import { readPomegrenadeConfig } from '../src/config.js';
 import { masker } from '../src/domain/build-runner.js';
 import { diagnose } from '../src/domain/health.js';
 import { detectCgroups } from '../src/runtime/cgroups.js';
@@ -36,8 +37,9 @@ describe('parseReleaseYaml', () => {
 
 describe('parseBuildpackUrl', () => {
   it.each([
-    ['/opt/buildpacks/node', { kind: 'dir', dir: '/opt/buildpacks/node' }],
-    ['/opt/bp/', { kind: 'dir', dir: '/opt/bp' }],
+    ['custom-buildpack', { kind: 'installed', name: 'custom-buildpack' }],
+    ['0', { kind: 'installed', name: '0' }],
+    ['a'.repeat(63), { kind: 'installed', name: 'a'.repeat(63) }],
     [
       'https://github.com/heroku/heroku-buildpack-nodejs',
       { kind: 'git', url: 'https://github.com/heroku/heroku-buildpack-nodejs' },
@@ -47,16 +49,49 @@ describe('parseBuildpackUrl', () => {
     expect(parseBuildpackUrl(url)).toEqual(expected);
   });
 
+  const SHAPE = 'must be the name of an installed buildpack or an https:// git URL';
   it.each([
-    ['/opt/../etc', 'must be a normalized absolute directory'],
-    ['http://example.com/bp', 'must be an absolute directory or an https:// git URL'],
-    ['https://example.com/bp;rm -rf /', 'must be an absolute directory or an https:// git URL'],
-    ['https://ex.com/a#b#c', 'must be an absolute directory or an https:// git URL'],
+    // No host path, absolute or relative, is a buildpack.
+    ['/opt/buildpacks/node', SHAPE],
+    ['/opt/bp/', SHAPE],
+    ['/opt/../etc', SHAPE],
+    ['..', SHAPE],
+    ['../etc', SHAPE],
+    ['node/../../etc', SHAPE],
+    ['Node', SHAPE],
+    ['-node', SHAPE],
+    ['a'.repeat(64), SHAPE],
+    ['node\n', SHAPE],
+    ['http://example.com/bp', SHAPE],
+    ['https://user:pass@example.com/bp.git', SHAPE],
+    ['https://example.com/bp;rm -rf /', SHAPE],
+    ['https://ex.com/a#b#c', SHAPE],
     ['https://ex.com/a#-b', 'must be a branch or tag name'],
     ['https://ex.com/a#a..b', 'must be a branch or tag name'],
-    ['file:///etc', 'must be an absolute directory or an https:// git URL'],
-  ])('refuses %s', (url, message) => {
+    ['file:///etc', SHAPE],
+  ])('refuses %j', (url, message) => {
     expect(() => parseBuildpackUrl(url)).toThrow(message);
+  });
+});
+
+describe('installedBuildpacks and PAASTECH_BUILDPACKS_DIR', () => {
+  it('lists the valid names with a bin/compile, sorted; a missing directory has none', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bps-'));
+    for (const name of ['zeta', 'alpha', 'Upper', 'no-compile', '.hidden']) {
+      fs.mkdirSync(path.join(dir, name, 'bin'), { recursive: true });
+      if (name !== 'no-compile') fs.writeFileSync(path.join(dir, name, 'bin', 'compile'), '');
+    }
+    expect(installedBuildpacks(dir)).toEqual(['alpha', 'zeta']);
+    expect(installedBuildpacks(path.join(dir, 'missing'))).toEqual([]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('defaults to <data dir>/buildpacks; must be absolute', () => {
+    expect(readPomegrenadeConfig({ PAASTECH_DATA_DIR: '/srv/pt' }).buildpacksDir).toBe('/srv/pt/buildpacks');
+    expect(readPomegrenadeConfig({ PAASTECH_BUILDPACKS_DIR: '/opt/bps' }).buildpacksDir).toBe('/opt/bps');
+    expect(() => readPomegrenadeConfig({ PAASTECH_BUILDPACKS_DIR: 'bps' })).toThrow(
+      /PAASTECH_BUILDPACKS_DIR.*must be an absolute path/,
+    );
   });
 });
 

@@ -1,38 +1,60 @@
 // Custom buildpacks implementing the Heroku buildpack API: bin/detect BUILD_DIR, bin/compile
 // BUILD_DIR CACHE_DIR ENV_DIR, bin/release BUILD_DIR (YAML with default_process_types). The buildpack
-// comes from an absolute directory on the host or an https git URL (cloned inside the build
-// sandbox); it runs in the build sandbox like every other build command, as the project's uid.
+// is the NAME of one the operator installed (a directory under PAASTECH_BUILDPACKS_DIR) or an https
+// git URL (cloned inside the build sandbox); it runs in the build sandbox like every other build
+// command, as the project's uid. Invariant: a deployment can never make the build read a host
+// directory of its choosing — a name is one [a-z0-9-] label looked up in the operator's directory
+// only, and there is no other way to point at the host.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DeploymentFailedError } from '../domain/model.js';
 import type { Bind, BuildContext, Builder, BuildOutput } from '../domain/ports.js';
 
+/** An operator-installed buildpack's name (the API accepts the same). */
+const BUILDPACK_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const GIT_URL = /^https:\/\/[A-Za-z0-9.-]+(:\d+)?\/[A-Za-z0-9._~/%+-]*$/;
 const GIT_REF = /^[A-Za-z0-9._/-]{1,200}$/;
+/** Names listed at most in an "unknown buildpack" failure. */
+const LISTED = 50;
 
-/** Where a buildpack URL points: a local directory, or a git repository (and optional ref). */
-export type BuildpackSource = { kind: 'dir'; dir: string } | { kind: 'git'; url: string; ref?: string };
+/** Where a buildpack comes from: one the operator installed, or a git repository (and optional ref). */
+export type BuildpackSource =
+  | { kind: 'installed'; name: string }
+  | { kind: 'git'; url: string; ref?: string };
 
-/** Parses a buildpack URL; throws a no_builder failure naming the rule it broke. */
+/** Parses a buildpack setting; throws a no_builder failure naming the rule it broke. */
 export function parseBuildpackUrl(value: string): BuildpackSource {
-  if (value.startsWith('/')) {
-    const dir = value.length > 1 ? value.replace(/\/+$/, '') : value;
-    if (value.includes('\0') || path.normalize(dir) !== dir) {
-      throw noBuilder(`buildpack "${value.slice(0, 100)}": must be a normalized absolute directory`);
-    }
-    return { kind: 'dir', dir };
-  }
+  if (BUILDPACK_NAME.test(value)) return { kind: 'installed', name: value };
   const [url = '', ref, ...rest] = value.split('#');
   if (!GIT_URL.test(url) || rest.length > 0) {
     throw noBuilder(
-      `buildpack "${value.slice(0, 100)}": must be an absolute directory or an https:// git URL`,
+      `buildpack "${printable(value)}": must be the name of an installed buildpack or an https:// git URL`,
     );
   }
   if (ref !== undefined && (!GIT_REF.test(ref) || ref.startsWith('-') || ref.includes('..'))) {
-    throw noBuilder(`buildpack ref "${ref.slice(0, 100)}": must be a branch or tag name`);
+    throw noBuilder(`buildpack ref "${printable(ref)}": must be a branch or tag name`);
   }
   return ref ? { kind: 'git', url, ref } : { kind: 'git', url };
+}
+
+/** The names of the buildpacks installed in `dir` (those with a bin/compile), sorted. */
+export function installedBuildpacks(dir: string): string[] {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((n) => BUILDPACK_NAME.test(n) && fs.existsSync(path.join(dir, n, 'bin', 'compile')))
+    .sort();
+}
+
+/** `value` cut short, without control characters, for a message. */
+function printable(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing control characters is the point
+  return value.slice(0, 100).replace(/[\x00-\x1f\x7f]/g, '?');
 }
 
 /** A no_builder failure. */
@@ -77,6 +99,8 @@ export class BuildpackBuilder implements Builder {
   constructor(
     url: string,
     private readonly workDir: string,
+    /** The operator's buildpacks directory (PAASTECH_BUILDPACKS_DIR), where names are looked up. */
+    private readonly buildpacksDir: string,
   ) {
     this.source = parseBuildpackUrl(url);
   }
@@ -86,6 +110,12 @@ export class BuildpackBuilder implements Builder {
   }
 
   async build(ctx: BuildContext): Promise<BuildOutput> {
+    const src = this.source;
+    ctx.step(
+      src.kind === 'installed'
+        ? `Using buildpack ${src.name} (installed on this platform)`
+        : `Using buildpack ${src.url}${src.ref ? `#${src.ref}` : ''}`,
+    );
     const bp = await this.fetch(ctx);
     const binds: Bind[] = [
       { host: bp, sandbox: '/buildpack', writable: false },
@@ -107,13 +137,19 @@ export class BuildpackBuilder implements Builder {
     return { defaultProcesses: parseReleaseYaml(release.join('\n')), env: {}, profileD: true };
   }
 
-  /** The buildpack directory on the host: the given one, or a fresh clone in the project cache. */
+  /** The buildpack directory on the host: the installed one, or a fresh clone in the project cache. */
   private async fetch(ctx: BuildContext): Promise<string> {
-    if (this.source.kind === 'dir') {
-      if (!fs.existsSync(path.join(this.source.dir, 'bin', 'compile'))) {
-        throw noBuilder(`buildpack "${this.source.dir}" has no bin/compile`);
+    if (this.source.kind === 'installed') {
+      const installed = installedBuildpacks(this.buildpacksDir);
+      if (!installed.includes(this.source.name)) {
+        const names = installed.length === 0 ? 'none' : installed.slice(0, LISTED).join(', ');
+        const more = installed.length > LISTED ? ` and ${installed.length - LISTED} more` : '';
+        throw noBuilder(
+          `buildpack "${this.source.name}" is not installed on this platform (installed: ${names}${more}); ` +
+            'set an installed name or an https:// git URL, or ask the operator to install it',
+        );
       }
-      return this.source.dir;
+      return path.join(this.buildpacksDir, this.source.name);
     }
     const name = createHash('sha256')
       .update(`${this.source.url}#${this.source.ref ?? ''}`)

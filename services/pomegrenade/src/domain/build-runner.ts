@@ -35,6 +35,8 @@ export interface BuildJob {
   quarantine?: unknown;
   builder: string;
   buildpackUrl: string;
+  /** The operator's buildpacks directory, where a buildpack name is looked up. */
+  buildpacksDir: string;
   timeoutSeconds: number;
   configVars: Record<string, string>;
   limits: Limits;
@@ -172,7 +174,7 @@ async function buildTree(job: BuildJob, deps: BuildDeps, guard: DiskWatch | null
   if (extractError) throw extractError;
 
   const builder = job.buildpackUrl
-    ? new BuildpackBuilder(job.buildpackUrl, tmp)
+    ? new BuildpackBuilder(job.buildpackUrl, tmp, job.buildpacksDir)
     : await pickBuilder(deps.builders, job.builder, appDir);
   const ctx: BuildContext = {
     appDir,

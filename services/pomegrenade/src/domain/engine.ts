@@ -55,6 +55,8 @@ export interface EngineSettings {
   stopGraceSeconds: number;
   maxInstancesPerProject: number;
   appUidBase: number;
+  /** Operator-installed buildpacks, one directory per name (PAASTECH_BUILDPACKS_DIR). */
+  buildpacksDir: string;
   /** Highest limits a deployment may ask for (isolation/limits.ts DEFAULT_BOUNDS when absent). */
   limitBounds?: Limits;
 }
@@ -411,6 +413,7 @@ export class Engine {
           quarantine,
           builder: d.builder,
           buildpackUrl: d.buildpackUrl ?? '',
+          buildpacksDir: this.deps.settings.buildpacksDir,
           timeoutSeconds: d.buildTimeoutSeconds,
           configVars: d.configVars,
           limits: d.limits,

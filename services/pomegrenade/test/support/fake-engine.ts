@@ -22,6 +22,7 @@ export const SETTINGS: EngineSettings = {
   stopGraceSeconds: 1,
   maxInstancesPerProject: 10,
   appUidBase: 210_000,
+  buildpacksDir: '/nonexistent',
 };
 
 /** Builder writing `procfiles[commit]` (default: a web process) as the app's Procfile. */

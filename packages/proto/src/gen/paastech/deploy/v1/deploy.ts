@@ -378,10 +378,11 @@ export interface BuildSettings {
   timeoutSeconds: number;
   /**
    * A custom buildpack implementing the Heroku buildpack API (bin/detect,
-   * bin/compile BUILD CACHE ENV, bin/release): an absolute directory on the
-   * Pomegrenade host, or an https:// git URL (cloned at build time, optionally
-   * with "#<ref>"). When set, it builds the app instead of the built-in
-   * builders; unset or empty uses them.
+   * bin/compile BUILD CACHE ENV, bin/release): the name of a buildpack the
+   * operator installed (a directory under PAASTECH_BUILDPACKS_DIR; never a
+   * host path), or an https:// git URL without credentials (cloned at build
+   * time, optionally with "#<ref>"). When set, it builds the app instead of
+   * the built-in builders; unset or empty uses them.
    */
   buildpackUrl?: string | undefined;
 }
