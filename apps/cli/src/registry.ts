@@ -18,6 +18,7 @@ export const TOPICS: Record<string, string> = {
   logs: 'build, app, router and platform output',
   config: 'read and change a project’s config vars',
   settings: 'health check path, builder, outside-world access and limits of a project',
+  buildpacks: 'build a project with a custom buildpack (installed or an https git URL)',
   domains: 'route hostnames to a project',
   keys: 'manage the SSH keys that may push',
   tokens: 'create and revoke API tokens',

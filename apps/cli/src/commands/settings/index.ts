@@ -2,7 +2,7 @@ import { unwrap } from '@paastech/api-client';
 import { defineCommand } from '../../command.js';
 
 export default defineCommand({
-  description: 'show a project’s settings: health check path, builder, egress, limits',
+  description: 'show a project’s settings: health check path, builder, buildpack, egress, limits',
   examples: ['paastech settings -p shop', 'paastech settings --json'],
   json: true,
   requireLogin: true,
@@ -19,6 +19,7 @@ export default defineCommand({
     const rows: [string, string][] = [
       ['health_check_path', s.health_check_path ?? 'none (the port accepting connections)'],
       ['builder', s.builder],
+      ['buildpack', s.buildpack ?? 'none (auto-detect)'],
       ['egress', s.egress ? 'true (the outside world is reachable)' : 'false (cut off)'],
       ['memory_mb', or(s.limits.memory_mb)],
       ['cpu_millicores', or(s.limits.cpu_millicores)],
