@@ -9,7 +9,7 @@ import { haproxyPaths, serverName } from '../src/haproxy/config.js';
 import { RuntimeApi } from '../src/haproxy/runtime.js';
 import { haproxyAvailable } from '../src/index.js';
 import { Backend, type Echo } from './support/backend.js';
-import { type Harness, raw, request, startHarness, waitFor } from './support/harness.js';
+import { type Harness, raw, request, startHarness, tempDir, waitFor } from './support/harness.js';
 import { haproxiesIn } from './support/processes.js';
 import { route } from './support/routing-server.js';
 import { switchUnderLoad } from './support/switching.js';
@@ -34,6 +34,37 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
     await h?.stop();
     await a?.stop();
   });
+
+  it.skipIf(!fs.existsSync('/dev/shm'))(
+    'removes the /dev/shm ring directories of killed routers whose data dir is gone, and only those',
+    async () => {
+      const made = (hex: string, owner?: string) => {
+        const dir = `/dev/shm/paastech-router-${hex}`;
+        fs.mkdirSync(dir, { mode: 0o700 });
+        fs.writeFileSync(`${dir}/access.ring`, 'x');
+        if (owner !== undefined) fs.writeFileSync(`${dir}/owner`, owner);
+        return dir;
+      };
+      const alive = tempDir();
+      const gone = made('0000000000dead01', '/no/such/data/dir/router');
+      const kept = made('0000000000dead02', alive);
+      const young = made('0000000000dead03'); // no owner yet: another router may be making it
+      const other = '/dev/shm/paastech-router-notours';
+      fs.mkdirSync(other, { mode: 0o700 });
+      try {
+        await h.restart();
+        expect(fs.existsSync(gone)).toBe(false);
+        expect(fs.existsSync(kept)).toBe(true);
+        expect(fs.existsSync(young)).toBe(true);
+        expect(fs.existsSync(other)).toBe(true);
+        const own = haproxyPaths(h.dataDir);
+        expect(fs.readFileSync(`${own.ringDir}/owner`, 'utf8')).toBe(own.dir);
+      } finally {
+        for (const d of [gone, kept, young, other, alive]) fs.rmSync(d, { recursive: true, force: true });
+      }
+      await waitFor(async () => (await instanceAt('one.apps.test')) === 'a', 10_000, 'serving again');
+    },
+  );
 
   it('writes its configuration under <dataDir>/router/', () => {
     const cfg = fs.readFileSync(`${h.dataDir}/router/haproxy.cfg`, 'utf8');

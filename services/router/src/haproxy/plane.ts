@@ -133,13 +133,53 @@ function removeRingFiles(paths: HaproxyPaths): void {
  * the ring's directory. One in /dev/shm (writable by every user) must be made by this process,
  * mode 0700: a directory someone else made there first is refused, not used.
  */
-function prepareRingDir(paths: HaproxyPaths): void {
+function prepareRingDir(paths: HaproxyPaths, logger: Logger): void {
   removeRingFiles(paths);
   if (paths.ringDir === paths.dir) return;
+  sweepOrphanRingDirs(path.dirname(paths.ringDir), logger);
   try {
     fs.mkdirSync(paths.ringDir, { mode: 0o700 });
   } catch (err) {
     throw new Error(`cannot make ${paths.ringDir} for haproxy's access-log ring: ${(err as Error).message}`);
+  }
+  // Which router directory it serves: a sweep removes the directory once that one is gone.
+  fs.writeFileSync(path.join(paths.ringDir, RING_OWNER), paths.dir, { mode: 0o600 });
+}
+
+/** In a ring directory of /dev/shm: the router directory it serves. */
+const RING_OWNER = 'owner';
+/** A ring directory with no owner file yet may be one another router is making. */
+const RING_DIR_GRACE_MS = 60_000;
+
+/**
+ * Removes the ring directories (in /dev/shm: memory) of routers killed before they could remove
+ * them and whose data dir is gone since (a router started again on its data dir removes its own):
+ * only this user's directories, of our naming, not symlinks.
+ */
+function sweepOrphanRingDirs(shm: string, logger: Logger): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(shm).filter((n) => /^paastech-router-[0-9a-f]{16}$/.test(n));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = path.join(shm, name);
+    try {
+      const st = fs.lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== process.getuid?.()) continue;
+      let owner: string | undefined;
+      try {
+        owner = fs.readFileSync(path.join(dir, RING_OWNER), 'utf8');
+      } catch {
+        if (Date.now() - st.mtimeMs < RING_DIR_GRACE_MS) continue;
+      }
+      if (owner !== undefined && fs.existsSync(owner)) continue;
+      fs.rmSync(dir, { recursive: true, force: true });
+      logger.info({ dir, owner }, 'removed the access-log ring of a router whose data dir is gone');
+    } catch {
+      // Removed meanwhile, or not ours to look at.
+    }
   }
 }
 
@@ -584,7 +624,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     async start(): Promise<Listening> {
       fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
       await killStale();
-      prepareRingDir(paths);
+      prepareRingDir(paths, logger);
       if (port === 0) port = await freePort(config.listenHost);
       if (tlsPort === 0) tlsPort = await freePort(config.listenHost);
       if (tlsPort !== undefined) {
