@@ -196,14 +196,32 @@ describe('dashboard in a real browser', () => {
     await page.getByRole('button', { name: 'Save settings' }).click();
     await page.getByText('memory_mb must be a whole number from 16 to 1048576').first().waitFor();
     await page.getByLabel('Memory (MiB)').fill('256');
+    // A host path as buildpack shows the API's rule under its field, and nothing is saved.
+    await page.getByLabel('Buildpack').fill('/etc');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page
+      .getByText(/paths on the server and scp-style git@ addresses are not accepted/)
+      .first()
+      .waitFor();
+    const readSettings = () =>
+      page.evaluate(async (n) => (await fetch(`/api/v1/projects/${n}/settings`)).json(), name);
+    expect(await readSettings()).toMatchObject({ buildpack: null, limits: { memory_mb: null } });
+    await page.getByLabel('Buildpack').fill('https://git.example.com/team/bp.git#v2');
     await page.getByLabel(/Allow outside-world access/).uncheck();
     await page.getByRole('button', { name: 'Save settings' }).click();
     await page.getByRole('status').getByText('Saved.').waitFor();
-    const settings = await page.evaluate(
-      async (n) => (await fetch(`/api/v1/projects/${n}/settings`)).json(),
-      name,
-    );
-    expect(settings).toMatchObject({ egress: false, limits: { memory_mb: 256 } });
+    expect(await readSettings()).toMatchObject({
+      buildpack: 'https://git.example.com/team/bp.git#v2',
+      egress: false,
+      limits: { memory_mb: 256 },
+    });
+    // Shown after a reload; emptied, it goes back to auto-detect.
+    await page.reload();
+    expect(await page.getByLabel('Buildpack').inputValue()).toBe('https://git.example.com/team/bp.git#v2');
+    await page.getByLabel('Buildpack').fill('');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('status').getByText('Saved.').waitFor();
+    expect(await readSettings()).toMatchObject({ buildpack: null, egress: false });
 
     // Delete the project: only once its name is typed.
     await page.getByRole('button', { name: 'Delete project' }).click();

@@ -4,6 +4,7 @@ import { changeFrom, formFrom, type Settings } from '../src/features/settings/se
 const stored: Settings = {
   health_check_path: '/healthz',
   builder: 'node',
+  buildpack: 'custom-buildpack',
   egress: false,
   limits: { memory_mb: 256, cpu_millicores: null, max_processes: 64, disk_mb: null },
   applies: 'changes apply at the next deployment; egress applies at once',
@@ -16,6 +17,7 @@ describe('settings form', () => {
     expect(changeFrom(form)).toEqual({
       health_check_path: '/healthz',
       builder: 'node',
+      buildpack: 'custom-buildpack',
       egress: false,
       limits: stored.limits,
     });
@@ -33,6 +35,22 @@ describe('settings form', () => {
     const form = formFrom(stored);
     form.limits.memory_mb = typed;
     expect(changeFrom(form).limits?.memory_mb).toEqual(sent);
+  });
+
+  it.each([
+    ['', null],
+    ['   ', null],
+    [' https://example.com/bp.git#v1 ', 'https://example.com/bp.git#v1'],
+    ['/etc', '/etc'],
+  ])(
+    'a buildpack typed as %j is sent as %j (empty = auto-detect; the API judges the rest)',
+    (typed, sent) => {
+      expect(changeFrom({ ...formFrom(stored), buildpack: typed }).buildpack).toEqual(sent);
+    },
+  );
+
+  it('auto-detection (null) shows as an empty buildpack input', () => {
+    expect(formFrom({ ...stored, buildpack: null }).buildpack).toBe('');
   });
 
   it('an empty health check path means the platform default (null)', () => {

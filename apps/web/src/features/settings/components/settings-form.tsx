@@ -1,4 +1,4 @@
-// Project settings: health check path, builder, outside-world access and per-instance limits,
+// Project settings: health check path, builder, buildpack, outside-world access and per-instance limits,
 // saved as one change (the API validates and names the rule a field breaks).
 import { type FormEvent, useEffect, useState } from 'react';
 import { fieldError, type Problem, toProblem } from '../../../shared/problem.js';
@@ -75,6 +75,17 @@ export function SettingsPanel({ name }: { name: string }) {
               ))}
             </select>
           </div>
+          <Field
+            label="Buildpack"
+            placeholder="auto-detect"
+            hint="name of a buildpack installed on this platform, or an https:// git URL (optionally #ref); it builds instead of the builder; empty = auto-detect"
+            value={form.buildpack}
+            spellCheck={false}
+            autoCapitalize="off"
+            autoComplete="off"
+            onChange={(e) => setForm({ ...form, buildpack: e.target.value })}
+            error={fieldError(problem, 'buildpack')}
+          />
           <div className="field">
             <label>
               <input
