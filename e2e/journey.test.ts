@@ -2,7 +2,9 @@
 // real CLI (its own XDG_CONFIG_HOME, git through its credential helper), Client B signed up in headless
 // chromium on the dashboard's sign-up page, then using the API with that browser's session cookie and
 // Origin (the whole dashboard journey is apps/web/test). Each deploys every fixture app meant to
-// succeed, sees the failing ones diagnosed, then tries every door into the other's projects (REST, git
+// succeed (buildpack-app with the operator-installed custom-buildpack, set by A with `paastech
+// buildpacks:set` and by B over REST after a push without it was diagnosed), sees the failing ones
+// diagnosed, then tries every door into the other's projects (REST, git
 // over HTTP and SSH, the dashboard's pages in the browser) and gets nothing; then config, rollback,
 // scale, domains, logs and delete.
 import fs from 'node:fs';
@@ -15,6 +17,7 @@ import {
   type BrowserTab,
   CLI,
   Client,
+  commitChange,
   FIXTURES,
   fixtureRepository,
   gitEnv,
@@ -36,11 +39,12 @@ const FAILING: Record<string, RegExp> = {
   'build-fails': /build command "npm run build" exited with code 2/,
   'crash-on-start': /web\.1 crashed on start: exited with code 3/,
   'wrong-port': /web\.1 listens on 127\.0\.0\.1:3000, not on the port in \$PORT/,
-  // Needs the custom buildpack, which only Pomegrenade's own tests can select (the API has no
-  // buildpack setting): without it no builder recognises a lone greeting.txt.
-  'buildpack-app':
-    /no builder fits this app: add a package\.json, requirements\.txt, index\.html or a Procfile/,
 };
+/** A lone greeting.txt: no built-in builder fits it (B's first push, before its buildpack is set). */
+const NO_BUILDER =
+  /no builder fits this app: add a package\.json, requirements\.txt, index\.html or a Procfile/;
+/** The operator-installed buildpack buildpack-app needs (copied into the data dir's buildpacks/). */
+const BUILDPACK = 'custom-buildpack';
 /** What the apps meant to succeed answer at / (an unknown new fixture must answer 200). */
 const BODIES: Record<string, RegExp> = {
   'node-hello': /^hello from v1 \(web\.1\)\n$/,
@@ -48,6 +52,8 @@ const BODIES: Record<string, RegExp> = {
   'static-site': /Hello from a static site/,
   'python-stdlib': /^hello from python in /,
   'procfile-web-worker': /^web is up\n$/,
+  // greeting.txt, then .profile.d's FROM_PROFILE, then the build count in the buildpack's cache.
+  'buildpack-app': /^hello from the buildpack profile-ok build 1\n$/,
 };
 
 /** Every fixture app directory (a directory with bin/compile is a buildpack, not an app). */
@@ -96,7 +102,11 @@ const cli = (args: string[], options: { cwd?: string; input?: string } = {}) =>
 const project = (who: 'a' | 'b', fixture: string) => `${who}-${fixture}`.slice(0, 40);
 
 beforeAll(async () => {
-  daemon = await startPaastechd({ role: 'all', timeoutMs: 60_000 });
+  // The operator installs the fixture buildpack before the platform starts: PAASTECH_BUILDPACKS_DIR
+  // is left at its default, <data dir>/buildpacks.
+  const dataDir = tempDir('pt-journey-');
+  fs.cpSync(path.join(FIXTURES, BUILDPACK), path.join(dataDir, 'buildpacks', BUILDPACK), { recursive: true });
+  daemon = await startPaastechd({ role: 'all', dataDir, timeoutMs: 60_000 });
   apiUrl = daemon.endpoints.get('dashboard and API')!.replace(/\/$/, '');
   port = appsPort(daemon);
   home = tempDir('pt-a-');
@@ -134,6 +144,12 @@ describe('two Clients deploy every fixture app', () => {
         const dir = await fixtureRepository(fixture, path.join(home, fixture));
         const created = await cli(['projects:create', project('a', fixture)], { cwd: dir });
         expect(created.code, created.stderr).toBe(0);
+        if (fixture === 'buildpack-app') {
+          const set = await cli(['buildpacks:set', BUILDPACK], { cwd: dir });
+          expect(set.stdout, set.stderr).toMatch(
+            /^a-buildpack-app buildpack set to custom-buildpack \(installed/,
+          );
+        }
         const push = await withRegistryRetry(() =>
           run('git', ['push', 'paastech', 'main'], { cwd: dir, env: cliEnv(), timeoutMs: 240_000 }),
         );
@@ -141,9 +157,21 @@ describe('two Clients deploy every fixture app', () => {
       },
       async () => {
         const dir = await fixtureRepository(fixture);
-        await b.createProject(project('b', fixture));
-        const push = await withRegistryRetry(() => pushHttp(daemon, dir, project('b', fixture), bToken));
-        pushes.set(project('b', fixture), push);
+        const name = project('b', fixture);
+        await b.createProject(name);
+        if (fixture === 'buildpack-app') {
+          // Without a buildpack the push is diagnosed; setting one deploys nothing by itself; the next
+          // push builds with it.
+          const plain = await pushHttp(daemon, dir, name, bToken);
+          expect(plain.stderr).toMatch(NO_BUILDER);
+          const set = await b.json('PATCH', `/api/v1/projects/${name}/settings`, { buildpack: BUILDPACK });
+          expect(set).toMatchObject({ buildpack: BUILDPACK, builder: 'auto' });
+          expect((await b.json('GET', `/api/v1/projects/${name}/settings`)).buildpack).toBe(BUILDPACK);
+          expect((await b.deployments(name)).deployments.map((d) => d.state)).toEqual(['failed']);
+          await commitChange(dir, 'README.md', 'now with its buildpack\n');
+        }
+        const push = await withRegistryRetry(() => pushHttp(daemon, dir, name, bToken));
+        pushes.set(name, push);
       },
     ]);
     // Four pushes at a time: parallel, without a 2-core machine timing builds out.
@@ -167,6 +195,11 @@ describe('two Clients deploy every fixture app', () => {
         expect(push.stderr, `${who} ${fixture}`).toMatch(FAILING[fixture]!);
         expect(push.stderr, `${who} ${fixture}`).not.toMatch(/deployed v1/);
       }
+      // The build output streamed to git push names the buildpack (B's is its second deployment).
+      const bp = pushes.get(project(who, 'buildpack-app'))!;
+      expect(bp.stderr).toContain('Using buildpack custom-buildpack (installed on this platform)');
+      expect(bp.stderr).toContain('compiling with the test buildpack');
+      expect(bp.stderr).toMatch(who === 'a' ? /deployed v1\b/ : /deployed v2\b/);
     }
   }, 480_000);
 
@@ -227,7 +260,7 @@ describe('each Client tries every door into the other’s projects and gets noth
     ['POST', '/domains', { hostname: 'stolen.example' }],
     ['DELETE', '/domains/stolen.example'],
     ['GET', '/settings'],
-    ['PATCH', '/settings', { egress: false, builder: 'static' }],
+    ['PATCH', '/settings', { egress: false, builder: 'static', buildpack: 'custom-buildpack' }],
     ['DELETE', ''],
   ];
 
