@@ -108,16 +108,22 @@ async function killAll(pidsOf: () => number[]): Promise<void> {
   }
 }
 
-/** Removes a group directory and its now-empty parents up to (not including) the root. */
-function rmdirUp(mounts: string[], relPath: string): void {
-  for (const mount of mounts) {
+/**
+ * Removes a group directory and its now-empty parents, up to and including the installation's root
+ * group once nothing is left in it: a stopped installation leaves no group behind (each test daemon
+ * left an empty root in every hierarchy before). A group being created meanwhile keeps its parents:
+ * create() is synchronous, and the kernel refuses to remove a group that has children.
+ */
+function rmdirUp(roots: string[], relPath: string): void {
+  for (const root of roots) {
     let rel = relPath;
-    while (rel && rel !== '.') {
+    for (;;) {
       try {
-        fs.rmdirSync(path.join(mount, rel));
+        fs.rmdirSync(path.join(root, rel));
       } catch {
         break;
       }
+      if (!rel || rel === '.') break;
       rel = path.dirname(rel);
     }
   }
@@ -184,7 +190,9 @@ class CgroupsV1 implements Cgroups {
     return { memoryBytes: mem, cpuMicros: Math.round(ns / 1000) };
   }
   list(): string[] {
-    return listDirs(this.dirs.memory);
+    // Every hierarchy: a kill -9 inside create() can leave a group in some of them only.
+    const all = [...new Set(Object.values(this.dirs))].map((d) => listDirs(d));
+    return [...new Set(all.flat())].sort((a, b) => b.split('/').length - a.split('/').length);
   }
 }
 
