@@ -1,12 +1,16 @@
 // Faults against a real `paastechd all` (needs `npm run build`): kill -9 of the daemon at rest, during
-// a push and during a build (nothing lost, repositories valid, no orphan, apps back), an instance
-// crash loop, two pushes to one project at once, and many pushes to many projects at once.
+// a push and during a build (nothing lost, repositories valid, no orphan process, cgroup, network
+// namespace, veth, nftables table, slot reservation or mount, apps back), an instance crash loop, two
+// pushes to one project at once, and many pushes to many projects at once; after a clean stop at the
+// end, none of those kernel objects is left, only the built projects' disk image files.
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { descendantsOf, type RunningDaemon, startPaastechd, tempDir } from '@paastech/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeObjects, expectedObjects, kernelObjects, type RunningInstance } from './kernel-objects.js';
 import {
   appsPort,
   type Client,
@@ -95,6 +99,65 @@ async function snapshot(projects: string[]) {
   return out;
 }
 
+/** Project id → name, of every project of the Client. */
+async function projectNames(): Promise<Map<string, string>> {
+  const { projects } = await client.json<{ projects: Array<{ id: string; name: string }> }>(
+    'GET',
+    '/api/v1/projects',
+  );
+  return new Map(projects.map((p) => [p.id, p.name]));
+}
+
+/** Names of the projects with a deployment (each got as far as its build: its disk exists). */
+async function builtProjects(names: Map<string, string>): Promise<string[]> {
+  const out: string[] = [];
+  for (const project of names.values())
+    if ((await client.deployments(project)).deployments.length > 0) out.push(project);
+  return out.sort();
+}
+
+/** True when the daemon put project disks on loop-mounted images (false: plain directories). */
+function loopDisks(): boolean {
+  const log = daemon.stdout() + daemon.stderr();
+  const loop = /disk quotas: an ext4 image per project/.test(log);
+  expect(loop || /disk quotas: loop devices unavailable/.test(log), 'the disk quota mode is logged').toBe(
+    true,
+  );
+  return loop;
+}
+
+/** Instance states with a process behind them. */
+const WITH_PROCESS = ['starting', 'running', 'unhealthy', 'stopping'];
+
+/**
+ * The installation's cgroups, networks and mounts are exactly those of what runs now: a cgroup per
+ * running instance (none for a dead instance or an interrupted build), a network (namespace, veth,
+ * nftables table, slot reservation) per project with running instances, a mounted disk per project
+ * that has built. Compared until equal for up to `timeoutMs`: an instance replaced by a deployment
+ * keeps its process (and cgroup) while it drains (PAASTECH_DRAIN_SECONDS, 5 s, then up to the stop
+ * grace), out of the API's status; an orphan stays, and fails it.
+ */
+async function expectNoOrphans(timeoutMs = 30_000): Promise<void> {
+  const loop = loopDisks();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const names = await projectNames();
+    const running: RunningInstance[] = [];
+    for (const project of names.values())
+      for (const i of (await client.status(project)).instances)
+        if (WITH_PROCESS.includes(i.state)) running.push({ project, deployment: i.deployment, name: i.name });
+    const disks = loop ? await builtProjects(names) : [];
+    const objects = kernelObjects(dataDir, names.keys());
+    const found = describeObjects(objects, names, dataDir);
+    const expected = expectedObjects(objects.hierarchies, running, disks);
+    if (Date.now() > deadline || isDeepStrictEqual(found, expected)) {
+      expect(found).toEqual(expected);
+      return;
+    }
+    await sleep(500);
+  }
+}
+
 beforeAll(async () => {
   dataDir = tempDir('pt-');
   await startDaemon();
@@ -118,17 +181,34 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await daemon?.stop();
-});
+  if (!daemon) return;
+  // What the installation knows before it stops (the project ids name its networks).
+  const names = await projectNames();
+  const built = await builtProjects(names);
+  const loop = loopDisks();
+  expect(await daemon.stop()).toBe(0);
+  // A clean stop leaves no cgroup (not even the installation's root), network or mount behind.
+  const objects = kernelObjects(dataDir, names.keys());
+  expect(describeObjects(objects, names, dataDir)).toEqual(expectedObjects(objects.hierarchies, [], []));
+  // Kept on purpose (isolation/disk-quota.ts, detachAll): each built project's image, for the next start.
+  const projectsDir = path.join(dataDir, 'pomegrenade', 'projects');
+  const images = [...names]
+    .filter(([id]) => fs.existsSync(path.join(projectsDir, id, 'disk.img')))
+    .map(([, name]) => name)
+    .sort();
+  expect(images).toEqual(loop ? built : []);
+}, 120_000);
 
 describe('kill -9 of paastechd', () => {
   it('at rest: every active app answers again after the restart; no deployment, repository or config lost; no orphan', async () => {
+    await expectNoOrphans();
     const before = await snapshot([...live.keys()]);
     const pids = await killDaemon();
     expect(pids.length).toBeGreaterThan(0);
     await startDaemon();
     expect(await survivors(pids)).toEqual([]);
     await allAppsAnswer();
+    await expectNoOrphans();
     expect(await snapshot([...live.keys()])).toEqual(before);
     for (const p of live.keys()) git(await repository(p), ['fsck', '--full', '--strict']);
   }, 180_000);
@@ -153,6 +233,7 @@ describe('kill -9 of paastechd', () => {
     // No deployment stays half-way.
     const settled = await client.settled('victim', 60_000);
     expect(settled.filter((d) => ['queued', 'building', 'releasing'].includes(d.state))).toEqual([]);
+    await expectNoOrphans();
     const again = await pushHttp(daemon, dir, 'victim', client.token, 240_000, true);
     expect(again.code, again.stderr).toBe(0);
     const version = /deployed v(\d+)/.exec(again.stderr)?.[1];
@@ -192,6 +273,8 @@ describe('kill -9 of paastechd', () => {
     expect(interrupted?.state, JSON.stringify(settled)).toBe('failed');
     expect(interrupted?.failure_reason).toMatch(/interrupted by a platform restart/);
     await allAppsAnswer();
+    // Nothing of the interrupted build (its cgroup, its prepared web sandbox) is left.
+    await expectNoOrphans();
     pkg.scripts.build = 'node -e "0"';
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg));
     const fixed = await commitChange(dir, 'note.txt', 'fast build\n');
