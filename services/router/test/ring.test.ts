@@ -521,9 +521,16 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
 
   it('reads the ring from its own file (no Runtime API stream held open), removed when the router stops', async () => {
     const paths = haproxyPaths(h.dataDir);
-    expect(paths.ringDir.startsWith('/dev/shm/')).toBe(fs.existsSync('/dev/shm'));
-    expect(fs.statSync(paths.ringDir).mode & 0o777).toBe(0o700);
-    expect(fs.statSync(paths.ringFile).size).toBe(ACCESS_RING_BYTES);
+    const ringDir = fs.readFileSync(path.join(paths.dir, 'ring.dir'), 'utf8');
+    expect(ringDir.startsWith('/dev/shm/paastech-router-')).toBe(true);
+    expect(fs.statSync(ringDir).mode & 0o777).toBe(0o700);
+    // One file per HAProxy worker alive: the reloaded one's went with it.
+    const rings = () => fs.readdirSync(ringDir).filter((f) => /^access-[0-9a-f]+\.ring$/.test(f));
+    await waitFor(() => rings().length === 1, 5_000, 'one ring file');
+    const file = path.join(ringDir, rings()[0] as string);
+    expect(fs.statSync(file).size).toBe(ACCESS_RING_BYTES);
+    // Allocated to the last page by the router before HAProxy mapped it.
+    expect(fs.statSync(file).blocks * 512).toBeGreaterThanOrEqual(ACCESS_RING_BYTES);
     const before = await settled();
     await send(5);
     await expectCounted(before, 5);
@@ -546,14 +553,14 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
   });
 
   it('stops without waiting for the drain bound, with the last requests counted', async () => {
+    const ringDirAtStart = fs.readFileSync(path.join(h.dataDir, 'router', 'ring.dir'), 'utf8');
     const ids = await send(3);
     const started = Date.now();
     await h.router.stop();
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(haproxiesIn(h.dataDir)).toEqual([]);
-    const paths = haproxyPaths(h.dataDir);
-    expect(fs.existsSync(paths.ringFile)).toBe(false);
-    expect(fs.existsSync(`${paths.ringFile}.bak`)).toBe(false);
+    expect(fs.existsSync(path.join(h.dataDir, 'router', 'ring.dir'))).toBe(false);
+    expect(fs.existsSync(ringDirAtStart)).toBe(false);
     const logged = accessLines().map((l) => l.requestId);
     expect(ids.filter((id) => logged.includes(id))).toEqual(ids);
     await h.restart();
@@ -562,5 +569,60 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
       10_000,
       'again',
     );
+  });
+});
+
+describe.skipIf(!haproxyAvailable())('haproxy reloaded before it logged any line', () => {
+  it('keeps serving and counting: each start and reload has a ring file of its own', async () => {
+    // HAProxy 2.6 renames a ring file it finds only when that holds lines: a reload onto the file
+    // an empty-ringed worker maps made the new worker rewrite its header under the old one, and
+    // both crashed (the master then exited).
+    const a = await new Backend('a').start();
+    const h = await startHarness('haproxy');
+    try {
+      const [master, worker] = haproxiesIn(h.dataDir);
+      const routes = (n: number) => [
+        route({ projectId: 'p1', hostnames: ['one.apps.test'], upstreamAddresses: [a.address] }),
+        ...Array.from({ length: n }, (_, i) =>
+          route({ projectId: `m${i}`, hostnames: [`m${i}.apps.test`], upstreamAddresses: [a.address] }),
+        ),
+      ];
+      // More projects than slots, and not one request yet: a reload (a new worker).
+      h.routes.setRoutes(routes(40));
+      await waitFor(() => !haproxiesIn(h.dataDir).includes(worker as number), 15_000, 'reloaded');
+      // And another one at once.
+      h.routes.setRoutes(routes(80));
+      await waitFor(() => haproxiesIn(h.dataDir).length === 2, 15_000, 'one worker');
+      const second = haproxiesIn(h.dataDir)[1];
+      h.routes.setRoutes(routes(160));
+      await waitFor(
+        () => !haproxiesIn(h.dataDir).includes(second as number) && haproxiesIn(h.dataDir).length === 2,
+        15_000,
+        'reloaded again',
+      );
+      // Spread over a few seconds: the crash came a second or two after the reload, as lines went in.
+      const statuses: Array<number | string> = [];
+      for (let i = 0; i < 6; i++) {
+        statuses.push(
+          await request(h.port, 'one.apps.test', '/echo').then(
+            (r) => r.status,
+            (e: Error) => e.message,
+          ),
+        );
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+      expect(haproxiesIn(h.dataDir)[0]).toBe(master);
+      await waitFor(
+        async () =>
+          ((await admin<{ projects: Record<string, { requests: number }> }>(h.dataDir, '/stats')).projects.p1
+            ?.requests ?? 0) === 6,
+        5_000,
+        'six requests counted',
+      );
+    } finally {
+      await h.stop();
+      await a.stop();
+    }
   });
 });

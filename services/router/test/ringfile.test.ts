@@ -3,15 +3,15 @@
 // reads — lines in order across many laps of a small ring, none handed over half when the reader
 // falls a whole ring behind, the lines of a SIGKILLed worker still read, and the fallback to the
 // Runtime API stream for a file that is not a ring this reader knows.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '@paastech/kit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { haproxyPaths } from '../src/haproxy/config.js';
 import { accessField, emptyAccessLine, type RingSink, scanAccessLine } from '../src/haproxy/ring.js';
+import { closeRingDir, makeRingFile, openRingDir, RING_DIR_RECORD } from '../src/haproxy/ringdir.js';
 import { RING_HEADER_BYTES, RingFileFollower, readRingHeader, unframe } from '../src/haproxy/ringfile.js';
 import { haproxyAvailable } from '../src/index.js';
 import { tempDir, waitFor } from './support/harness.js';
@@ -87,6 +87,8 @@ describe('unframe (HAProxy 2.6 ring storage → newline-ended lines)', () => {
   });
 });
 
+const silent = createLogger('router', { level: 'silent', format: 'json' });
+
 /** A writable that keeps what a logger writes. */
 function logCapture() {
   const lines: string[] = [];
@@ -128,7 +130,9 @@ async function freePort(): Promise<number> {
 /** An HAProxy (one process, no master) answering every request itself, its access log in a ring file. */
 async function haproxyWithRing(dir: string, ringBytes: number) {
   const port = await freePort();
-  const file = path.join(dir, 'access.ring');
+  // Made and filled by the router before HAProxy maps it, as the plane does (ringdir.ts).
+  const file = makeRingFile(dir, 'a1', ringBytes, silent) as string;
+  const inode = fs.statSync(file).ino;
   const cfg = path.join(dir, 'h.cfg');
   fs.writeFileSync(
     cfg,
@@ -168,6 +172,9 @@ async function haproxyWithRing(dir: string, ringBytes: number) {
     10_000,
     'haproxy listening',
   );
+  // HAProxy took the file as it was (renamed none: the ring in it was empty).
+  expect(fs.statSync(file).ino).toBe(inode);
+  expect(fs.existsSync(`${file}.bak`)).toBe(false);
   return { port, file, child, pid: child.pid as number };
 }
 
@@ -228,7 +235,6 @@ describe.skipIf(!haproxyAvailable())('RingFileFollower on a real HAProxy', () =>
     const log = logCapture();
     const fallback = { attached: 0 };
     const follower = new RingFileFollower(
-      h.file,
       rec.sink,
       async () => h.pid,
       () => ({
@@ -245,7 +251,7 @@ describe.skipIf(!haproxyAvailable())('RingFileFollower on a real HAProxy', () =>
       h.child.kill('SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });
     });
-    await follower.attach();
+    await follower.attach(h.file);
     return { h, rec, log, follower, fallback };
   };
 
@@ -332,14 +338,13 @@ describe.skipIf(!haproxyAvailable())('RingFileFollower on a real HAProxy', () =>
     expect([...rec.ids].sort((x, y) => x - y)).toEqual(Array.from({ length: n }, (_, i) => i));
   });
 
-  it('hands over to the Runtime API stream when the file is not a ring it knows, or is not used', async () => {
+  it('hands over to the Runtime API stream when a ring has no file, or its file is not a ring it knows', async () => {
     const dir = tempDir();
-    const file = path.join(dir, 'access.ring');
+    const file = path.join(dir, 'access-1.ring');
     fs.writeFileSync(file, Buffer.alloc(8192, 7));
     const log = logCapture();
     let attached = 0;
     const follower = new RingFileFollower(
-      file,
       recordingSink().sink,
       async () => 1,
       () => ({
@@ -351,14 +356,13 @@ describe.skipIf(!haproxyAvailable())('RingFileFollower on a real HAProxy', () =>
       }),
       log.logger,
     );
-    // A ring kept in HAProxy's memory (no room for the file): the stream, and nothing said.
-    await follower.attach(false);
+    // A ring kept in HAProxy's memory (no file could be made for it): the stream, nothing said.
+    await follower.attach(undefined);
     expect(attached).toBe(1);
     expect(log.lines).toEqual([]);
     // A file of another layout: the stream, said once, and for every later worker too.
-    await follower.attach();
-    fs.writeFileSync(file, Buffer.alloc(0));
-    await follower.attach();
+    await follower.attach(file);
+    await follower.attach(path.join(dir, 'access-2.ring'));
     follower.close();
     fs.rmSync(dir, { recursive: true, force: true });
     expect(attached).toBe(3);
@@ -366,20 +370,112 @@ describe.skipIf(!haproxyAvailable())('RingFileFollower on a real HAProxy', () =>
   });
 });
 
-describe('where the ring file lives', () => {
-  it('in a directory of its own under /dev/shm, one per data dir, when the host has it', () => {
-    const shm = tempDir();
-    const a = haproxyPaths('/srv/a', shm);
-    const b = haproxyPaths('/srv/b', shm);
-    expect(path.dirname(a.ringDir)).toBe(shm);
-    expect(a.ringDir).not.toBe(b.ringDir);
-    expect(a.ringFile).toBe(path.join(a.ringDir, 'access.ring'));
-    expect(haproxyPaths('/srv/a', shm).ringFile).toBe(a.ringFile);
-    fs.rmSync(shm, { recursive: true });
+describe('the ring directory and files (ringdir.ts)', () => {
+  const made: string[] = [];
+  afterEach(() => {
+    for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
   });
-  it('in the router directory when there is no /dev/shm', () => {
-    const p = haproxyPaths('/srv/a', '/no/such/shm');
-    expect(p.ringDir).toBe(p.dir);
-    expect(p.ringFile).toBe(path.join(p.dir, 'access.ring'));
+  const dirs = () => {
+    const shm = tempDir();
+    const routerDir = tempDir();
+    made.push(shm, routerDir);
+    return { shm, routerDir };
+  };
+
+  it('makes a directory of its own (random name, 0700, owner file), recorded in the router directory; the next start replaces it', () => {
+    const { shm, routerDir } = dirs();
+    const one = openRingDir(routerDir, silent, shm);
+    expect(path.dirname(one)).toBe(shm);
+    expect(path.basename(one)).toMatch(/^paastech-router-[A-Za-z0-9]{6}$/);
+    expect(fs.statSync(one).mode & 0o777).toBe(0o700);
+    expect(fs.readFileSync(path.join(one, 'owner'), 'utf8')).toBe(routerDir);
+    expect(fs.readFileSync(path.join(routerDir, RING_DIR_RECORD), 'utf8')).toBe(one);
+    const file = makeRingFile(one, 'ab12', 3 << 20, silent) as string;
+    expect(fs.statSync(file).size).toBe(3 << 20);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    // Allocated, not sparse: HAProxy never writes a page the file system has no room for.
+    expect(fs.statSync(file).blocks * 512).toBeGreaterThanOrEqual(3 << 20);
+    // Made exclusively: never one a worker maps already.
+    expect(makeRingFile(one, 'ab12', 1 << 20, silent)).toBeUndefined();
+    expect(fs.statSync(file).size).toBe(3 << 20);
+    const two = openRingDir(routerDir, silent, shm);
+    expect(two).not.toBe(one);
+    expect(fs.existsSync(one)).toBe(false);
+    closeRingDir(two, routerDir, silent, shm);
+    expect(fs.readdirSync(shm)).toEqual([]);
+    expect(fs.existsSync(path.join(routerDir, RING_DIR_RECORD))).toBe(false);
+  });
+
+  it.each([
+    {
+      name: 'a symlink to someone else’s directory',
+      plant: (shm: string, victim: string) =>
+        fs.symlinkSync(victim, path.join(shm, 'paastech-router-aaaaaa')),
+    },
+    {
+      name: 'a directory readable by others (not 0700)',
+      plant: (shm: string) => fs.mkdirSync(path.join(shm, 'paastech-router-bbbbbb'), { mode: 0o755 }),
+    },
+    {
+      name: 'a directory not of our naming',
+      plant: (shm: string) => fs.mkdirSync(path.join(shm, 'paastech-router-c'), { mode: 0o700 }),
+    },
+  ])('removes nothing recorded that is not its own: $name', ({ plant }) => {
+    const { shm, routerDir } = dirs();
+    const victim = tempDir();
+    made.push(victim);
+    fs.writeFileSync(path.join(victim, 'access-00.ring'), 'precious');
+    fs.writeFileSync(path.join(victim, 'owner'), 'precious');
+    plant(shm, victim);
+    const planted = fs.readdirSync(shm)[0] as string;
+    if (fs.lstatSync(path.join(shm, planted)).isDirectory()) {
+      fs.writeFileSync(path.join(shm, planted, 'access-00.ring'), 'x');
+      fs.writeFileSync(path.join(shm, planted, 'owner'), '/no/such/router/dir');
+    }
+    // Recorded as if this router had made it (a record in a data dir someone could write).
+    fs.writeFileSync(path.join(routerDir, RING_DIR_RECORD), path.join(shm, planted));
+    const mine = openRingDir(routerDir, silent, shm);
+    expect(fs.readFileSync(path.join(victim, 'access-00.ring'), 'utf8')).toBe('precious');
+    expect(fs.readFileSync(path.join(victim, 'owner'), 'utf8')).toBe('precious');
+    expect(fs.lstatSync(path.join(shm, planted))).toBeDefined();
+    expect(mine).not.toBe(path.join(shm, planted));
+  });
+
+  it('sweeps the directories of routers whose data dir is gone, and only those', () => {
+    const { shm, routerDir } = dirs();
+    const alive = tempDir();
+    made.push(alive);
+    const plant = (name: string, owner?: string, extra?: string) => {
+      const dir = path.join(shm, name);
+      fs.mkdirSync(dir, { mode: 0o700 });
+      fs.writeFileSync(path.join(dir, 'access-1f.ring'), 'x');
+      if (owner !== undefined) fs.writeFileSync(path.join(dir, 'owner'), owner);
+      if (extra) fs.writeFileSync(path.join(dir, extra), 'keep');
+      return dir;
+    };
+    const gone = plant('paastech-router-gone01', '/no/such/data/dir/router');
+    const kept = plant('paastech-router-kept01', alive);
+    const young = plant('paastech-router-young1'); // no owner yet: another router may be making it
+    const foreign = plant('paastech-router-other1', '/no/such/data/dir/router', 'notes.txt');
+    openRingDir(routerDir, silent, shm);
+    expect(fs.existsSync(gone)).toBe(false);
+    expect(fs.existsSync(kept)).toBe(true);
+    expect(fs.existsSync(young)).toBe(true);
+    // A file not of our naming is never removed (nor, then, its directory).
+    expect(fs.readFileSync(path.join(foreign, 'notes.txt'), 'utf8')).toBe('keep');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('says no room, and leaves no file, on a full file system', () => {
+    const mount = tempDir();
+    made.push(mount);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount]);
+    try {
+      const log = logCapture();
+      expect(makeRingFile(mount, 'cd34', 4 << 20, log.logger)).toBeUndefined();
+      expect(fs.readdirSync(mount)).toEqual([]);
+      expect(log.lines.some((l) => l.includes('ENOSPC'))).toBe(true);
+    } finally {
+      execFileSync('umount', [mount]);
+    }
   });
 });

@@ -3,8 +3,6 @@
 //
 // Invariant: the generated files describe the whole current state (slots, servers, maps), so an
 // HAProxy started or reloaded from them serves exactly what the runtime API had set.
-import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { RouterConfig } from '../config.js';
 import { FORWARDING, HOP_BY_HOP } from '../headers.js';
@@ -30,13 +28,6 @@ export interface HaproxyPaths {
   lua: string;
   /** Self-signed certificate served to clients naming no host we have a certificate for. */
   fallbackCert: string;
-  /**
-   * The file HAProxy keeps its access-log ring in (`backing-file`), read by the router (ring.ts),
-   * and the directory holding it: in /dev/shm (memory, never written back to a disk, not on the
-   * data dir's file system, which may fill up) when the host has it, else `dir`.
-   */
-  ringFile: string;
-  ringDir: string;
   maps: {
     hosts: string;
     names: string;
@@ -51,20 +42,11 @@ export interface HaproxyPaths {
 }
 
 /** The layout of the haproxy data plane's directory. */
-export function haproxyPaths(dataDir: string, shm = SHM): HaproxyPaths {
+export function haproxyPaths(dataDir: string): HaproxyPaths {
   const dir = path.join(dataDir, 'router');
   const map = (name: string) => path.join(dir, 'maps', `${name}.map`);
-  // One directory per data dir (routers of different data dirs run side by side, as in the tests).
-  const ringDir = isWritableDir(shm)
-    ? path.join(
-        shm,
-        `paastech-router-${createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 16)}`,
-      )
-    : dir;
   return {
     dir,
-    ringDir,
-    ringFile: path.join(ringDir, 'access.ring'),
     config: path.join(dir, 'haproxy.cfg'),
     socket: path.join(dir, 'haproxy.sock'),
     pidFile: path.join(dir, 'haproxy.pid'),
@@ -81,18 +63,6 @@ export function haproxyPaths(dataDir: string, shm = SHM): HaproxyPaths {
     },
     pages: path.join(dir, 'pages'),
   };
-}
-
-/** Where a host keeps shared memory as files (tmpfs). */
-const SHM = '/dev/shm';
-
-function isWritableDir(dir: string): boolean {
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-    return fs.statSync(dir).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /** Backend of the hosts of projects with no healthy instance. */
@@ -276,13 +246,13 @@ export const ACCESS_LOG_FORMAT = [
   '"host":"%[var(txn.host)]"}',
 ].join(',');
 
-/** The ring HAProxy writes access-log lines into (read by the router, see ring.ts). */
+/** The ring HAProxy writes access-log lines into (read by the router: ringfile.ts, ring.ts). */
 export const ACCESS_RING = 'access';
 /**
  * Its size, the file's header included: ~1.5 s of lines at 30k req/s with ~350-byte lines (a short
- * host name), against a router that reads it every 50 ms. The router allocates all of it in
- * memory (/dev/shm) for as long as HAProxy runs, and up to as much again for the file of the
- * previous worker until that worker has exited.
+ * host name), against a router that reads it every 50 ms. Each HAProxy worker alive has one, all of
+ * it allocated (in /dev/shm: memory): a reloaded worker keeps its file until it has exited
+ * (hard-stop-after bounds that).
  */
 export const ACCESS_RING_BYTES = 16 * 1024 * 1024;
 /** Longest line kept whole (a host name of 253 characters, JSON-escaped, fits). */
@@ -301,8 +271,8 @@ export interface CfgInput {
    * request counter (`%rt`) starts again at 0 in every new worker.
    */
   requestIdPrefix: string;
-  /** Keep the ring in paths.ringFile (else in HAProxy's memory only, read over the Runtime API). */
-  ringInFile: boolean;
+  /** The file to keep the ring in (ringdir.ts); undefined: in HAProxy's memory only, read over the Runtime API. */
+  ringFile?: string;
 }
 
 /** Quotes a path for haproxy.cfg. */
@@ -341,7 +311,7 @@ export function haproxyCfg(input: CfgInput): string {
     `  size ${ACCESS_RING_BYTES}`,
     // The ring lives in this file, mapped into HAProxy's memory: the router reads it from there
     // (ringfile.ts), so HAProxy wakes no reader and sends nothing per request.
-    ...(input.ringInFile ? [`  backing-file ${q(paths.ringFile)}`] : []),
+    ...(input.ringFile ? [`  backing-file ${q(input.ringFile)}`] : []),
     '',
     'defaults',
     '  mode http',

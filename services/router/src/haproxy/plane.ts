@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { type Logger, run } from '@paastech/kit';
+import { run } from '@paastech/kit';
 import type { DataPlane, DataPlaneContext, Listening } from '../dataplane.js';
 import type { RouteEntry, RouteTable } from '../routes.js';
 import type { TrafficStats } from '../stats.js';
@@ -36,6 +36,7 @@ import {
   type RingSink,
   scanAccessLine,
 } from './ring.js';
+import { closeRingDir, makeRingFile, openRingDir, ringFilesSupported } from './ringdir.js';
 import { type AccessLogReader, RingFileFollower } from './ringfile.js';
 import { RuntimeApi } from './runtime.js';
 
@@ -120,92 +121,6 @@ function writeAtomic(file: string, text: string): void {
 }
 
 /** Sends `sig` to `pid`; a process that is already gone is fine. */
-/** Removes the access-log ring's files (and their directory when it is the ring's own, in /dev/shm). */
-function removeRingFiles(paths: HaproxyPaths): void {
-  if (paths.ringDir === paths.dir) {
-    fs.rmSync(paths.ringFile, { force: true });
-    fs.rmSync(`${paths.ringFile}.bak`, { force: true });
-  } else fs.rmSync(paths.ringDir, { recursive: true, force: true });
-}
-
-/**
- * Clears the ring files of an earlier run (a router killed before it could remove them) and makes
- * the ring's directory. One in /dev/shm (writable by every user) must be made by this process,
- * mode 0700: a directory someone else made there first is refused, not used.
- */
-function prepareRingDir(paths: HaproxyPaths, logger: Logger): void {
-  removeRingFiles(paths);
-  if (paths.ringDir === paths.dir) return;
-  sweepOrphanRingDirs(path.dirname(paths.ringDir), logger);
-  try {
-    fs.mkdirSync(paths.ringDir, { mode: 0o700 });
-  } catch (err) {
-    throw new Error(`cannot make ${paths.ringDir} for haproxy's access-log ring: ${(err as Error).message}`);
-  }
-  // Which router directory it serves: a sweep removes the directory once that one is gone.
-  fs.writeFileSync(path.join(paths.ringDir, RING_OWNER), paths.dir, { mode: 0o600 });
-}
-
-/** In a ring directory of /dev/shm: the router directory it serves. */
-const RING_OWNER = 'owner';
-/** A ring directory with no owner file yet may be one another router is making. */
-const RING_DIR_GRACE_MS = 60_000;
-
-/**
- * Removes the ring directories (in /dev/shm: memory) of routers killed before they could remove
- * them and whose data dir is gone since (a router started again on its data dir removes its own):
- * only this user's directories, of our naming, not symlinks.
- */
-function sweepOrphanRingDirs(shm: string, logger: Logger): void {
-  let names: string[];
-  try {
-    names = fs.readdirSync(shm).filter((n) => /^paastech-router-[0-9a-f]{16}$/.test(n));
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const dir = path.join(shm, name);
-    try {
-      const st = fs.lstatSync(dir);
-      if (!st.isDirectory() || st.uid !== process.getuid?.()) continue;
-      let owner: string | undefined;
-      try {
-        owner = fs.readFileSync(path.join(dir, RING_OWNER), 'utf8');
-      } catch {
-        if (Date.now() - st.mtimeMs < RING_DIR_GRACE_MS) continue;
-      }
-      if (owner !== undefined && fs.existsSync(owner)) continue;
-      fs.rmSync(dir, { recursive: true, force: true });
-      logger.info({ dir, owner }, 'removed the access-log ring of a router whose data dir is gone');
-    } catch {
-      // Removed meanwhile, or not ours to look at.
-    }
-  }
-}
-
-/**
- * True when the ring's file system has room for the ring file, the `.bak` HAProxy makes of the
- * previous one at a reload, and as much again. A page of the file HAProxy first writes on a full
- * file system is a SIGBUS (the router allocates the whole file once HAProxy made it: ringfile.ts);
- * without that room the ring stays in HAProxy's memory and is read over the Runtime API.
- */
-function roomForRing(paths: HaproxyPaths, logger: Logger): boolean {
-  try {
-    const fsStats = fs.statfsSync(paths.ringDir);
-    if (fsStats.bavail * fsStats.bsize >= 3 * ACCESS_RING_BYTES) return true;
-    logger.warn(
-      { dir: paths.ringDir, freeBytes: fsStats.bavail * fsStats.bsize },
-      'too little room for the access-log ring file; keeping the ring in haproxy memory',
-    );
-  } catch (err) {
-    logger.warn(
-      { dir: paths.ringDir, err: (err as Error).message },
-      'cannot check room for the access-log ring file',
-    );
-  }
-  return false;
-}
-
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig);
@@ -329,8 +244,10 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
 
   /** The request-id prefix of the HAProxy started or reloaded last (see CfgInput.requestIdPrefix). */
   let requestIdPrefix = randomBytes(5).toString('hex');
-  /** Whether the HAProxy started or reloaded last keeps its access-log ring in paths.ringFile. */
-  let ringInFile = false;
+  /** Where the ring files go (ringdir.ts); undefined: none (rings in HAProxy's memory). */
+  let ringDir: string | undefined;
+  /** The ring file of the HAProxy started or reloaded last (undefined: its ring is in memory). */
+  let ringFile: string | undefined;
 
   /**
    * Writes haproxy.cfg, the Lua script, pages and maps for the current state; `restart` when a
@@ -339,7 +256,8 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   const writeFiles = (routes: RouteEntry[], restart = false) => {
     if (restart) {
       requestIdPrefix = randomBytes(5).toString('hex');
-      ringInFile = roomForRing(paths, logger);
+      ringFile =
+        ringDir === undefined ? undefined : makeRingFile(ringDir, requestIdPrefix, ACCESS_RING_BYTES, logger);
     }
     fs.mkdirSync(path.join(paths.dir, 'maps'), { recursive: true, mode: 0o700 });
     fs.mkdirSync(paths.pages, { recursive: true, mode: 0o700 });
@@ -361,7 +279,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
         ...(tlsPort !== undefined ? { tlsPort } : {}),
         slots: slots.map((s) => ({ name: s.name, servers: [...s.servers.keys()] })),
         requestIdPrefix,
-        ringInFile,
+        ...(ringFile !== undefined ? { ringFile } : {}),
       }),
     );
   };
@@ -418,7 +336,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   const launch = async () => {
     // setpriv --pdeathsig: HAProxy is killed with the router even when the router is SIGKILLed.
     const argv = ['-W', '-db', '-f', paths.config, '-p', paths.pidFile];
-    // The access log goes to a memory ring (read by RingFollower), not to stdout.
+    // The access log goes to the ring (ringfile.ts, ring.ts), not to stdout.
     const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe'];
     const proc = PDEATHSIG
       ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'haproxy', ...argv], { stdio })
@@ -442,7 +360,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       restartDelay = Math.min(restartDelay * 2, 5_000);
     });
     await waitReady(proc, () => stderr);
-    await ring?.attach(ringInFile);
+    await ring?.attach(ringFile);
     started = true;
     restartDelay = 200;
   };
@@ -472,7 +390,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     await waitReady(proc, () => '', before);
     // The new worker's ring; the old worker's is read on until that worker has finished.
     if (before !== undefined) ring?.workerStopping(before);
-    await ring?.attach(ringInFile);
+    await ring?.attach(ringFile);
     logger.info({ slots: slots.length }, 'haproxy reloaded with more slot backends');
   };
 
@@ -624,7 +542,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     async start(): Promise<Listening> {
       fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
       await killStale();
-      prepareRingDir(paths, logger);
+      ringDir = ringFilesSupported() ? openRingDir(paths.dir, logger) : undefined;
       if (port === 0) port = await freePort(config.listenHost);
       if (tlsPort === 0) tlsPort = await freePort(config.listenHost);
       if (tlsPort !== undefined) {
@@ -638,10 +556,16 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       writeFiles(routes, true);
       const ports = () => (tlsPort === undefined ? [port] : [port, tlsPort]);
       ring = new RingFileFollower(
-        paths.ringFile,
         logSink,
         workerPid,
-        () => new RingFollower(paths.socket, ACCESS_RING, logSink, workerPid, ports, logger),
+        () => {
+          const stream = new RingFollower(paths.socket, ACCESS_RING, logSink, workerPid, ports, logger);
+          return {
+            attach: () => stream.attach(),
+            workerStopping: (pid) => stream.workerStopping(pid),
+            close: () => stream.close(),
+          };
+        },
         logger,
       );
       await launch();
@@ -669,7 +593,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       const proc = child;
       if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
         ring?.close();
-        removeRingFiles(paths);
+        if (ringDir !== undefined) closeRingDir(ringDir, paths.dir, logger);
         return;
       }
       const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -682,7 +606,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       child = undefined;
       // The last read of the worker's ring, now that it has exited.
       ring?.close();
-      removeRingFiles(paths);
+      if (ringDir !== undefined) closeRingDir(ringDir, paths.dir, logger);
       fs.rmSync(paths.pidFile, { force: true });
     },
   };

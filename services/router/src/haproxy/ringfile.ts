@@ -12,20 +12,22 @@
 // what is written); offset x is at byte RING_HEADER_BYTES + x % size of the file.
 //
 // Invariants:
-// - HAProxy writes a new file at every start and reload (it renames the one there to `.bak`). The
-//   router keeps each file it opened until the worker writing it has exited, then reads it a last
-//   time: the lines of a worker that stopped (reload, stop) or died (crash, SIGKILL) are all read.
+// - Every HAProxy start and reload has a file of its own (the router makes it: ringdir.ts). The
+//   router keeps each file until the worker writing it has exited, then reads it a last time and
+//   removes it: the lines of a worker that stopped (reload, stop) or died (crash, SIGKILL) are all
+//   read.
 // - HAProxy writes while the router reads, without a lock the router can take. Only whole lines are
 //   handed over: a line counts once the reader count after it is written (HAProxy grows `data` as it
-//   writes). Bytes HAProxy dropped from the ring's head while the router was reading them may have
-//   been overwritten: they are skipped from the head HAProxy reports after the read, counted as lost
-//   (the router fell a whole ring behind), never handed over.
+//   writes, after the bytes; x86 keeps stores in order, which is why ringdir.ts allows ring files
+//   on x64 only). Bytes HAProxy dropped from the ring's head while the router was reading them may
+//   have been overwritten: they are skipped from the head HAProxy reports after the read, counted
+//   as lost (the router fell a whole ring behind; said at most every 10 s), never handed over.
 // - A file whose header is not HAProxy 2.6's layout is not read: the access log then comes over the
 //   Runtime API (the fallback the caller gives), as before this reader existed.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import type { Logger } from '@paastech/kit';
 import { BATCH_MS, handOver, type RingSink } from './ring.js';
+import { removeRingFile } from './ringdir.js';
 
 /** sizeof(struct ring) in HAProxy 2.6 on a 64-bit host: where the storage area starts. */
 export const RING_HEADER_BYTES = 72;
@@ -119,10 +121,10 @@ export function unframe(
 
 /** One ring file HAProxy writes (one start or reload), with where the router got to in it. */
 interface OpenRing {
+  file: string;
   fd: number;
-  ino: number;
   fileBytes: number;
-  /** The worker writing it (undefined: none known, read once more and closed). */
+  /** The worker writing it (undefined: not known; read until a newer file is attached). */
   pid: number | undefined;
   /** Absolute offset of the next reader count to read. */
   pos: number;
@@ -140,10 +142,14 @@ function alive(pid: number): boolean {
 
 /** The part of RingFollower's interface the haproxy plane uses. */
 export interface AccessLogReader {
-  attach(inFile?: boolean): void | Promise<void>;
+  /** Follows the worker answering now; `file`: its ring file, if its ring has one. */
+  attach(file?: string): void | Promise<void>;
   workerStopping(pid?: number): void;
   close(): void;
 }
+
+/** At most one warning about lost lines in this long (each says how many bytes since the last). */
+const LOST_WARNING_MS = 10_000;
 
 /** Follows the ring files of every HAProxy worker (see the module comment). */
 export class RingFileFollower implements AccessLogReader {
@@ -158,60 +164,59 @@ export class RingFileFollower implements AccessLogReader {
   private lost = 0;
   /** Bytes of lines lost since the start. */
   private lostTotal = 0;
+  private lastLostWarning = 0;
 
   constructor(
-    private readonly file: string,
     private readonly sink: RingSink,
     /** The pid of the worker answering on the Runtime API now, if any. */
     private readonly currentPid: () => Promise<number | undefined>,
-    /** The reader to use when the file is not a ring this reader knows. */
+    /** The reader to use when a ring has no file, or its file is not a ring this reader knows. */
     private readonly makeFallback: () => AccessLogReader,
     private readonly logger: Logger,
   ) {}
 
   /**
-   * Follows the worker answering now (after a start, restart or reload): from its ring file when
-   * `inFile` (haproxy.cfg has a `backing-file`) and the file is a ring this reader knows, else over
-   * the Runtime API.
+   * Follows the worker answering now (after a start, restart or reload): from `file`, its ring
+   * file (haproxy.cfg's `backing-file`), when it has one and it is a ring this reader knows, else
+   * over the Runtime API. The file is removed once its worker has exited and it was read.
    */
-  async attach(inFile = true): Promise<void> {
+  async attach(file?: string): Promise<void> {
     if (this.closed) return;
-    if (!inFile || this.layoutUnknown) return this.stream().attach();
-    const pid = await this.currentPid();
+    if (file === undefined || this.layoutUnknown) return this.stream().attach();
+    if (this.rings.some((r) => r.file === file)) return;
+    // The worker that writes the file: read until it exits. The Runtime API just answered the
+    // caller; a failed ask is asked again.
+    let pid = await this.currentPid();
+    for (let i = 0; pid === undefined && i < 5 && !this.closed; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      pid = await this.currentPid();
+    }
     if (this.closed) return;
+    if (pid === undefined)
+      this.logger.warn(
+        { file },
+        'haproxy worker unknown: its access-log ring is read until the next one starts',
+      );
     let fd: number;
     try {
-      fd = fs.openSync(this.file, 'r');
+      fd = fs.openSync(file, 'r');
     } catch (err) {
-      this.logger.warn(
-        { file: this.file, err: (err as Error).message },
-        'cannot open the access-log ring file',
-      );
+      this.logger.warn({ file, err: (err as Error).message }, 'cannot open the access-log ring file');
       return this.stream().attach();
     }
-    const st = fs.fstatSync(fd);
-    if (this.rings.some((r) => r.ino === st.ino)) {
-      fs.closeSync(fd);
-      return;
-    }
-    const h = readRingHeader(fd, st.size, this.header);
+    const fileBytes = fs.fstatSync(fd).size;
+    const h = readRingHeader(fd, fileBytes, this.header);
     if (!h) {
       fs.closeSync(fd);
       this.layoutUnknown = true;
       this.logger.warn(
-        { file: this.file },
+        { file },
         'the access-log ring file is not the layout of HAProxy 2.6; reading the access log over the Runtime API',
       );
       return this.stream().attach();
     }
-    // Every page of the file allocated now (the area's contents stay as they are): a page HAProxy
-    // first wrote once the file system is full would be a SIGBUS (plane.ts checked for room first).
-    execFile('fallocate', ['--length', String(st.size), this.file], (err) => {
-      if (err)
-        this.logger.warn({ err: err.message, file: this.file }, 'cannot allocate the access-log ring file');
-    });
     // From the ring's head: a new file holds this worker's lines only.
-    this.rings.push({ fd, ino: st.ino, fileBytes: st.size, pid, pos: h.ofs });
+    this.rings.push({ file, fd, fileBytes, pid, pos: h.ofs });
     if (!this.timer) {
       this.timer = setInterval(() => this.poll(), BATCH_MS);
       this.timer.unref();
@@ -223,47 +228,60 @@ export class RingFileFollower implements AccessLogReader {
     this.fallback?.workerStopping(pid);
   }
 
-  /** Reads every file a last time and closes them; nothing is read after this. */
+  /** Reads every file a last time, closes and removes them; nothing is read after this. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
     for (const r of this.rings.splice(0)) {
       this.read(r);
-      fs.closeSync(r.fd);
+      this.release(r);
     }
     this.fallback?.close();
-    this.warnLost();
+    this.warnLost(true);
   }
 
-  /** Reads what is new in every file; closes those whose worker has exited, after a last read. */
+  /** Bytes of lines lost since the start (overwritten before the router read them). */
+  get lostBytes(): number {
+    return this.lostTotal + this.lost;
+  }
+
+  /** Reads what is new in every file; lets go of those whose worker has exited, after a last read. */
   private poll(): void {
     for (const r of [...this.rings]) {
-      // Checked before the read: what the worker wrote before it exited is in this read.
-      const gone = r.pid === undefined || !alive(r.pid);
+      // Checked before the read: what the worker wrote before it exited is in this read. A file
+      // whose worker is unknown is read until a newer one is attached.
+      const gone = r.pid === undefined ? r !== this.rings[this.rings.length - 1] : !alive(r.pid);
       this.read(r);
       if (!gone) continue;
-      fs.closeSync(r.fd);
       this.rings.splice(this.rings.indexOf(r), 1);
-      this.removeBackup(r.ino);
+      this.release(r);
     }
-    this.warnLost();
+    if (this.rings.length === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+    this.warnLost(false);
   }
 
-  /** HAProxy renamed the file of an earlier start `.bak`: once read to its end, it frees memory. */
-  private removeBackup(ino: number): void {
-    const bak = `${this.file}.bak`;
-    try {
-      if (fs.statSync(bak).ino === ino) fs.rmSync(bak);
-    } catch {
-      // No backup, or not ours.
-    }
+  private release(r: OpenRing): void {
+    fs.closeSync(r.fd);
+    removeRingFile(r.file);
   }
 
   /** Hands over the whole lines written in `r` since the last read. */
   private read(r: OpenRing): void {
     const h = readRingHeader(r.fd, r.fileBytes, this.header);
     if (!h) return;
+    if (h.ofs + h.data < r.pos) {
+      // Behind where the router got to: the file was started anew under it (not by HAProxy 2.6 as
+      // the plane runs it). Read it again from its head.
+      this.logger.warn(
+        { file: r.file },
+        'the access-log ring went backwards; reading it again from its head',
+      );
+      r.pos = h.ofs;
+    }
     if (r.pos < h.ofs) {
       this.lost += h.ofs - r.pos;
       r.pos = h.ofs;
@@ -292,7 +310,7 @@ export class RingFileFollower implements AccessLogReader {
     if (got.bad) {
       // Not a framing this reader knows (or a bug): skip what was read, say so once per read.
       this.logger.error(
-        { file: this.file, at: r.pos + got.stop },
+        { file: r.file, at: r.pos + got.stop },
         'unreadable line in the access-log ring; skipped',
       );
       this.lost += n - got.stop;
@@ -301,18 +319,16 @@ export class RingFileFollower implements AccessLogReader {
     if (got.out > 0) handOver(buf, got.out, this.sink);
   }
 
-  /** Bytes of lines lost since the start (overwritten before the router read them). */
-  get lostBytes(): number {
-    return this.lostTotal + this.lost;
-  }
-
-  private warnLost(): void {
+  /** Says how many bytes of lines were lost, at most every LOST_WARNING_MS (`now`: at once). */
+  private warnLost(now: boolean): void {
     if (this.lost === 0) return;
-    this.lostTotal += this.lost;
+    if (!now && Date.now() - this.lastLostWarning < LOST_WARNING_MS) return;
     this.logger.warn(
       { bytes: this.lost },
       'access-log lines lost: the router fell a whole ring behind HAProxy (counters and access.log miss them)',
     );
+    this.lastLostWarning = Date.now();
+    this.lostTotal += this.lost;
     this.lost = 0;
   }
 
