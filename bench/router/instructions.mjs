@@ -152,7 +152,7 @@ async function oursCfg(name, withLog) {
   const text = generated
     .replaceAll(path.join(oursData, 'router'), dir)
     .replace(/^ {2}bind \S+$/m, `  bind 127.0.0.1:${port}`)
-    // Each copy's ring in a file of its own (HAProxy renames a file it finds there).
+    // Each copy's ring in a file of its own (HAProxy maps it; two copies must not share one).
     .replace(/^ {2}backing-file .*$/m, `  backing-file ${dir}/access.ring`)
     .replace(
       /^ {2}stats socket .*$/m,

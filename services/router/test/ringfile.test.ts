@@ -11,7 +11,15 @@ import { Writable } from 'node:stream';
 import { createLogger } from '@paastech/kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accessField, emptyAccessLine, type RingSink, scanAccessLine } from '../src/haproxy/ring.js';
-import { closeRingDir, makeRingFile, openRingDir, RING_DIR_RECORD } from '../src/haproxy/ringdir.js';
+import {
+  closeRingDir,
+  makeRingFile,
+  openRingDir,
+  pruneRingFiles,
+  RING_DIR_RECORD,
+  removeRingFile,
+  ringDirUsable,
+} from '../src/haproxy/ringdir.js';
 import { RING_HEADER_BYTES, RingFileFollower, readRingHeader, unframe } from '../src/haproxy/ringfile.js';
 import { haproxyAvailable } from '../src/index.js';
 import { tempDir, waitFor } from './support/harness.js';
@@ -361,7 +369,11 @@ describe.skipIf(!haproxyAvailable())('RingFileFollower on a real HAProxy', () =>
     expect(attached).toBe(1);
     expect(log.lines).toEqual([]);
     // A file of another layout: the stream, said once, and for every later worker too.
+    expect(follower.wantsFiles).toBe(true);
     await follower.attach(file);
+    // The plane makes no more files, and this one's name is gone (its worker keeps its mapping).
+    expect(follower.wantsFiles).toBe(false);
+    expect(fs.existsSync(file)).toBe(false);
     await follower.attach(path.join(dir, 'access-2.ring'));
     follower.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -439,6 +451,39 @@ describe('the ring directory and files (ringdir.ts)', () => {
     expect(fs.readFileSync(path.join(victim, 'owner'), 'utf8')).toBe('precious');
     expect(fs.lstatSync(path.join(shm, planted))).toBeDefined();
     expect(mine).not.toBe(path.join(shm, planted));
+  });
+
+  it('removes the recorded directory only when it serves this router directory (a copied data dir names another router’s)', () => {
+    const { shm, routerDir } = dirs();
+    const other = tempDir();
+    made.push(other);
+    const theirs = openRingDir(other, silent, shm);
+    fs.writeFileSync(path.join(routerDir, RING_DIR_RECORD), theirs);
+    const mine = openRingDir(routerDir, silent, shm);
+    expect(fs.existsSync(theirs)).toBe(true);
+    expect(mine).not.toBe(theirs);
+  });
+
+  it('takes a new file only in a directory still its own; prunes files no worker took; removes files only there', () => {
+    const { shm, routerDir } = dirs();
+    const dir = openRingDir(routerDir, silent, shm);
+    expect(ringDirUsable(dir, routerDir, shm)).toBe(true);
+    expect(ringDirUsable(routerDir, routerDir, shm)).toBe(true);
+    const kept = makeRingFile(dir, 'a1', 4096, silent) as string;
+    const failed = makeRingFile(dir, 'a2', 4096, silent) as string;
+    pruneRingFiles(dir, new Set([kept]));
+    expect(fs.readdirSync(dir).sort()).toEqual(['access-a1.ring', 'owner']);
+    // Gone, then made again by someone else (same name): not this router's any more.
+    closeRingDir(dir, routerDir, silent, shm);
+    fs.mkdirSync(dir, { mode: 0o700 });
+    expect(ringDirUsable(dir, routerDir, shm)).toBe(false);
+    fs.writeFileSync(path.join(dir, 'owner'), '/elsewhere');
+    expect(ringDirUsable(dir, routerDir, shm)).toBe(false);
+    fs.chmodSync(dir, 0o777);
+    fs.writeFileSync(kept, 'theirs');
+    removeRingFile(kept, shm);
+    expect(fs.readFileSync(kept, 'utf8')).toBe('theirs');
+    expect(fs.existsSync(failed)).toBe(false);
   });
 
   it('sweeps the directories of routers whose data dir is gone, and only those', () => {

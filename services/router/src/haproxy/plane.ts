@@ -36,8 +36,15 @@ import {
   type RingSink,
   scanAccessLine,
 } from './ring.js';
-import { closeRingDir, makeRingFile, openRingDir, ringFilesSupported } from './ringdir.js';
-import { type AccessLogReader, RingFileFollower } from './ringfile.js';
+import {
+  closeRingDir,
+  makeRingFile,
+  openRingDir,
+  pruneRingFiles,
+  ringDirUsable,
+  ringFilesSupported,
+} from './ringdir.js';
+import { RingFileFollower } from './ringfile.js';
 import { RuntimeApi } from './runtime.js';
 
 /** Slot backends created at first; doubled (with a reload) when they run out. */
@@ -201,7 +208,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweepQueued = false;
   let certsWatcher: fs.FSWatcher | undefined;
-  let ring: AccessLogReader | undefined;
+  let ring: RingFileFollower | undefined;
   let certsTimer: NodeJS.Timeout | undefined;
 
   /** Adds empty slots up to `count`. */
@@ -244,6 +251,20 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
 
   /** The request-id prefix of the HAProxy started or reloaded last (see CfgInput.requestIdPrefix). */
   let requestIdPrefix = randomBytes(5).toString('hex');
+  /**
+   * The ring file of the next start or reload (ringdir.ts): in a directory checked again first
+   * (made anew if it is no longer this router's), after removing files no worker's ring was
+   * attached to (a start or reload that failed); undefined: the ring stays in HAProxy's memory.
+   */
+  const nextRingFile = (): string | undefined => {
+    if (ringDir === undefined || ring?.wantsFiles === false) return undefined;
+    if (!ringDirUsable(ringDir, paths.dir)) {
+      logger.warn({ dir: ringDir }, 'the access-log ring directory is no longer ours; making another');
+      ringDir = openRingDir(paths.dir, logger);
+    }
+    pruneRingFiles(ringDir, ring?.files() ?? new Set());
+    return makeRingFile(ringDir, requestIdPrefix, ACCESS_RING_BYTES, logger);
+  };
   /** Where the ring files go (ringdir.ts); undefined: none (rings in HAProxy's memory). */
   let ringDir: string | undefined;
   /** The ring file of the HAProxy started or reloaded last (undefined: its ring is in memory). */
@@ -256,8 +277,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   const writeFiles = (routes: RouteEntry[], restart = false) => {
     if (restart) {
       requestIdPrefix = randomBytes(5).toString('hex');
-      ringFile =
-        ringDir === undefined ? undefined : makeRingFile(ringDir, requestIdPrefix, ACCESS_RING_BYTES, logger);
+      ringFile = nextRingFile();
     }
     fs.mkdirSync(path.join(paths.dir, 'maps'), { recursive: true, mode: 0o700 });
     fs.mkdirSync(paths.pages, { recursive: true, mode: 0o700 });

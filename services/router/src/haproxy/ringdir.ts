@@ -44,12 +44,24 @@ export function openRingDir(routerDir: string, logger: Logger, shm = SHM): strin
   const record = path.join(routerDir, RING_DIR_RECORD);
   const previous = readText(record);
   if (previous !== undefined) {
-    removeRingDir(previous, shm, logger);
+    // Only a directory that serves this router directory (a copied data dir's record names another
+    // router's live directory).
+    removeRingDir(previous, shm, logger, routerDir);
     fs.rmSync(record, { force: true });
   }
   removeRingFiles(routerDir);
+  // A directory others can write to must be sticky: else anyone could rename ours away.
+  const parent = fs.lstatSync(shm, { throwIfNoEntry: false });
+  if (!parent?.isDirectory() || (parent.uid !== process.getuid?.() && (parent.mode & 0o1000) === 0)) {
+    if (parent)
+      logger.warn(
+        { shm },
+        'shared memory directory is not sticky; keeping the access-log ring files in the data dir',
+      );
+    return routerDir;
+  }
   sweepOrphanRingDirs(shm, logger);
-  let dir: string;
+  let dir: string | undefined;
   try {
     dir = fs.mkdtempSync(path.join(shm, 'paastech-router-'));
     fs.chmodSync(dir, 0o700);
@@ -60,9 +72,33 @@ export function openRingDir(routerDir: string, logger: Logger, shm = SHM): strin
       { shm, err: (err as Error).message },
       'cannot make a ring directory in shared memory; keeping the access-log ring files in the data dir',
     );
+    if (dir !== undefined) {
+      fs.rmSync(path.join(dir, RING_OWNER), { force: true });
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        // Gone already.
+      }
+    }
     return routerDir;
   }
   return dir;
+}
+
+/**
+ * True while `dir` can take a new ring file: the router directory itself, or a ring directory in
+ * `shm` that is still this router's (a real directory of this user, mode 0700, owned by
+ * `routerDir`). Checked before every file made: a directory that vanished (removed by hand, or by a
+ * router on a copy of this data dir) could have been made again by anyone.
+ */
+export function ringDirUsable(dir: string, routerDir: string, shm = SHM): boolean {
+  if (dir === routerDir) return true;
+  return isOurRingDir(dir, shm) && readText(path.join(dir, RING_OWNER)) === routerDir;
+}
+
+/** Removes the ring files in `dir` that are not in `keep` (made for a start or reload that failed). */
+export function pruneRingFiles(dir: string, keep: ReadonlySet<string>): void {
+  removeRingFiles(dir, keep);
 }
 
 /** Removes this router's ring directory (or, for the router directory itself, its ring files). */
@@ -71,7 +107,7 @@ export function closeRingDir(dir: string, routerDir: string, logger: Logger, shm
     removeRingFiles(routerDir);
     return;
   }
-  removeRingDir(dir, shm, logger);
+  removeRingDir(dir, shm, logger, routerDir);
   fs.rmSync(path.join(routerDir, RING_DIR_RECORD), { force: true });
 }
 
@@ -101,16 +137,20 @@ export function makeRingFile(dir: string, id: string, bytes: number, logger: Log
   }
 }
 
-/** Removes one ring file (its worker has exited and it was read to its end). */
-export function removeRingFile(file: string): void {
-  if (FILE_NAME.test(path.basename(file))) fs.rmSync(file, { force: true });
+/** Removes one ring file (its worker has exited and it was read to its end), if its directory is still ours. */
+export function removeRingFile(file: string, shm = SHM): void {
+  const dir = path.dirname(file);
+  if (path.dirname(dir) === shm && !isOurRingDir(dir, shm)) return;
+  if (FILE_NAME.test(path.basename(file)) && fs.lstatSync(file, { throwIfNoEntry: false })?.isFile())
+    fs.rmSync(file, { force: true });
 }
 
-/** The ring files in `dir` (regular files of our naming). */
-function removeRingFiles(dir: string): void {
+/** Removes the ring files in `dir` (regular files of our naming), but those in `keep`. */
+function removeRingFiles(dir: string, keep?: ReadonlySet<string>): void {
   for (const name of readDir(dir)) {
     if (!FILE_NAME.test(name)) continue;
     const file = path.join(dir, name);
+    if (keep?.has(file)) continue;
     if (fs.lstatSync(file, { throwIfNoEntry: false })?.isFile()) fs.rmSync(file, { force: true });
   }
 }
@@ -122,12 +162,16 @@ function isOurRingDir(dir: string, shm: string): boolean {
   return st?.isDirectory() === true && st.uid === process.getuid?.() && (st.mode & 0o777) === 0o700;
 }
 
-/** Empties (regular files of our naming only) and removes a ring directory that is ours. */
-function removeRingDir(dir: string, shm: string, logger: Logger): void {
+/**
+ * Empties (regular files of our naming only) and removes a ring directory that is ours, and, when
+ * `owner` is given, serves that router directory.
+ */
+function removeRingDir(dir: string, shm: string, logger: Logger, owner?: string): void {
   if (!isOurRingDir(dir, shm)) return;
+  if (owner !== undefined && readText(path.join(dir, RING_OWNER)) !== owner) return;
   removeRingFiles(dir);
-  const owner = path.join(dir, RING_OWNER);
-  if (fs.lstatSync(owner, { throwIfNoEntry: false })?.isFile()) fs.rmSync(owner, { force: true });
+  const ownerFile = path.join(dir, RING_OWNER);
+  if (fs.lstatSync(ownerFile, { throwIfNoEntry: false })?.isFile()) fs.rmSync(ownerFile, { force: true });
   try {
     fs.rmdirSync(dir);
   } catch (err) {

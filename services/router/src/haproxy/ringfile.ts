@@ -208,6 +208,8 @@ export class RingFileFollower implements AccessLogReader {
     const h = readRingHeader(fd, fileBytes, this.header);
     if (!h) {
       fs.closeSync(fd);
+      // Not read from its file: its worker keeps its mapping; the name goes now.
+      removeRingFile(file);
       this.layoutUnknown = true;
       this.logger.warn(
         { file },
@@ -223,6 +225,16 @@ export class RingFileFollower implements AccessLogReader {
     }
   }
 
+  /** The ring files being read (a file the plane made and no worker's ring was attached to is not). */
+  files(): ReadonlySet<string> {
+    return new Set(this.rings.map((r) => r.file));
+  }
+
+  /** False once ring files proved unreadable here (another HAProxy's layout): make no more. */
+  get wantsFiles(): boolean {
+    return !this.layoutUnknown;
+  }
+
   /** Stopping workers are read until they exit (this reader needs no notice); for the fallback. */
   workerStopping(pid?: number): void {
     this.fallback?.workerStopping(pid);
@@ -234,8 +246,8 @@ export class RingFileFollower implements AccessLogReader {
     this.closed = true;
     clearInterval(this.timer);
     for (const r of this.rings.splice(0)) {
-      this.read(r);
-      this.release(r);
+      this.guarded(r, () => this.read(r));
+      this.guarded(r, () => this.release(r));
     }
     this.fallback?.close();
     this.warnLost(true);
@@ -252,16 +264,28 @@ export class RingFileFollower implements AccessLogReader {
       // Checked before the read: what the worker wrote before it exited is in this read. A file
       // whose worker is unknown is read until a newer one is attached.
       const gone = r.pid === undefined ? r !== this.rings[this.rings.length - 1] : !alive(r.pid);
-      this.read(r);
+      this.guarded(r, () => this.read(r));
       if (!gone) continue;
       this.rings.splice(this.rings.indexOf(r), 1);
-      this.release(r);
+      this.guarded(r, () => this.release(r));
     }
     if (this.rings.length === 0) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
     this.warnLost(false);
+  }
+
+  /** Runs `work` on `r`; a file-system error is logged, never thrown (a timer's throw ends the router). */
+  private guarded(r: OpenRing, work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.logger.error(
+        { file: r.file, err: (err as Error).message },
+        'reading the access-log ring file failed',
+      );
+    }
   }
 
   private release(r: OpenRing): void {
