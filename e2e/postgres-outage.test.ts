@@ -153,7 +153,7 @@ it('PostgreSQL stopped for 30 s: the API answers 503 quickly to reads and writes
   const pushMs = Date.now() - t;
   expect(refused.code, refused.stderr).toBe(128);
   expect(refused.stderr).toMatch(
-    /^remote: git access cannot be checked right now; try again\nfatal: unable to access '[^']+': The requested URL returned error: 503\n$/,
+    /^remote: git access cannot be checked right now: the platform's database is unavailable; try again shortly\nfatal: unable to access '[^']+': The requested URL returned error: 503\n$/,
   );
   expect(pushMs).toBeLessThan(10_000);
   // The repository is whole and its branch where it was.

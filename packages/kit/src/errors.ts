@@ -63,6 +63,9 @@ export class UnavailableError extends DomainError {
   readonly code = 'unavailable';
 }
 
+/** What the API says when its database cannot be reached (REST detail, gRPC status details). */
+export const DATABASE_UNAVAILABLE = 'database unavailable: try again shortly';
+
 /** A limit was exceeded (push size, body size, quota). */
 export class LimitExceededError extends DomainError {
   readonly code = 'limit_exceeded';

@@ -1,7 +1,7 @@
 // Client of the API's paastech.control.v1.ControlService: who may read or write a project, and what
 // happens to a push. The controller obeys; policy lives in the API.
 import * as grpc from '@grpc/grpc-js';
-import { fromGrpcError, internalMetadata } from '@paastech/kit';
+import { DATABASE_UNAVAILABLE, fromGrpcError, internalMetadata, UnavailableError } from '@paastech/kit';
 import { control } from '@paastech/proto';
 
 /** A credential a git client presented. */
@@ -21,6 +21,18 @@ export interface AccessQuestion {
 const AUTHORIZE_DEADLINE_MS = 15_000;
 
 /** The ControlService as the controller uses it. */
+/**
+ * What a pusher is told when the API could not answer whether it may access a repository: the
+ * API's database out of reach is named (its own message, a fixed text), anything else is not
+ * detailed (connection errors name internal paths).
+ */
+export function accessUncheckable(err: unknown): string {
+  const dbDown = err instanceof UnavailableError && err.message.endsWith(DATABASE_UNAVAILABLE);
+  return dbDown
+    ? "git access cannot be checked right now: the platform's database is unavailable; try again shortly"
+    : 'git access cannot be checked right now; try again';
+}
+
 export class ControlClient {
   private readonly client: control.ControlServiceClient;
 

@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import type { Logger } from '@paastech/kit';
 import { control } from '@paastech/proto';
 import { pktLine, receivePackAdvertisement } from './advertise.js';
-import type { ControlClient } from './control.js';
+import { accessUncheckable, type ControlClient } from './control.js';
 import { type GitServiceName, matchAdvertisedService, matchGitHttpPath, splitRequestUrl } from './parse.js';
 import type { FailureLimiter } from './rate-limit.js';
 import { checkedProtocol, collectGitService, type GitServeDeps, startGitService } from './serve-git.js';
@@ -150,10 +150,10 @@ async function authorize(
     })
     .catch((err: Error) => {
       deps.logger.warn({ err }, 'authorize git access failed');
-      return undefined;
+      return err;
     });
-  if (!decision) {
-    answer(res, 503, 'git access cannot be checked right now; try again');
+  if (decision instanceof Error) {
+    answer(res, 503, accessUncheckable(decision));
     return undefined;
   }
   const notFound = `repository "${project}" not found`;

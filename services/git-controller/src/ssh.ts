@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Logger } from '@paastech/kit';
 import { control } from '@paastech/proto';
 import ssh2 from 'ssh2';
-import type { ControlClient } from './control.js';
+import { accessUncheckable, type ControlClient } from './control.js';
 import { parseSshCommand } from './parse.js';
 import type { FailureLimiter } from './rate-limit.js';
 import { checkedProtocol, type GitServeDeps, startGitService } from './serve-git.js';
@@ -187,8 +187,8 @@ async function runExec(
       transport: 'ssh',
       remoteAddress: ip,
     })
-    .catch(() => undefined);
-  if (!decision) return finish(ch, 'paastech: git access cannot be checked right now; try again', 1);
+    .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+  if (decision instanceof Error) return finish(ch, `paastech: ${accessUncheckable(decision)}`, 1);
   const notFound = `paastech: repository "${cmd.project}" not found`;
   if (!decision.allowed) {
     if (decision.denialReason === Denial.GIT_ACCESS_DENIAL_REASON_INSUFFICIENT_SCOPE) {

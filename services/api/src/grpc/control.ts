@@ -2,10 +2,18 @@
 // server. Policy lives here: who may read or write which repository, and what a push does. A denial
 // never tells "no such project" from "not your project".
 import type * as grpc from '@grpc/grpc-js';
-import { InvalidArgumentError, type Logger, NotFoundError, toGrpcError } from '@paastech/kit';
+import {
+  DATABASE_UNAVAILABLE,
+  InvalidArgumentError,
+  type Logger,
+  NotFoundError,
+  toGrpcError,
+  UnavailableError,
+} from '@paastech/kit';
 import { control } from '@paastech/proto';
 import type { AuditService } from '../audit/audit.service.js';
 import type { Database } from '../db/database.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { isoNow } from '../db/ids.js';
 import { type PushRecorder, serveRecordPush } from '../deployments/push.js';
 import type { TokensService } from '../tokens/tokens.service.js';
@@ -44,8 +52,12 @@ export class ControlHandlers {
     };
   }
 
-  /** Logs errors that are not domain errors (they reach the peer as INTERNAL without detail). */
+  /**
+   * Logs errors that are not domain errors (they reach the peer as INTERNAL without detail); the
+   * database out of reach reaches it as UNAVAILABLE, saying so (the git controller tells pushers).
+   */
   private unexpected(err: unknown): unknown {
+    if (isDatabaseUnavailable(err)) return new UnavailableError(DATABASE_UNAVAILABLE, { cause: err });
     if (!(err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string'))
       this.logger.error({ err }, 'control service call failed');
     return err;

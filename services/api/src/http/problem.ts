@@ -4,6 +4,7 @@
 import { HttpException } from '@nestjs/common';
 import {
   ConflictError,
+  DATABASE_UNAVAILABLE,
   DomainError,
   InvalidArgumentError,
   LimitExceededError,
@@ -127,7 +128,7 @@ export function toProblem(
   if (err instanceof HttpException) return { ...fromHttpException(err, method, url), unexpected: false };
   if (isDatabaseUnavailable(err))
     return {
-      problem: problem(503, 'unavailable', 'database unavailable: try again shortly'),
+      problem: problem(503, 'unavailable', DATABASE_UNAVAILABLE),
       headers: { 'retry-after': '5' },
       unexpected: false,
     };

@@ -251,6 +251,10 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
 
   /** The request-id prefix of the HAProxy started or reloaded last (see CfgInput.requestIdPrefix). */
   let requestIdPrefix = randomBytes(5).toString('hex');
+  /** Where the ring files go (ringdir.ts); undefined: none (rings in HAProxy's memory). */
+  let ringDir: string | undefined;
+  /** The ring file of the HAProxy started or reloaded last (undefined: its ring is in memory). */
+  let ringFile: string | undefined;
   /**
    * The ring file of the next start or reload (ringdir.ts): in a directory checked again first
    * (made anew if it is no longer this router's), after removing files no worker's ring was
@@ -265,10 +269,6 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     pruneRingFiles(ringDir, ring?.files() ?? new Set());
     return makeRingFile(ringDir, requestIdPrefix, ACCESS_RING_BYTES, logger);
   };
-  /** Where the ring files go (ringdir.ts); undefined: none (rings in HAProxy's memory). */
-  let ringDir: string | undefined;
-  /** The ring file of the HAProxy started or reloaded last (undefined: its ring is in memory). */
-  let ringFile: string | undefined;
 
   /**
    * Writes haproxy.cfg, the Lua script, pages and maps for the current state; `restart` when a
