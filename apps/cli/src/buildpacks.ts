@@ -17,6 +17,11 @@ export function buildpackJson(s: Schemas['SettingsDto']): { buildpack: string | 
   return { buildpack: s.buildpack, applies: 'the next deployment (a change alone deploys nothing)' };
 }
 
+/** The settings of the command's project (`paastech settings` and `paastech buildpacks` show them). */
+export function loadSettings(ctx: Context): Promise<Schemas['SettingsDto']> {
+  return unwrap(ctx.api.GET('/api/v1/projects/{name}/settings', { params: { path: { name: ctx.project } } }));
+}
+
 /** Sets (a string) or clears (null) the buildpack of the command's project; the new settings. */
 export function saveBuildpack(ctx: Context, buildpack: string | null): Promise<Schemas['SettingsDto']> {
   return unwrap(
@@ -27,7 +32,7 @@ export function saveBuildpack(ctx: Context, buildpack: string | null): Promise<S
   );
 }
 
-/** Prints the outcome of a buildpack change: JSON, or `line` for people. */
+/** Prints the buildpack setting (shown or changed): JSON, or `line` for people. */
 export function printChange(ctx: Context, s: Schemas['SettingsDto'], line: string): void {
   if (ctx.json) ctx.out.json(buildpackJson(s));
   else ctx.out.line(line);

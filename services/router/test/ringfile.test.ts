@@ -15,9 +15,9 @@ import {
   closeRingDir,
   makeRingFile,
   openRingDir,
-  pruneRingFiles,
   RING_DIR_RECORD,
   removeRingFile,
+  removeRingFiles,
   ringDirUsable,
 } from '../src/haproxy/ringdir.js';
 import { RING_HEADER_BYTES, RingFileFollower, readRingHeader, unframe } from '../src/haproxy/ringfile.js';
@@ -471,7 +471,7 @@ describe('the ring directory and files (ringdir.ts)', () => {
     expect(ringDirUsable(routerDir, routerDir, shm)).toBe(true);
     const kept = makeRingFile(dir, 'a1', 4096, silent) as string;
     const failed = makeRingFile(dir, 'a2', 4096, silent) as string;
-    pruneRingFiles(dir, new Set([kept]));
+    removeRingFiles(dir, new Set([kept]));
     expect(fs.readdirSync(dir).sort()).toEqual(['access-a1.ring', 'owner']);
     // Gone, then made again by someone else (same name): not this router's any more.
     closeRingDir(dir, routerDir, silent, shm);

@@ -40,7 +40,7 @@ import {
   closeRingDir,
   makeRingFile,
   openRingDir,
-  pruneRingFiles,
+  removeRingFiles,
   ringDirUsable,
   ringFilesSupported,
 } from './ringdir.js';
@@ -266,7 +266,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       logger.warn({ dir: ringDir }, 'the access-log ring directory is no longer ours; making another');
       ringDir = openRingDir(paths.dir, logger);
     }
-    pruneRingFiles(ringDir, ring?.files() ?? new Set());
+    removeRingFiles(ringDir, ring?.files() ?? new Set());
     return makeRingFile(ringDir, requestIdPrefix, ACCESS_RING_BYTES, logger);
   };
 

@@ -96,11 +96,6 @@ export function ringDirUsable(dir: string, routerDir: string, shm = SHM): boolea
   return isOurRingDir(dir, shm) && readText(path.join(dir, RING_OWNER)) === routerDir;
 }
 
-/** Removes the ring files in `dir` that are not in `keep` (made for a start or reload that failed). */
-export function pruneRingFiles(dir: string, keep: ReadonlySet<string>): void {
-  removeRingFiles(dir, keep);
-}
-
 /** Removes this router's ring directory (or, for the router directory itself, its ring files). */
 export function closeRingDir(dir: string, routerDir: string, logger: Logger, shm = SHM): void {
   if (dir === routerDir) {
@@ -145,8 +140,11 @@ export function removeRingFile(file: string, shm = SHM): void {
     fs.rmSync(file, { force: true });
 }
 
-/** Removes the ring files in `dir` (regular files of our naming), but those in `keep`. */
-function removeRingFiles(dir: string, keep?: ReadonlySet<string>): void {
+/**
+ * Removes the ring files in `dir` (regular files of our naming), but those in `keep` (the plane
+ * prunes files made for a start or reload that failed: no worker's ring was attached to them).
+ */
+export function removeRingFiles(dir: string, keep?: ReadonlySet<string>): void {
   for (const name of readDir(dir)) {
     if (!FILE_NAME.test(name)) continue;
     const file = path.join(dir, name);

@@ -1,5 +1,4 @@
-import { unwrap } from '@paastech/api-client';
-import { buildpackJson, describeBuildpack } from '../../buildpacks.js';
+import { describeBuildpack, loadSettings, printChange } from '../../buildpacks.js';
 import { defineCommand } from '../../command.js';
 
 export default defineCommand({
@@ -9,10 +8,7 @@ export default defineCommand({
   requireLogin: true,
   requireProject: true,
   async run(ctx) {
-    const s = await unwrap(
-      ctx.api.GET('/api/v1/projects/{name}/settings', { params: { path: { name: ctx.project } } }),
-    );
-    if (ctx.json) ctx.out.json(buildpackJson(s));
-    else ctx.out.line(`${ctx.project} buildpack: ${describeBuildpack(s)}`);
+    const s = await loadSettings(ctx);
+    printChange(ctx, s, `${ctx.project} buildpack: ${describeBuildpack(s)}`);
   },
 });

@@ -1,4 +1,4 @@
-import { unwrap } from '@paastech/api-client';
+import { loadSettings } from '../../buildpacks.js';
 import { defineCommand } from '../../command.js';
 
 export default defineCommand({
@@ -8,9 +8,7 @@ export default defineCommand({
   requireLogin: true,
   requireProject: true,
   async run(ctx) {
-    const s = await unwrap(
-      ctx.api.GET('/api/v1/projects/{name}/settings', { params: { path: { name: ctx.project } } }),
-    );
+    const s = await loadSettings(ctx);
     if (ctx.json) {
       ctx.out.json(s);
       return;
