@@ -14,6 +14,7 @@ import {
   accessFieldIs,
   emptyAccessLine,
   FIELD,
+  handOver,
   RingFollower,
   type RingSink,
   scanAccessLine,
@@ -32,13 +33,14 @@ const GOOD =
 /** What scanAccessLine read from a line, the string fields read out of it. */
 type Scanned = Omit<AccessLine, 'spans' | 'hostEscaped'> & Record<keyof typeof FIELD, string>;
 
-/** scanAccessLine on `text[start, end)`: every field, or undefined. */
+/** scanAccessLine on `text[start, end)` (as HAProxy's bytes): every field, or undefined. */
 function scanIn(text: string, start: number, end: number): Scanned | undefined {
+  const buf = Buffer.from(text, 'latin1');
   const out = emptyAccessLine();
-  if (!scanAccessLine(text, start, end, out)) return undefined;
+  if (!scanAccessLine(buf, start, end, out)) return undefined;
   const { spans: _spans, hostEscaped: _escaped, ...numbers } = out;
   const strings = Object.fromEntries(
-    (Object.keys(FIELD) as Array<keyof typeof FIELD>).map((f) => [f, accessField(text, out, f)]),
+    (Object.keys(FIELD) as Array<keyof typeof FIELD>).map((f) => [f, accessField(buf, out, f)]),
   ) as Record<keyof typeof FIELD, string>;
   return { ...numbers, ...strings };
 }
@@ -97,11 +99,11 @@ describe('scanAccessLine', () => {
       GOOD.replace('"r1"', '"r22"').replace('shop.apps.test', 'a\\"b'),
       GOOD.replace('"--"', '"SC--"'),
     ];
-    const text = `${lines.join('\n')}\n`;
+    const text = Buffer.from(`${lines.join('\n')}\n`, 'latin1');
     const out = emptyAccessLine();
     const seen: string[] = [];
     for (let start = 0; start < text.length; ) {
-      const nl = text.indexOf('\n', start);
+      const nl = text.indexOf(10, start);
       expect(scanAccessLine(text, start, nl, out)).toBe(true);
       seen.push(
         `${accessField(text, out, 'requestId')} ${accessField(text, out, 'termination')} ${accessField(text, out, 'host')}`,
@@ -163,6 +165,59 @@ describe('scanAccessLine', () => {
   });
 });
 
+describe('handOver', () => {
+  /** handOver of `text` (then `junk` past `length`): the access lines' request ids, the runs written, and whether a stop was seen. */
+  function hand(text: string, junk = '') {
+    const buf = Buffer.from(text + junk, 'latin1');
+    const ids: string[] = [];
+    const runs: string[] = [];
+    const out = emptyAccessLine();
+    const stopped = handOver(Buffer.from(buf), text.length, {
+      line(b, start, end) {
+        if (!scanAccessLine(b, start, end, out)) return false;
+        ids.push(accessField(b, out, 'requestId'));
+        return true;
+      },
+      lines(bytes, n) {
+        runs.push(`${n}:${bytes.toString('latin1')}`);
+      },
+    });
+    return { ids, runs, stopped };
+  }
+  const line = (i: number) => GOOD.replace('"r1"', `"r${i}"`);
+
+  it.each([
+    [
+      'only access lines: one run',
+      `${line(1)}\n${line(2)}\n`,
+      '',
+      ['r1', 'r2'],
+      [`2:${line(1)}\n${line(2)}\n`],
+      false,
+    ],
+    [
+      'a notice between runs: two runs, the stop seen',
+      `${line(1)}\nProxy edge stopped (cumulated conns: FE: 1, BE: 0).\n${line(2)}\n`,
+      '',
+      ['r1', 'r2'],
+      [`1:${line(1)}\n`, `1:${line(2)}\n`],
+      true,
+    ],
+    ['nothing past length is read', `${line(1)}\n`, `${line(9)}\n`, ['r1'], [`1:${line(1)}\n`], false],
+    [
+      'a cut line and a "{" that is no line',
+      `{"cut":\n${line(3)}\n{\n`,
+      '',
+      ['r3'],
+      [`1:${line(3)}\n`],
+      false,
+    ],
+    ['high bytes (not UTF-8) in a notice', 'caf\xe9 \xff\n', '', [], [], false],
+  ])('%s', (_name, text, junk, ids, runs, stopped) => {
+    expect(hand(text, junk)).toEqual({ ids, runs, stopped });
+  });
+});
+
 describe('accessLogSink (how the haproxy plane counts the lines)', () => {
   it('counts each line for the route of its host, also when the table moves a host to another project', () => {
     const table = new RouteTable();
@@ -170,9 +225,9 @@ describe('accessLogSink (how the haproxy plane counts the lines)', () => {
     const stats = new TrafficStats({ write: () => undefined, writeLines: (_b, n) => written.push(n) });
     const sink = accessLogSink(table, stats);
     const feed = (lines: string[]) => {
-      const text = `${lines.join('\n')}\n`;
+      const text = Buffer.from(`${lines.join('\n')}\n`, 'latin1');
       for (let start = 0; start < text.length; ) {
-        const nl = text.indexOf('\n', start);
+        const nl = text.indexOf(10, start);
         sink.line(text, start, nl);
         start = nl + 1;
       }
@@ -214,9 +269,9 @@ function recordingSink() {
   let count = 0;
   const out = emptyAccessLine();
   const sink: RingSink = {
-    line(text, start, end) {
-      if (!scanAccessLine(text, start, end, out)) return false;
-      ids.push(accessField(text, out, 'requestId'));
+    line(buf, start, end) {
+      if (!scanAccessLine(buf, start, end, out)) return false;
+      ids.push(accessField(buf, out, 'requestId'));
       return true;
     },
     lines(bytes, n) {

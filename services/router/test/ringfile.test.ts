@@ -115,9 +115,9 @@ function recordingSink() {
   let written = 0;
   const out = emptyAccessLine();
   const sink: RingSink = {
-    line(text, start, end) {
-      if (!scanAccessLine(text, start, end, out)) return false;
-      ids.push(Number(accessField(text, out, 'requestId')));
+    line(buf, start, end) {
+      if (!scanAccessLine(buf, start, end, out)) return false;
+      ids.push(Number(accessField(buf, out, 'requestId')));
       return true;
     },
     lines(_bytes, n) {

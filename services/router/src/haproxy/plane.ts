@@ -75,15 +75,15 @@ export function accessLogSink(table: RouteTable, stats: TrafficStats): RingSink 
   let lastVersion = -1;
   let route: RouteEntry | undefined;
   return {
-    line(text, start, end) {
-      if (!scanAccessLine(text, start, end, l)) return false;
+    line(buf, start, end) {
+      if (!scanAccessLine(buf, start, end, l)) return false;
       if (
         lastVersion !== table.version ||
         lastHost === undefined ||
         l.hostEscaped ||
-        !accessFieldIs(text, l, 'host', lastHost)
+        !accessFieldIs(buf, l, 'host', lastHost)
       ) {
-        lastHost = accessField(text, l, 'host');
+        lastHost = accessField(buf, l, 'host');
         lastVersion = table.version;
         route = table.lookup(lastHost);
       }
@@ -99,8 +99,7 @@ export function accessLogSink(table: RouteTable, stats: TrafficStats): RingSink 
         // no server tried (the unavailable page, the frontend's own), or HAProxy ended the request
         // on the server side (its 502/503/504 pages after a failed connection, reset or timeout).
         failed &&
-          (accessFieldIs(text, l, 'upstream', '<NOSRV>') ||
-            /^[sSP]/.test(accessField(text, l, 'termination'))),
+          (accessFieldIs(buf, l, 'upstream', '<NOSRV>') || /^[sSP]/.test(accessField(buf, l, 'termination'))),
       );
       return true;
     },

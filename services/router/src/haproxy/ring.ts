@@ -44,8 +44,9 @@ export type AccessField = keyof typeof FIELD;
 
 /**
  * One line of HAProxy's access log (ACCESS_LOG_FORMAT in config.ts), checked field by field. The
- * string fields are not copied out of the text scanned: `spans` holds where each one starts and
- * ends (see `accessField`), so a line costs no allocation.
+ * line is scanned in HAProxy's bytes as read (no string is made of them) and the string fields are
+ * not copied out: `spans` holds where each one starts and ends (see `accessField`), so a line costs
+ * no allocation.
  */
 export interface AccessLine {
   time: number;
@@ -53,7 +54,7 @@ export interface AccessLine {
   bytes: number;
   bytesIn: number;
   durationMs: number;
-  /** [start, end) in the scanned text of each string field, at 2 × its FIELD index. */
+  /** [start, end) in the scanned bytes of each string field, at 2 × its FIELD index. */
   spans: Int32Array;
   /** True when the host held a JSON escape: no route has such a host; it reads as ''. */
   hostEscaped: boolean;
@@ -72,35 +73,51 @@ export function emptyAccessLine(): AccessLine {
   };
 }
 
-/** The value of string field `f` of the line scanned from `text` into `l`. */
-export function accessField(text: string, l: AccessLine, f: AccessField): string {
+/** The value of string field `f` of the line scanned from `buf` into `l` (latin1, as HAProxy wrote it). */
+export function accessField(buf: Buffer, l: AccessLine, f: AccessField): string {
   if (f === 'host' && l.hostEscaped) return '';
   const i = FIELD[f] * 2;
-  return text.slice(l.spans[i], l.spans[i + 1]);
+  return buf.toString('latin1', l.spans[i], l.spans[i + 1]);
 }
 
-/** True when string field `f` of the line scanned from `text` into `l` is exactly `value`. */
-export function accessFieldIs(text: string, l: AccessLine, f: AccessField, value: string): boolean {
+/** True when string field `f` of the line scanned from `b` into `l` is exactly `value` (ASCII). */
+export function accessFieldIs(b: Uint8Array, l: AccessLine, f: AccessField, value: string): boolean {
   const i = FIELD[f] * 2;
   const start = l.spans[i] as number;
-  return (l.spans[i + 1] as number) - start === value.length && text.startsWith(value, start);
+  if ((l.spans[i + 1] as number) - start !== value.length) return false;
+  for (let j = 0; j < value.length; j++) if (b[start + j] !== value.charCodeAt(j)) return false;
+  return true;
+}
+
+/** A key the scan moves past: its length and the two bytes it compares. */
+interface Key {
+  length: number;
+  /** Its third character (the first after ',"'). */
+  third: number;
+  last: number;
+}
+function k(text: string): Key {
+  return { length: text.length, third: text.charCodeAt(2), last: text.charCodeAt(text.length - 1) };
 }
 
 /** The start of every line, and what precedes each field read, in ACCESS_LOG_FORMAT's order. */
 const LEAD = '{"time":';
-const K_PROJECT = ',"project":"';
-const K_METHOD = ',"method":"';
-const K_STATUS = ',"status":';
-const K_BYTES = ',"bytes":';
-const K_BYTES_IN = ',"bytesIn":';
-const K_DURATION = ',"durationMs":';
-const K_UPSTREAM = ',"upstream":"';
-const K_REQUEST_ID = ',"requestId":"';
-const K_TERMINATION = ',"termination":"';
-const K_HOST = ',"host":"';
+const K_PROJECT = k(',"project":"');
+const K_METHOD = k(',"method":"');
+const K_STATUS = k(',"status":');
+const K_BYTES = k(',"bytes":');
+const K_BYTES_IN = k(',"bytesIn":');
+const K_DURATION = k(',"durationMs":');
+const K_UPSTREAM = k(',"upstream":"');
+const K_REQUEST_ID = k(',"requestId":"');
+const K_TERMINATION = k(',"termination":"');
+const K_HOST = k(',"host":"');
 const TAIL = '"}';
 /** Longest number a field may hold (HAProxy prints 64-bit counters; beyond 2^53 is not a count). */
 const MAX_DIGITS = 15;
+const QUOTE = 34;
+const BACKSLASH = 92;
+const COMMA = 44;
 
 /**
  * The steps of a scan take the position the step before stopped at (the ',' after a value, or the
@@ -109,61 +126,60 @@ const MAX_DIGITS = 15;
  * are passed, not kept in module state: V8 then keeps the whole scan in registers (a module-level
  * `let` cost ~3x the instructions per line under callgrind).
  *
- * The scan touches as few characters as it can (each charCodeAt costs, tens of thousands of lines
- * a second): keys by their length and two characters, string values by a search for their closing
- * quote, backslashes by one search of the line; only digits are read one by one.
+ * The scan reads HAProxy's bytes where they were read into (decoding a read's lines into one string
+ * first cost about as much as the scan), and touches as few of them as it can (tens of thousands of
+ * lines a second): keys by their length and two bytes; values byte by byte up to their end.
  */
 
 /** The value of the last int() step (a typed array: no allocation, no module `let`). */
 const NUM = new Float64Array(1);
 
 /**
- * Moves past key `k`, which must start at `p`. Its ',' was checked by the value before it; of the
- * rest only its length and two characters are compared: a line is always HAProxy's, made from
+ * Moves past key `key`, which must start at `p`. Its ',' was checked by the value before it; of the
+ * rest only its length and two bytes are compared: a line is always HAProxy's, made from
  * ACCESS_LOG_FORMAT, and a format out of step with the keys fails on their lengths.
  */
-function key(t: string, p: number, end: number, k: string): number {
-  const last = p + k.length - 1;
-  return p >= 0 &&
-    last < end &&
-    t.charCodeAt(p + 2) === k.charCodeAt(2) &&
-    t.charCodeAt(last) === k.charCodeAt(k.length - 1)
-    ? last + 1
-    : -1;
+function key(b: Uint8Array, p: number, end: number, key: Key): number {
+  const last = p + key.length - 1;
+  return p >= 0 && last < end && b[p + 2] === key.third && b[last] === key.last ? last + 1 : -1;
 }
 
 /** A decimal integer (optionally negative) at `p`, followed by ','; its value goes to NUM[0]. */
-function int(t: string, p: number, end: number): number {
+function int(b: Uint8Array, p: number, end: number): number {
   if (p < 0) return -1;
-  const neg = t.charCodeAt(p) === 45; // '-'
+  const neg = b[p] === 45; // '-'
   const from = neg ? p + 1 : p;
   let v = 0;
   let i = from;
   for (; i < end; i++) {
-    const c = t.charCodeAt(i) - 48;
+    const c = (b[i] as number) - 48;
     if (c < 0 || c > 9) break;
     v = v * 10 + c;
   }
   NUM[0] = neg ? -v : v;
-  return i > from && i - from <= MAX_DIGITS && t.charCodeAt(i) === 44 ? i : -1;
+  return i > from && i - from <= MAX_DIGITS && b[i] === COMMA ? i : -1;
 }
 
 /**
  * A string value at `p` up to its closing '"', which must be followed by ','; its span goes to
- * `spans[2f]`, `spans[2f + 1]`. The search cannot run past the line: scanAccessLine checked that
- * it ends with '"}'. (A backslash in the value fails the line in scanAccessLine.)
+ * `spans[2f]`, `spans[2f + 1]`. A backslash fails it (values before the host are never escaped).
  */
-function str(t: string, p: number, spans: Int32Array, f: number): number {
+function str(b: Uint8Array, p: number, end: number, spans: Int32Array, f: number): number {
   if (p < 0) return -1;
-  const q = t.indexOf('"', p);
-  if (t.charCodeAt(q + 1) !== 44) return -1;
+  let q = p;
+  for (; q < end; q++) {
+    const c = b[q];
+    if (c === QUOTE) break;
+    if (c === BACKSLASH) return -1;
+  }
+  if (q >= end || b[q + 1] !== COMMA) return -1;
   spans[2 * f] = p;
   spans[2 * f + 1] = q;
   return q + 1;
 }
 
 /**
- * Scans the access-log line `t[start, stop)` (no newline) into `out`; false for anything else
+ * Scans the access-log line `b[start, stop)` (no newline) into `out`; false for anything else
  * (HAProxy's notices, cut or odd lines), leaving `out` in an unspecified state. Every line is
  * HAProxy's, made from ACCESS_LOG_FORMAT, and there are tens of thousands a second, so this is a
  * cheap positional scan rather than a JSON parser: the line must start like the format (its
@@ -173,42 +189,45 @@ function str(t: string, p: number, spans: Int32Array, f: number): number {
  * it can pass for another field; one with an escape is no host any route could have, so it is read
  * as ''.
  */
-export function scanAccessLine(t: string, start: number, stop: number, out: AccessLine): boolean {
+export function scanAccessLine(b: Uint8Array, start: number, stop: number, out: AccessLine): boolean {
   const end = stop - TAIL.length;
   if (
     end - start < LEAD.length ||
-    t.charCodeAt(start) !== 123 || // '{'
-    t.charCodeAt(start + 2) !== 116 || // 't'
-    t.charCodeAt(start + LEAD.length - 1) !== 58 || // ':'
-    t.charCodeAt(end) !== 34 || // '"'
-    t.charCodeAt(end + 1) !== 125 // '}'
+    b[start] !== 123 || // '{'
+    b[start + 2] !== 116 || // 't'
+    b[start + LEAD.length - 1] !== 58 || // ':'
+    b[end] !== QUOTE ||
+    b[end + 1] !== 125 // '}'
   )
     return false;
   const spans = out.spans;
-  let p = int(t, start + LEAD.length, end);
+  let p = int(b, start + LEAD.length, end);
   out.time = NUM[0] as number;
-  p = str(t, key(t, p, end, K_PROJECT), spans, FIELD.project); // access.log keeps it; the counters use the route of the host
-  p = str(t, key(t, p, end, K_METHOD), spans, FIELD.method);
-  p = int(t, key(t, p, end, K_STATUS), end);
+  p = str(b, key(b, p, end, K_PROJECT), end, spans, FIELD.project); // access.log keeps it; the counters use the route of the host
+  p = str(b, key(b, p, end, K_METHOD), end, spans, FIELD.method);
+  p = int(b, key(b, p, end, K_STATUS), end);
   out.status = NUM[0] as number;
-  p = int(t, key(t, p, end, K_BYTES), end);
+  p = int(b, key(b, p, end, K_BYTES), end);
   out.bytes = NUM[0] as number;
-  p = int(t, key(t, p, end, K_BYTES_IN), end);
+  p = int(b, key(b, p, end, K_BYTES_IN), end);
   out.bytesIn = NUM[0] as number;
-  p = int(t, key(t, p, end, K_DURATION), end);
+  p = int(b, key(b, p, end, K_DURATION), end);
   out.durationMs = NUM[0] as number;
-  p = str(t, key(t, p, end, K_UPSTREAM), spans, FIELD.upstream);
-  p = str(t, key(t, p, end, K_REQUEST_ID), spans, FIELD.requestId);
-  p = str(t, key(t, p, end, K_TERMINATION), spans, FIELD.termination);
-  const host = key(t, p, end, K_HOST);
+  p = str(b, key(b, p, end, K_UPSTREAM), end, spans, FIELD.upstream);
+  p = str(b, key(b, p, end, K_REQUEST_ID), end, spans, FIELD.requestId);
+  p = str(b, key(b, p, end, K_TERMINATION), end, spans, FIELD.termination);
+  const host = key(b, p, end, K_HOST);
   if (host < 0) return false;
-  // One search of the line (a slice is a view, not a copy; indexOf cannot be bounded otherwise).
-  const bs = t.slice(start, end).indexOf('\\');
-  if (bs >= 0 && start + bs < host) return false; // in a value before the host (keys and numbers hold none)
-  const escaped = bs >= 0;
-  // The first quote from the host on is the line's closing one, unless the host holds one: bare
-  // (not HAProxy's json() output) unless the host also holds an escape.
-  if (!escaped && t.indexOf('"', host) < end) return false;
+  // The host runs to the line's closing quote: bare (a routed host, [a-z0-9.-]) unless it holds an
+  // escape (HAProxy's json() of any other host), so a quote in it is only allowed beside a backslash.
+  let escaped = false;
+  let quoted = false;
+  for (let i = host; i < end; i++) {
+    const c = b[i];
+    if (c === BACKSLASH) escaped = true;
+    else if (c === QUOTE) quoted = true;
+  }
+  if (quoted && !escaped) return false;
   spans[2 * FIELD.host] = host;
   spans[2 * FIELD.host + 1] = end;
   out.hostEscaped = escaped;
@@ -218,10 +237,10 @@ export function scanAccessLine(t: string, start: number, stop: number, out: Acce
 /** Where a ring stream hands what it reads. */
 export interface RingSink {
   /**
-   * One line `text[start, end)` (the latin1 text of HAProxy's bytes, no newline) that starts with
-   * '{'; true when it is an access-log line, which then also reaches `lines` as bytes.
+   * One line `buf[start, end)` (HAProxy's bytes, no newline) that starts with '{'; true when it is
+   * an access-log line, which then also reaches `lines`.
    */
-  line(text: string, start: number, end: number): boolean;
+  line(buf: Buffer, start: number, end: number): boolean;
   /** `count` access-log lines as HAProxy wrote them, each ending with a newline (for access.log). */
   lines(bytes: Buffer, count: number): void;
 }
@@ -268,19 +287,19 @@ export function hasClientConnections(pid: number, ports: number[]): boolean {
  * in one piece each. True when one of the other lines is HAProxy's notice that a proxy stopped.
  */
 export function handOver(buf: Buffer, length: number, sink: RingSink): boolean {
-  const text = buf.toString('latin1', 0, length);
   let stopped = false;
   let runStart = 0;
   let run = 0;
   let start = 0;
   while (start < length) {
-    const nl = text.indexOf('\n', start);
-    if (text.charCodeAt(start) === 123 && sink.line(text, start, nl)) run++;
+    let nl = buf.indexOf(10, start);
+    if (nl < 0 || nl > length) nl = length;
+    if (buf[start] === 123 && sink.line(buf, start, nl)) run++;
     else {
       if (run > 0) sink.lines(buf.subarray(runStart, start), run);
       run = 0;
       runStart = nl + 1;
-      if (STOPPED.test(text.slice(start, Math.min(nl, start + 200)))) stopped = true;
+      if (STOPPED.test(buf.toString('latin1', start, Math.min(nl, start + 200)))) stopped = true;
     }
     start = nl + 1;
   }
