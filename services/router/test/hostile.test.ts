@@ -30,6 +30,8 @@ const ANSWERS: Record<string, string> = {
   '/bare-lf': 'HTTP/1.1 200 OK\nContent-Length: 4\r\n\r\nbodyPOISON',
   '/nul-in-header': 'HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 4\r\n\r\nbodyPOISON',
   '/bad-chunk-size': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-4\r\nbody\r\n0\r\n\r\n',
+  // A switch to another protocol no client asked for (its request had no "Connection: upgrade").
+  '/switch-anyway': 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
 };
 
 /** An instance that frames its answers by hand (ANSWERS), else answers `ok <path>`. */
@@ -145,6 +147,28 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
       expect(out.match(/^HTTP\/1\.1 200 /gm)).toHaveLength(2);
       expect(out).toContain('"bodyBytes":4');
       expect(echo.seen.slice(before).map((s) => s.url)).toEqual(['/echo?first', '/echo?next']);
+    });
+
+    // RFC 9110 §7.8: an Upgrade without the "upgrade" Connection option asks for nothing.
+    it('reads an Upgrade header without "Connection: upgrade" as a plain request (keep-alive)', async () => {
+      const before = echo.seen.length;
+      const out = await raw(
+        h.port,
+        `GET /echo?first HTTP/1.1\r\n${H}Upgrade: websocket\r\n\r\n${next}`,
+        3000,
+      );
+      expect(out.match(/^HTTP\/1\.1 200 /gm)).toHaveLength(2);
+      expect(echo.seen.slice(before).map((s) => s.url)).toEqual(['/echo?first', '/echo?next']);
+    });
+
+    it('opens no tunnel when an instance answers 101 to such a request', async () => {
+      const out = await raw(
+        h.port,
+        'GET /switch-anyway HTTP/1.1\r\nHost: hostile.apps.test\r\nUpgrade: websocket\r\n\r\n',
+        1000,
+      );
+      expect(out).not.toMatch(/^HTTP\/1\.1 101 /m);
+      if (plane === 'haproxy') expect(out).toMatch(/^HTTP\/1\.1 502 /);
     });
 
     it('answers 408 to a body that stops coming (slow POST)', async () => {
