@@ -156,6 +156,58 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
     },
   );
 
+  // The slot backends' http-after-response rules: HAProxy's own 502 pages (its 503 for a refused
+  // connection, too) get the JSON type when asked and lose their marker; an instance's own 502-504
+  // pass untouched, even with a forged marker (the frontend deletes it first).
+  it('gives its own error pages their status and type; an instance error status passes untouched', async () => {
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const dead = `127.0.0.1:${(s.address() as net.AddressInfo).port}`;
+    await new Promise<void>((r) => s.close(() => r()));
+    const one = route({ projectId: 'p1', hostnames: ['one.apps.test'], upstreamAddresses: [a.address] });
+    h.routes.setRoutes([
+      one,
+      route({
+        projectId: 'pd',
+        projectName: 'dead',
+        hostnames: ['dead.apps.test'],
+        upstreamAddresses: [dead],
+      }),
+    ]);
+    try {
+      await waitFor(
+        async () => (await request(h.port, 'dead.apps.test')).status === 502,
+        10_000,
+        'dead route',
+      );
+      const json = await request(h.port, 'dead.apps.test', '/', { headers: { accept: 'application/json' } });
+      expect(json.status).toBe(502);
+      expect(json.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(JSON.parse(json.body).detail).toContain('"dead"');
+      expect(json.headers['x-paastech-router-error']).toBeUndefined();
+      const html = await request(h.port, 'dead.apps.test');
+      expect(html.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(html.headers['x-paastech-router-error']).toBeUndefined();
+      for (const code of [502, 503, 504]) {
+        const r = await request(h.port, 'one.apps.test', `/status?code=${code}`, {
+          headers: { accept: 'application/json' },
+        });
+        expect(r).toMatchObject({ status: code, body: `status ${code}` });
+        expect(r.headers['content-type']).toBe('text/plain');
+      }
+      const forged = await request(h.port, 'one.apps.test', '/hop');
+      expect(forged.status).toBe(200);
+      expect(forged.headers['x-paastech-router-error']).toBeUndefined();
+    } finally {
+      h.routes.setRoutes([one]);
+      await waitFor(
+        async () => (await request(h.port, 'dead.apps.test')).status === 404,
+        10_000,
+        'dead gone',
+      );
+    }
+  });
+
   it('restarts HAProxy when it crashes, with the current routes', async () => {
     const [before] = haproxiesIn(h.dataDir);
     expect(before).toBeGreaterThan(0);

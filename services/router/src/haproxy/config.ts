@@ -421,10 +421,12 @@ export function haproxyCfg(input: CfgInput): string {
       `  http-error status 503 content-type "text/html; charset=utf-8" lf-file ${page('502.lf')} hdr x-paastech-router-error 503`,
       `  http-error status 502 content-type "text/html; charset=utf-8" lf-file ${page('502.lf')} hdr x-paastech-router-error 502`,
       `  http-error status 504 content-type "text/html; charset=utf-8" lf-file ${page('504.lf')} hdr x-paastech-router-error 504`,
-      // After-response rules run for every response: the status (no header lookup) comes first.
-      '  http-after-response set-header content-type "application/json; charset=utf-8" if { status 502:504 } { res.hdr(x-paastech-router-error) -m found } { var(txn.fmt) -m str json }',
+      // After-response rules run for every response: one test of the status (no header lookup)
+      // ends them for all but 502-504 (the status first in each of three rules cost ~750 more).
+      '  http-after-response allow if !{ status 502:504 }',
+      '  http-after-response set-header content-type "application/json; charset=utf-8" if { var(txn.fmt) -m str json } { res.hdr(x-paastech-router-error) -m found }',
       '  http-after-response set-status 502 if { status 503 } { res.hdr(x-paastech-router-error) -m str 503 }',
-      '  http-after-response del-header x-paastech-router-error if { status 502:504 }',
+      '  http-after-response del-header x-paastech-router-error',
       ...slot.servers.map((a) => `  server ${serverName(a)} ${a}`),
     );
   }
