@@ -211,6 +211,51 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
       expect(e.headers['x-forwarded-for']).toBe('127.0.0.1');
     });
 
+    it('sets X-Forwarded-For on every request of a keep-alive connection, to that connection’s own client', async () => {
+      // Two clients (127.0.0.1 and 127.0.0.2), each sending three requests on one connection, in turn.
+      const agents = ['127.0.0.1', '127.0.0.2'].map(
+        (localAddress) => [localAddress, new http.Agent({ keepAlive: true, maxSockets: 1 })] as const,
+      );
+      const seen: string[] = [];
+      try {
+        for (let i = 0; i < 3; i++) {
+          for (const [localAddress, agent] of agents) {
+            const { xff, reused } = await new Promise<{ xff: string; reused: boolean }>((resolve, reject) => {
+              const req = http.get(
+                {
+                  port: h.port,
+                  host: '127.0.0.1',
+                  path: '/echo',
+                  localAddress,
+                  agent,
+                  headers: { host: 'shop.apps.test', 'x-forwarded-for': '6.6.6.6' },
+                },
+                (res) => {
+                  let body = '';
+                  res.setEncoding('utf8');
+                  res.on('data', (c) => {
+                    body += c;
+                  });
+                  res.on('end', () =>
+                    resolve({
+                      xff: String((JSON.parse(body) as Echo).headers['x-forwarded-for']),
+                      reused: req.reusedSocket,
+                    }),
+                  );
+                },
+              );
+              req.on('error', reject);
+            });
+            expect(reused).toBe(i > 0);
+            seen.push(`${localAddress}=${xff}`);
+          }
+        }
+      } finally {
+        for (const [, agent] of agents) agent.destroy();
+      }
+      expect(seen).toEqual(Array(3).fill(['127.0.0.1=127.0.0.1', '127.0.0.2=127.0.0.2']).flat());
+    });
+
     it('gives every request its own request id', async () => {
       const ids = new Set<string>();
       for (let i = 0; i < 5; i++) ids.add(String((await echo('shop.apps.test')).headers['x-request-id']));
