@@ -350,10 +350,13 @@ export function haproxyCfg(input: CfgInput): string {
       : []),
     // X-Request-Id: this HAProxy's prefix and its request counter (formatting %pid, %Ts or hex
     // cost ~3,000 instructions a request). HAProxy adds the header itself after the rules (cheaper
-    // than a set-header rule), as it adds X-Forwarded-For: the client's were deleted below.
+    // than a set-header rule): the client's were deleted below.
     `  unique-id-format ${input.requestIdPrefix}-%rt`,
     '  unique-id-header X-Request-Id',
-    '  option forwardfor',
+    // The client's address as text, made once per connection (`lower` casts it to a string): for
+    // X-Forwarded-For below. `option forwardfor` printed it with snprintf on every request (~1,800
+    // instructions a request more, bench/router/instructions.mjs).
+    '  tcp-request session set-var(sess.xff) src,lower',
     // fhdr rather than hdr wherever a whole value will do: no split at commas (cheaper).
     '  http-request set-var(txn.fmt) str(json) if { req.fhdr(accept) -m sub application/json }',
     // No rule for two Host or Content-Length headers, or both Content-Length and Transfer-Encoding:
@@ -383,6 +386,7 @@ export function haproxyCfg(input: CfgInput): string {
     `  http-request del-header ^(${reqDrop})$ -m reg if { req.hdr_names -m reg (^|,)(${reqDrop})(,|$) }`,
     // add-header, not set-header: the client's were deleted just above (set-header deletes again).
     // The port is the listener's (dst_port formats the socket address anew for every request).
+    '  http-request add-header X-Forwarded-For %[var(sess.xff)]',
     `  http-request add-header X-Forwarded-Proto ${tlsPort !== undefined ? '%[ssl_fc,iif(https,http)]' : 'http'}`,
     '  http-request add-header X-Forwarded-Host %[req.fhdr(host)]',
     `  http-request add-header X-Forwarded-Port ${tlsPort !== undefined ? `%[ssl_fc,iif(${tlsPort},${port})]` : port}`,
