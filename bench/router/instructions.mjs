@@ -2,14 +2,15 @@
 // Router benchmark by instruction count (not a test): what one proxied request costs HAProxy, in
 // instructions counted by valgrind's callgrind — a figure that, unlike throughput and CPU time, does
 // not move with the load of a shared 2-core machine. Compared side by side: HAProxy configured by
-// hand (the baseline of bench/router/run.mjs) and the configuration our `haproxy` data plane
-// generates, each with and without its access log. Then the router's own process: its CPU time per
+// hand (the baseline of bench/router/run.mjs), nginx configured as run.mjs runs it (one process
+// here), and the configuration our `haproxy` data plane generates, with and without its access
+// log. Then the router's own process: its CPU time per
 // request while it reads HAProxy's access-log ring, counts and writes access.log (time, so it does
 // move with load). Needs `npm run build`, Debian's valgrind, nginx and haproxy.
 //
 //   node bench/router/instructions.mjs [--requests 3000]
 //
-// Method: each HAProxy runs in the foreground with one thread under callgrind, answers N and then
+// Method: each proxy runs in the foreground with one thread (nginx: one process) under callgrind, answers N and then
 // (in a second run) 2N requests over 20 keep-alive connections; (I(2N) − I(N)) / N is the cost of
 // one request without start-up and shutdown.
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,7 +18,15 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, HOST, startRouterProc, waitHttp, writeBackendConf, writeByHandCfg } from './setup.mjs';
+import {
+  freePort,
+  HOST,
+  startRouterProc,
+  waitHttp,
+  writeBackendConf,
+  writeByHandCfg,
+  writeNginxProxyConf,
+} from './setup.mjs';
 
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf('--requests') + 1] || 3000);
@@ -69,21 +78,23 @@ function send(port, n) {
   });
 }
 
-/** Instructions HAProxy executes (callgrind) starting with `cfg`, answering `n` requests, stopping. */
+/**
+ * Instructions the proxy executes (callgrind) starting with `cfg` (HAProxy's, or nginx's: a
+ * `nginx.conf`), answering `n` requests, stopping.
+ */
 async function instructions(cfg, port, n) {
   const out = path.join(work, `callgrind.${path.basename(path.dirname(cfg))}.${n}`);
-  const child = spawn(
-    'valgrind',
-    ['--tool=callgrind', `--callgrind-out-file=${out}`, 'haproxy', '-db', '-f', cfg],
-    {
-      stdio: ['ignore', 'ignore', 'ignore'],
-    },
-  );
+  const nginx = path.basename(cfg) === 'nginx.conf';
+  const argv = nginx ? ['nginx', '-p', path.dirname(cfg), '-c', cfg] : ['haproxy', '-db', '-f', cfg];
+  const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, ...argv], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
   children.push(child);
   await waitHttp(port, HOST, 200, 60_000);
   await send(port, n);
   const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGUSR1'); // soft stop: callgrind writes its totals as HAProxy exits
+  // Soft stop (HAProxy: SIGUSR1, nginx: SIGQUIT): callgrind writes its totals as the proxy exits.
+  child.kill(nginx ? 'SIGQUIT' : 'SIGUSR1');
   await exited;
   const text = fs.readFileSync(out, 'utf8');
   const m = /^(?:summary|totals): (\d+)/m.exec(text);
@@ -173,8 +184,15 @@ async function byHandCfg(name, log) {
   return { cfg, port };
 }
 
+/** nginx as run.mjs runs it (buffered access log), one process without a master. */
+async function nginxCfg(name) {
+  const port = await freePort();
+  return { cfg: writeNginxProxyConf(path.join(work, name), { port, backendPort, single: true }), port };
+}
+
 const variants = [
   { name: 'HAProxy by hand (stock HTTP log to stdout)', ...(await byHandCfg('byhand', 'stdout')) },
+  { name: 'nginx (buffered access log)', ...(await nginxCfg('nginx')) },
   { name: 'HAProxy by hand, no log', ...(await byHandCfg('byhand-nolog', 'none')) },
   { name: 'ours (JSON access log into the ring file)', ...(await oursCfg('ours-log', true)) },
   { name: 'ours, no access log', ...(await oursCfg('ours-nolog', false)) },
@@ -187,7 +205,7 @@ for (const v of variants) {
   console.log(`  ${v.name}: ${Math.round(ir)} instructions/request`);
 }
 const base = rows[0].ir;
-console.log('\n| HAProxy configuration | instructions per request | × by hand |');
+console.log('\n| proxy configuration | instructions per request | × by hand |');
 console.log('|---|---|---|');
 for (const r of rows) console.log(`| ${r.name} | ${Math.round(r.ir)} | ${(r.ir / base).toFixed(2)}× |`);
 console.log(

@@ -15,7 +15,15 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, HOST, startRouterProc, waitHttp, writeBackendConf, writeByHandCfg } from './setup.mjs';
+import {
+  freePort,
+  HOST,
+  startRouterProc,
+  waitHttp,
+  writeBackendConf,
+  writeByHandCfg,
+  writeNginxProxyConf,
+} from './setup.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -164,38 +172,7 @@ await waitHttp(b1, HOST);
 // --- nginx as the proxy ---------------------------------------------------------------------------
 const nginxPort = await freePort();
 const nginxDir = path.join(work, 'nginx');
-fs.mkdirSync(path.join(nginxDir, 'logs'), { recursive: true });
-fs.writeFileSync(
-  path.join(nginxDir, 'nginx.conf'),
-  `worker_processes auto;
-daemon off;
-pid ${nginxDir}/nginx.pid;
-error_log ${nginxDir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log ${nginxDir}/access.log combined buffer=64k flush=1s;
-  keepalive_requests 1000000;
-  upstream bench { server 127.0.0.1:${b1}; keepalive 64; }
-  server { listen 127.0.0.1:${nginxPort} default_server; return 404; }
-  server {
-    listen 127.0.0.1:${nginxPort};
-    server_name ${HOST};
-    location / {
-      proxy_pass http://bench;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-Port $server_port;
-      proxy_set_header X-Request-Id $request_id;
-      proxy_buffering off;
-    }
-  }
-}
-`,
-);
+writeNginxProxyConf(nginxDir, { port: nginxPort, backendPort: b1 });
 const nginx = start('nginx', ['-p', nginxDir, '-c', path.join(nginxDir, 'nginx.conf')]);
 await waitHttp(nginxPort, HOST);
 

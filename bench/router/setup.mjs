@@ -61,6 +61,48 @@ ${servers}
 }
 
 /**
+ * Writes `<dir>/nginx.conf` of nginx as the proxy: Host routing, a keep-alive upstream, the same
+ * forwarding headers and request id as ours, a buffered access log (64 KiB / 1 s). One worker
+ * per CPU; `single`: one process, no master (for valgrind).
+ */
+export function writeNginxProxyConf(dir, { port, backendPort, single = false }) {
+  fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+  const file = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(
+    file,
+    `${single ? 'master_process off;\nworker_processes 1;' : 'worker_processes auto;'}
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log ${dir}/access.log combined buffer=64k flush=1s;
+  keepalive_requests 1000000;
+  upstream bench { server 127.0.0.1:${backendPort}; keepalive 64; }
+  server { listen 127.0.0.1:${port} default_server; return 404; }
+  server {
+    listen 127.0.0.1:${port};
+    server_name ${HOST};
+    location / {
+      proxy_pass http://bench;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Port $server_port;
+      proxy_set_header X-Request-Id $request_id;
+      proxy_buffering off;
+    }
+  }
+}
+`,
+  );
+  return file;
+}
+
+/**
  * Writes `<dir>/haproxy.cfg` of HAProxy configured by hand: Host routing through a map, the same
  * forwarding headers and request id as ours, the stock HTTP log (to `log`: 'stdout' or 'none').
  */
