@@ -171,6 +171,22 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
       if (plane === 'haproxy') expect(out).toMatch(/^HTTP\/1\.1 502 /);
     });
 
+    // HAProxy's json(utf8s) drops bytes that are not UTF-8: an unrouted host escaped that way must
+    // not become a route's host (use_backend reads the map with the escaped host).
+    it.each([
+      ['a byte that is not UTF-8 after it', 'echo.apps.test\xff'],
+      ['a cut UTF-8 sequence inside it', 'echo\xc3.apps.test'],
+      ['a UTF-8 letter after it', 'echo.apps.test\xc3\xa9'],
+    ])('never routes the host of a route with %s (404, the instance never sees it)', async (_name, host) => {
+      const before = echo.seen.length;
+      const out = await raw(
+        h.port,
+        Buffer.from(`GET /echo?odd-host HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, 'latin1'),
+      );
+      expect(out).toMatch(/^HTTP\/1\.1 (400|404) /);
+      expect(echo.seen.slice(before).map((s) => s.url)).toEqual([]);
+    });
+
     it('answers 408 to a body that stops coming (slow POST)', async () => {
       const start = Date.now();
       const out = await raw(h.port, `POST /echo HTTP/1.1\r\n${H}Content-Length: 10\r\n\r\nab`, 8000);

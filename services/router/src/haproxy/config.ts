@@ -373,8 +373,12 @@ export function haproxyCfg(input: CfgInput): string {
     '  http-request set-var(txn.host) req.fhdr(host),field(1,:),lower,rtrim(.)',
     // The access line prints the host as it is: escape the hosts no route has (any text). Right
     // here, before any rule that can fail: a failed header rewrite (500) skips the rules after it,
-    // and the line is still written. (An escaped host is no map key either: keys are [a-z0-9.-].)
-    `  http-request set-var(txn.host) var(txn.host),json(utf8s) if !{ var(txn.host),map(${paths.maps.hosts}) -m found }`,
+    // and the line is still written. json(ascii), not utf8s: utf8s drops bytes that are not
+    // UTF-8, so "<a routed host>\xff" would come out as that routed host — and use_backend looks
+    // the escaped host up again. ascii writes every byte over 127 as \u00XX: an escaped host that
+    // differs holds a backslash and is no map key (keys are [a-z0-9.-]); one that does not was not
+    // found already.
+    `  http-request set-var(txn.host) var(txn.host),json(ascii) if !{ var(txn.host),map(${paths.maps.hosts}) -m found }`,
     // Also sets txn.upgrade for an upgrade request (Connection: upgrade and an Upgrade header): a
     // refused upgrade must not leave the connection open for more requests (CVE-2018-1002105).
     // Only requests with a Connection header pay for it (a rule reading Upgrade on every request cost ~450).

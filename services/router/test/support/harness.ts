@@ -144,8 +144,11 @@ export function request(
   });
 }
 
-/** Writes raw bytes to the port and collects everything until the server closes (or `waitMs`). */
-export function raw(port: number, bytes: string, waitMs = 1500): Promise<string> {
+/**
+ * Writes raw bytes to the port (a string as UTF-8, a Buffer as it is) and collects everything until
+ * the server closes (or `waitMs`).
+ */
+export function raw(port: number, bytes: string | Buffer, waitMs = 1500): Promise<string> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     let out = '';
