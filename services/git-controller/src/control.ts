@@ -20,7 +20,6 @@ export interface AccessQuestion {
 
 const AUTHORIZE_DEADLINE_MS = 15_000;
 
-/** The ControlService as the controller uses it. */
 /**
  * What a pusher is told when the API could not answer whether it may access a repository: the
  * API's database out of reach is named (its own message, a fixed text), anything else is not
@@ -33,6 +32,7 @@ export function accessUncheckable(err: unknown): string {
     : 'git access cannot be checked right now; try again';
 }
 
+/** The ControlService as the controller uses it. */
 export class ControlClient {
   private readonly client: control.ControlServiceClient;
 
