@@ -235,8 +235,12 @@ for (const t of targets) {
 console.log(
   `bench/router: ${ROUNDS} rounds × ${targets.length} targets × wrk -t1 -c50 -d${DURATION}s, ${os.cpus().length} CPUs`,
 );
+// Each round runs every target once, in an order rotated by one each round: no target always
+// follows the same one (the machine's state after a run moves the next one), and every ratio is
+// also taken within each round (below), where slow drift of the host cancels out.
 for (let round = 1; round <= ROUNDS; round++) {
-  for (const t of targets) {
+  const shift = (round - 1) % targets.length;
+  for (const t of [...targets.slice(shift), ...targets.slice(0, shift)]) {
     const r = await wrk(t.port, t.rssPids, t.cpuPids);
     t.runs.push(r);
     console.log(
@@ -270,12 +274,21 @@ for (const t of targets) {
 }
 const direct = targets[0];
 const ngx = targets.find((t) => t.key === 'nginx') ?? direct;
+// Against nginx, round by round (runs[i] of every target are of round i): the median of those
+// ratios, and their range — how far one round can move the comparison on this machine.
+for (const t of targets) {
+  const ratios = t.runs.map((r, i) => r.rps / ngx.runs[i].rps);
+  const p99s = t.runs.map((r, i) => r.p99 / ngx.runs[i].p99);
+  t.vsNginx = median(ratios);
+  t.vsNginxRange = [Math.min(...ratios), Math.max(...ratios)];
+  t.p99VsNginx = median(p99s);
+}
 /** What the quick look's ratios compare to: nginx, or direct when --only left nginx out. */
 const base = ngx === direct ? 'direct' : 'nginx';
 if (ONLY) {
   for (const t of targets)
     console.log(
-      `${t.name.padEnd(20)} ${f(t.rps, 0).padStart(7)} req/s  ${f(t.rps / ngx.rps)}× ${base}  p99 ${f(t.p99)} ms  CPU ${f(t.cpuUs, 0)} µs/req`,
+      `${t.name.padEnd(20)} ${f(t.rps, 0).padStart(7)} req/s  ${f(t.vsNginx)}× ${base} (rounds ${f(t.vsNginxRange[0])}–${f(t.vsNginxRange[1])})  p99 ${f(t.p99)} ms  CPU ${f(t.cpuUs, 0)} µs/req`,
     );
   await cleanup();
 }
@@ -335,11 +348,11 @@ const switching = [
 // --- report ---------------------------------------------------------------------------------------
 const rows = targets.map(
   (t) =>
-    `| ${t.name} | ${f(t.rps, 0)} | ${f(t.rps / direct.rps)}× | ${f(t.rps / ngx.rps)}× | ${f(t.p50)} | ${f(t.p99)} | ${f(t.p99 / ngx.p99)}× | ${t.name === 'direct' ? '–' : f(t.cpuUs, 0)} | ${t.name === 'direct' ? '–' : f(t.idleRss, 1)} | ${t.name === 'direct' ? '–' : f(t.loadRss, 1)} | ${t.errors} |`,
+    `| ${t.name} | ${f(t.rps, 0)} | ${f(t.rps / direct.rps)}× | ${f(t.vsNginx)}× (${f(t.vsNginxRange[0])}–${f(t.vsNginxRange[1])}) | ${f(t.p50)} | ${f(t.p99)} | ${f(t.p99VsNginx)}× | ${t.name === 'direct' ? '–' : f(t.cpuUs, 0)} | ${t.name === 'direct' ? '–' : f(t.idleRss, 1)} | ${t.name === 'direct' ? '–' : f(t.loadRss, 1)} | ${t.errors} |`,
 );
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const table = [
-  '| target | req/s (median) | vs direct | vs nginx | p50 ms | p99 ms | p99 vs nginx | proxy CPU µs/req | RSS idle MiB | RSS load MiB | errors |',
+  '| target | req/s (median) | vs direct | vs nginx (range over rounds) | p50 ms | p99 ms | p99 vs nginx | proxy CPU µs/req | RSS idle MiB | RSS load MiB | errors |',
   '|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows,
 ].join('\n');
@@ -350,8 +363,9 @@ const switchTable = [
 ].join('\n');
 console.log(`\n${table}\n\nswitching the instance set 20 times under load:\n\n${switchTable}\n`);
 const verdict = [
-  `haproxy plane throughput ${f(targets[3].rps / ngx.rps)}× nginx (target ≥ 1.0), p99 ${f(targets[3].p99)} ms vs nginx ${f(ngx.p99)} ms (target ≤)`,
-  `node plane throughput ${f(targets[4].rps / ngx.rps)}× nginx (target ≥ 0.5)`,
+  `haproxy plane throughput ${f(targets[3].vsNginx)}× nginx (target ≥ 1.0; rounds ${f(targets[3].vsNginxRange[0])}–${f(targets[3].vsNginxRange[1])}), p99 ${f(targets[3].p99VsNginx)}× nginx's (target ≤ 1.0; medians ${f(targets[3].p99)} ms and ${f(ngx.p99)} ms)`,
+  `haproxy by hand, for reference: ${f(targets[2].vsNginx)}× nginx (rounds ${f(targets[2].vsNginxRange[0])}–${f(targets[2].vsNginxRange[1])})`,
+  `node plane throughput ${f(targets[4].vsNginx)}× nginx (target ≥ 0.5; rounds ${f(targets[4].vsNginxRange[0])}–${f(targets[4].vsNginxRange[1])})`,
 ];
 console.log(verdict.join('\n'));
 if (OUT) {
@@ -364,8 +378,9 @@ proxy and backend sharing the cores. Command:
 npm run build && node bench/router/run.mjs --rounds ${ROUNDS} --duration ${DURATION}
 \`\`\`
 
-Each target gets \`wrk -t1 -c50 -d${DURATION}s --latency -H 'Host: ${HOST}'\`, targets alternating, ${ROUNDS} rounds;
-the table shows medians. The backend is the same nginx (one worker, \`return 200\` of a 23-byte body)
+Each target gets \`wrk -t1 -c50 -d${DURATION}s --latency -H 'Host: ${HOST}'\` once a round, ${ROUNDS} rounds, the order
+rotated by one each round. req/s, p50 and p99 are medians over the rounds; "vs nginx" is the median
+of the ratios taken within each round (the range in brackets), "vs direct" a ratio of medians. The backend is the same nginx (one worker, \`return 200\` of a 23-byte body)
 for every target. nginx runs \`worker_processes auto\` with a keep-alive upstream and Host routing;
 HAProxy (by hand) runs its defaults (one thread per CPU) with a host map; "ours" is the PaaSTech
 router fed by a paastech.routing.v1 contract server, writing its access log to a file (haproxy
