@@ -99,9 +99,25 @@ export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInf
   if (!disk) return buildTree(job, deps, null);
   await disk.ensure(job.projectId, job.limits.diskBytes);
   // Refused before anything is written: a host that runs full under the project's image loses
-  // the build's writes instead of failing them (DiskQuotas.hostShortfall).
-  const short = disk.hostShortfall(job.projectId);
-  if (short) throw new DeploymentFailedError({ reason: 'build_failed', message: hostFullMessage(short) });
+  // the build's writes instead of failing them. Admission reserves what the build may still write
+  // on the host, counted against the builds admitted after it (DiskQuotas.admitBuild).
+  const admission = disk.admitBuild(job.projectId);
+  if (admission.shortfall) {
+    throw new DeploymentFailedError({
+      reason: 'build_failed',
+      message: hostFullMessage(admission.shortfall),
+    });
+  }
+  try {
+    return await watchedBuild(job, deps, disk);
+  } finally {
+    admission.release();
+  }
+}
+
+/** The build with its project's disk watched; a full disk turns a platform write's error into the
+ * quota's. */
+async function watchedBuild(job: BuildJob, deps: BuildDeps, disk: DiskQuotas): Promise<BuildInfo> {
   const guard = disk.watch(job.projectId, job.limits.diskBytes);
   try {
     return await buildTree(job, deps, guard);

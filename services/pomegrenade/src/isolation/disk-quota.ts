@@ -22,7 +22,10 @@
 // Invariants: mounts are made under projects/<id>/disk only; shutdown unmounts them all (the data
 // dir can be removed after a stop); deleting a project unmounts and removes its image; after a
 // crash (mounts outlive a killed process) recover() keeps the mounts of existing projects and
-// removes those of projects that no longer exist. Subprocesses get argv arrays only.
+// removes those of projects that no longer exist. Subprocesses get argv arrays only. A build is
+// admitted (loop mode) only if the host has free its need plus the remaining claims of the builds
+// of other projects running now, its own claim reserved in the same synchronous step and released
+// by runBuild whatever the build's end (admitBuild).
 // Adoption of real builds/cache directories (an installation from before the quota) is crash-safe:
 // they are copied into the image, the copy is synced and marked complete (ADOPTED, a root-owned file
 // at the image's root), and only then replaced by symlinks. An image without the marker holds at
@@ -74,13 +77,46 @@ const HOST_SLACK = 16 * MiB;
 const LOOP_POLL_MS = 250;
 const WATCH_POLL_MS = 1000;
 
+/** What a build refused for the host's disk lacks (DiskQuotas.hostShortfall). */
+export interface HostShortfall {
+  /** Free on the host file system holding the project's image. */
+  freeBytes: number;
+  /** What this build may write into its image, beyond what the image file holds already, + HOST_SLACK. */
+  neededBytes: number;
+  /** Builds of other projects running now, and what they may still write on the host together. */
+  others: number;
+  othersBytes: number;
+}
+
+/** A build admitted (release() once it ended, whatever the end) or refused (shortfall). */
+export type HostAdmission =
+  | { shortfall: HostShortfall; release?: undefined }
+  | { shortfall?: undefined; release: () => void };
+
+/** A running build's hold on the host's free space, taken at its admission (loop mode). */
+interface HostClaim {
+  projectId: string;
+  image: string;
+  /** Its need at admission: what it could still write on the host, + HOST_SLACK (each image's
+   * journal and metadata grow with what is written into it, so every running build keeps its own). */
+  bytes: number;
+  /** The image's allocated bytes on the host at admission. */
+  allocated: number;
+}
+
 /** The message of a build refused because the host's disk is too full (DiskQuotas.hostShortfall). */
-export function hostFullMessage(s: { freeBytes: number; neededBytes: number }): string {
+export function hostFullMessage(s: HostShortfall): string {
   const mib = (n: number) => Math.floor(n / MiB);
+  const others =
+    s.others === 0
+      ? ''
+      : `, and ${s.others} other build${s.others === 1 ? '' : 's'} running may still write up to ` +
+        `${mib(s.othersBytes)} MiB`;
+  const wait = s.others === 0 ? '' : ', or push again once the other builds ended';
   return (
     `the platform's disk is too full to build: ${mib(s.freeBytes)} MiB free, and this build may write up to ` +
-    `${mib(s.neededBytes)} MiB (what the project's disk limit still allows); free space on the host ` +
-    "(or lower the project's disk limit) and push again"
+    `${mib(s.neededBytes)} MiB (what the project's disk limit still allows)${others}; free space on the host ` +
+    `(or lower the project's disk limit) and push again${wait}`
   );
 }
 
@@ -106,6 +142,9 @@ export function loopUnavailableReason(): string | null {
 
 /** The per-project disk quotas of one Pomegrenade installation. */
 export class DiskQuotas {
+  /** The host claims of the builds running now (loop mode; admitBuild to release). */
+  private readonly claims = new Set<HostClaim>();
+
   private constructor(
     /** With projectsDir resolved (the mount table names real paths). */
     private readonly options: DiskQuotaOptions,
@@ -218,28 +257,54 @@ export class DiskQuotas {
 
   /**
    * Loop mode: whether the host file system holding the project's image has room for what a build
-   * may still write into it; undefined when it does (or in watch mode, where a write past the
-   * host's room fails at once with ENOSPC). The image is sparse: a write into it takes host space
-   * only when the kernel writes the image's pages back, seconds after the build wrote them, so a
-   * host that ran full under it is not an ENOSPC to the build but lost writes — "potential data
-   * loss" and an aborted journal in the image, and a build that looked whole. Hence the check
-   * before a build: the room the image still gives the project (statfs of the mounted image), less
-   * what the image file already holds on the host beyond what the image uses (blocks freed inside
-   * it stay allocated on the host: rewriting them costs nothing), plus HOST_SLACK for ext4's
-   * journal and metadata, must be free on the host. Builds of several projects at once can still
-   * together outrun it (each checked alone).
+   * may still write into it and for what the builds already running may still write into theirs;
+   * undefined when it does (or in watch mode, where a write past the host's room fails at once
+   * with ENOSPC). Reserves nothing (admitBuild does). The image is sparse: a write into it takes
+   * host space only when the kernel writes the image's pages back, seconds after the build wrote
+   * them, so a host that ran full under it is not an ENOSPC to the build but lost writes —
+   * "potential data loss" and an aborted journal in the image, and a build that looked whole.
+   * Hence the check before a build: the room the image still gives the project (statfs of the
+   * mounted image), less what the image file already holds on the host beyond what the image uses
+   * (blocks freed inside it stay allocated on the host: rewriting them costs nothing), plus
+   * HOST_SLACK for ext4's journal and metadata, plus the remaining claims of the builds of other
+   * projects running now (see admitBuild), must be free on the host. Builds of the same project
+   * are left out of that sum: this build's need already covers all its image may still take.
    */
-  hostShortfall(projectId: string): { freeBytes: number; neededBytes: number } | undefined {
+  hostShortfall(projectId: string): HostShortfall | undefined {
     if (this.mode !== 'loop') return undefined;
+    return this.hostRoom(projectId).shortfall;
+  }
+
+  /**
+   * Admits a build (hostShortfall) and, in the same synchronous step, reserves its need (what it
+   * may still write on the host, + HOST_SLACK): its claim is that less what its image grew on the
+   * host since (floored at 0), until release(). Claims are per build, not per project (a second build of a project
+   * releases only its own; the engine runs one at a time per project anyway). Watch mode reserves
+   * nothing.
+   */
+  admitBuild(projectId: string): HostAdmission {
+    if (this.mode !== 'loop') return { release: () => {} };
+    const { shortfall, claim } = this.hostRoom(projectId);
+    if (shortfall) return { shortfall };
+    this.claims.add(claim);
+    return { release: () => void this.claims.delete(claim) };
+  }
+
+  /** What a build of the project would claim on the host now, and what the host lacks for it. */
+  private hostRoom(projectId: string): { claim: HostClaim; shortfall?: HostShortfall } {
     const { dir, image, mount } = this.paths(projectId);
     const inside = fs.statfsSync(mount);
-    const host = fs.statfsSync(dir);
-    const allocated = fs.statSync(image).blocks * 512;
+    const allocated = allocatedBytes(image);
     const used = (inside.blocks - inside.bfree) * inside.bsize;
     const mayWrite = inside.bavail * inside.bsize;
     const neededBytes = Math.max(0, mayWrite - Math.max(0, allocated - used)) + HOST_SLACK;
+    const claim = { projectId, image, bytes: neededBytes, allocated };
+    const host = fs.statfsSync(dir);
     const freeBytes = host.bavail * host.bsize;
-    return freeBytes >= neededBytes ? undefined : { freeBytes, neededBytes };
+    const others = [...this.claims].filter((c) => c.projectId !== projectId);
+    const othersBytes = others.reduce((sum, c) => sum + remainingClaim(c), 0);
+    if (freeBytes >= neededBytes + othersBytes) return { claim };
+    return { claim, shortfall: { freeBytes, neededBytes, others: others.length, othersBytes } };
   }
 
   /** Removes the project's disk: unmounts it, detaches its loop device, deletes the image. */
@@ -482,6 +547,16 @@ async function treeBytes(dirs: string[]): Promise<number> {
   const { stdout } = await run('du', ['-s', '-c', '-B1', '-x', '--', ...present]);
   const total = stdout.trim().split('\n').pop() ?? '';
   return Number(total.split('\t')[0]) || 0;
+}
+
+/** Bytes the file takes on its file system (a sparse image: what was written back to it). */
+function allocatedBytes(file: string): number {
+  return (fs.statSync(file, { throwIfNoEntry: false })?.blocks ?? 0) * 512;
+}
+
+/** What a running build may still write on the host: its claim less what its image grew since. */
+function remainingClaim(c: HostClaim): number {
+  return Math.max(0, c.bytes - Math.max(0, allocatedBytes(c.image) - c.allocated));
 }
 
 /** Bytes of the reserve file. */
