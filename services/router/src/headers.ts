@@ -86,17 +86,23 @@ function connectionValues(raw: string[]): string[] | undefined {
 
 /**
  * Copies a raw header list without hop-by-hop headers, headers named in Connection, and (when
- * `dropForwarding`) client-sent forwarding headers. `keepUpgrade` keeps Upgrade/Connection for a
- * WebSocket handshake.
+ * `dropForwarding`) client-sent forwarding headers. `keepUpgrade` keeps Upgrade, and one
+ * Connection header that names nothing but the upgrade, for a WebSocket handshake.
  */
 export function filterHeaders(raw: string[], dropForwarding: boolean, keepUpgrade = false): string[] {
   const conn = connectionValues(raw);
   const named = conn ? connectionTokens(conn) : undefined;
   const out: string[] = [];
+  let connectionKept = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
-    if (keepUpgrade && (name === 'upgrade' || name === 'connection')) {
+    if (keepUpgrade && name === 'upgrade') {
       out.push(raw[i] as string, raw[i + 1] as string);
+      continue;
+    }
+    if (keepUpgrade && name === 'connection' && !connectionKept) {
+      out.push(raw[i] as string, 'Upgrade');
+      connectionKept = true;
       continue;
     }
     if (HOP_BY_HOP.has(name) || named?.has(name)) continue;

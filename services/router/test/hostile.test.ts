@@ -30,36 +30,53 @@ const ANSWERS: Record<string, string> = {
   '/bare-lf': 'HTTP/1.1 200 OK\nContent-Length: 4\r\n\r\nbodyPOISON',
   '/nul-in-header': 'HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 4\r\n\r\nbodyPOISON',
   '/bad-chunk-size': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-4\r\nbody\r\n0\r\n\r\n',
-  // A switch to another protocol no client asked for (its request had no "Connection: upgrade").
+  // A switch to another protocol no client asked for, with the headers of a switch and without them.
   '/switch-anyway': 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+  '/switch-bare': 'HTTP/1.1 101 Switching Protocols\r\n\r\n',
 };
 
-/** An instance that frames its answers by hand (ANSWERS), else answers `ok <path>`. */
-function hostileInstance(): net.Server {
-  return net.createServer((socket) => {
+/** A request head the hostile instance read, with the number of the connection it came on. */
+interface Seen {
+  conn: number;
+  head: string;
+}
+
+/**
+ * An instance that frames its answers by hand (ANSWERS), else answers `ok <path>`; `seen` holds
+ * every request head it read.
+ */
+function hostileInstance(): { server: net.Server; seen: Seen[] } {
+  const seen: Seen[] = [];
+  let conns = 0;
+  const server = net.createServer((socket) => {
+    const conn = ++conns;
     let buf = '';
     socket.on('error', () => undefined);
     socket.on('data', (d) => {
       buf += d.toString('latin1');
       for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
-        const target = buf.slice(0, buf.indexOf('\r\n')).split(' ')[1] ?? '/';
+        const head = buf.slice(0, end);
+        const target = head.slice(0, head.indexOf('\r\n')).split(' ')[1] ?? '/';
         buf = buf.slice(end + 4);
+        seen.push({ conn, head });
         const path = target.split('?')[0] as string;
         const body = `ok ${target}`;
         socket.write(ANSWERS[path] ?? `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
       }
     });
   });
+  return { server, seen };
 }
 
 describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
   let h: Harness;
   let echo: Backend;
   let inst: net.Server;
+  let instSeen: Seen[];
 
   beforeAll(async () => {
     echo = await new Backend('echo').start();
-    inst = hostileInstance();
+    ({ server: inst, seen: instSeen } = hostileInstance());
     await new Promise<void>((r) => inst.listen(0, '127.0.0.1', r));
     h = await startHarness(plane, {
       PAASTECH_ROUTER_MAX_BODY_BYTES: String(1024 * 1024),
@@ -88,6 +105,34 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
     await echo?.stop();
     await new Promise<void>((r) => (inst ? inst.close(() => r()) : r()));
   });
+
+  /**
+   * Sends `first` (a request line, `headers` after Host) then a plain GET on one client connection;
+   * returns everything received and whether the router closed the connection (within 3 s).
+   */
+  const twoOnOneConnection = async (first: string, headers = '') => {
+    const socket = net.connect(h.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    let out = '';
+    socket.on('data', (b) => {
+      out += b.toString('latin1');
+    });
+    const closed = new Promise<void>((r) => socket.on('close', () => r()));
+    socket.write(`${first} HTTP/1.1\r\nHost: hostile.apps.test\r\n${headers}\r\n`);
+    await new Promise((r) => setTimeout(r, 150));
+    if (!socket.destroyed)
+      socket.write('GET /ok?n=2 HTTP/1.1\r\nHost: hostile.apps.test\r\nConnection: close\r\n\r\n');
+    let cut = false;
+    const t = setTimeout(() => {
+      cut = true;
+      socket.destroy();
+    }, 3000);
+    await closed;
+    clearTimeout(t);
+    return { out, closedByRouter: !cut };
+  };
+  /** A GET on a new connection, which may take a pooled connection to the instance. */
+  const fresh = () => request(h.port, 'hostile.apps.test', '/ok?n=3');
 
   describe('forwarding headers', () => {
     // Frameworks read these as the scheme, host, prefix or client address (Rack: X-Forwarded-Ssl
@@ -149,28 +194,6 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
       expect(echo.seen.slice(before).map((s) => s.url)).toEqual(['/echo?first', '/echo?next']);
     });
 
-    // RFC 9110 §7.8: an Upgrade without the "upgrade" Connection option asks for nothing.
-    it('reads an Upgrade header without "Connection: upgrade" as a plain request (keep-alive)', async () => {
-      const before = echo.seen.length;
-      const out = await raw(
-        h.port,
-        `GET /echo?first HTTP/1.1\r\n${H}Upgrade: websocket\r\n\r\n${next}`,
-        3000,
-      );
-      expect(out.match(/^HTTP\/1\.1 200 /gm)).toHaveLength(2);
-      expect(echo.seen.slice(before).map((s) => s.url)).toEqual(['/echo?first', '/echo?next']);
-    });
-
-    it('opens no tunnel when an instance answers 101 to such a request', async () => {
-      const out = await raw(
-        h.port,
-        'GET /switch-anyway HTTP/1.1\r\nHost: hostile.apps.test\r\nUpgrade: websocket\r\n\r\n',
-        1000,
-      );
-      expect(out).not.toMatch(/^HTTP\/1\.1 101 /m);
-      if (plane === 'haproxy') expect(out).toMatch(/^HTTP\/1\.1 502 /);
-    });
-
     // HAProxy's json(utf8s) drops bytes that are not UTF-8: an unrouted host escaped that way must
     // not become a route's host (use_backend reads the map with the escaped host).
     it.each([
@@ -195,28 +218,67 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
     });
   });
 
-  describe('response framing', () => {
-    /** Sends `first` then a plain GET on one client connection; returns everything received. */
-    const twoOnOneConnection = async (first: string) => {
-      const socket = net.connect(h.port, '127.0.0.1');
-      socket.on('error', () => undefined);
-      let out = '';
-      socket.on('data', (b) => {
-        out += b.toString('latin1');
-      });
-      const closed = new Promise<void>((r) => socket.on('close', () => r()));
-      socket.write(`${first} HTTP/1.1\r\nHost: hostile.apps.test\r\n\r\n`);
-      await new Promise((r) => setTimeout(r, 150));
-      if (!socket.destroyed)
-        socket.write('GET /ok?n=2 HTTP/1.1\r\nHost: hostile.apps.test\r\nConnection: close\r\n\r\n');
-      const t = setTimeout(() => socket.destroy(), 3000);
-      await closed;
-      clearTimeout(t);
-      return out;
-    };
-    /** A GET on a new connection, which may take a pooled connection to the instance. */
-    const fresh = () => request(h.port, 'hostile.apps.test', '/ok?n=3');
+  // RFC 9110 §7.8: a request asks to upgrade only with an Upgrade header AND the "upgrade" token in
+  // Connection. Anything else is a plain request: neither header reaches the instance (both are
+  // hop-by-hop), and a 101 to it is a bad answer like any other: a 502, the client connection
+  // closed (CVE-2018-1002105: never a tunnel the client did not get by a real upgrade), and the
+  // connection to the instance, switched to who knows what, never used again.
+  describe('upgrades not asked for', () => {
+    const NOT_ASKED: Array<[string, string]> = [
+      ['an Upgrade without Connection', 'Upgrade: websocket\r\n'],
+      ['an Upgrade with Connection: keep-alive', 'Upgrade: websocket\r\nConnection: keep-alive\r\n'],
+      [
+        'an Upgrade with Connection naming another header',
+        'Upgrade: websocket\r\nConnection: x-a\r\nX-A: 1\r\n',
+      ],
+      ['Connection: upgrade without an Upgrade', 'Connection: Upgrade\r\n'],
+      ['Connection: upgrade with an empty Upgrade', 'Connection: Upgrade\r\nUpgrade:\r\n'],
+      ['neither (a plain GET)', ''],
+    ];
+    /** True when a request head holds an Upgrade header or a Connection header naming upgrade. */
+    const asksUpgrade = (head: string) => /^upgrade:|^connection:.*upgrade/im.test(head);
 
+    it.each(NOT_ASKED)('%s: a plain request, the instance sees neither header', async (_name, headers) => {
+      const before = echo.seen.length;
+      const next = 'GET /echo?next HTTP/1.1\r\nHost: echo.apps.test\r\nConnection: close\r\n\r\n';
+      const out = await raw(
+        h.port,
+        `GET /echo?plain HTTP/1.1\r\nHost: echo.apps.test\r\n${headers}\r\n${next}`,
+        3000,
+      );
+      expect(out.match(/^HTTP\/1\.1 200 /gm)).toHaveLength(2);
+      const seen = echo.seen.slice(before);
+      expect(seen.map((s) => s.url)).toEqual(['/echo?plain', '/echo?next']);
+      const raw0 = seen[0]?.rawHeaders ?? [];
+      const head = raw0.map((x, i) => (i % 2 === 0 ? `${x}:` : `${x}\r\n`)).join('');
+      expect(asksUpgrade(head), head).toBe(false);
+    });
+
+    // The instance's 101 with Upgrade and Connection: upgrade (/switch-anyway), or with neither.
+    const SWITCHES = NOT_ASKED.flatMap(([name, headers]) => [
+      [name, '/switch-anyway', headers],
+      [name, '/switch-bare', headers],
+    ]);
+    it.each(SWITCHES)(
+      '%s, answered 101 (%s): a 502, the client connection closed, the instance connection never reused',
+      async (_name, path, headers) => {
+        const before = instSeen.length;
+        const { out, closedByRouter } = await twoOnOneConnection(`GET ${path}`, headers);
+        expect(out).toMatch(/^HTTP\/1\.1 502 /);
+        expect(out).not.toMatch(/^HTTP\/1\.1 101 /m);
+        expect(out).not.toContain('ok /ok?n=2');
+        expect(closedByRouter).toBe(true);
+        const at = instSeen.findIndex((s, i) => i >= before && s.head.startsWith(`GET ${path} `));
+        const switched = instSeen[at] as Seen;
+        expect(instSeen.slice(before).filter((s) => s.head.startsWith(`GET ${path} `))).toHaveLength(1);
+        expect(asksUpgrade(switched.head), switched.head).toBe(false);
+        for (let i = 0; i < 3; i++) expect(await fresh()).toMatchObject({ status: 200, body: 'ok /ok?n=3' });
+        expect(instSeen.slice(at + 1).filter((s) => s.conn === switched.conn)).toEqual([]);
+      },
+    );
+  });
+
+  describe('response framing', () => {
     it.each([
       ['GET /204-with-body', 204, ''],
       ['GET /304-chunked', 304, ''],
@@ -226,7 +288,7 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
       ['GET /trailers', 200, null],
       ['GET /length-and-chunked', 200, null],
     ])('%s: relayed once, the next request gets its own answer', async (first, status, body) => {
-      let out = await twoOnOneConnection(first);
+      let { out } = await twoOnOneConnection(first);
       // HAProxy relays interim responses; the node plane drops them (it never asked for one).
       if (plane !== 'haproxy') expect(out).not.toMatch(/^HTTP\/1\.1 1\d\d /m);
       else out = out.replace(/^HTTP\/1\.1 1\d\d [\s\S]*?\r\n\r\n(?=HTTP\/1\.1 [2-5])/, '');
@@ -249,7 +311,7 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
       ['/bare-lf'],
       ['/nul-in-header'],
     ])('%s: a 502, nothing of it relayed', async (path) => {
-      const out = await twoOnOneConnection(`GET ${path}`);
+      const { out } = await twoOnOneConnection(`GET ${path}`);
       // HAProxy's own parser reads some of these leniently (bare LF as a line end, obs-fold
       // unfolded, NUL as a byte of the value) but frames them one way only: the next answer is
       // the next request's.
@@ -263,7 +325,7 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
     });
 
     it('cuts a malformed chunked body and never reuses its connection', async () => {
-      const out = await twoOnOneConnection('GET /bad-chunk-size');
+      const { out } = await twoOnOneConnection('GET /bad-chunk-size');
       // The node plane sent the head already and cuts the connection; HAProxy answers 502 itself.
       if (plane !== 'haproxy') expect(out).not.toContain('ok /ok?n=2');
       else expect(out).toMatch(/^HTTP\/1\.1 502 /);

@@ -616,7 +616,7 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
 
   describe('WebSockets', () => {
     /** Opens an upgrade request; resolves with the response head and the socket. */
-    const upgrade = (p: string) =>
+    const upgrade = (p: string, headers = '') =>
       new Promise<{ head: string; socket: net.Socket }>((resolve) => {
         const socket = net.connect(h.port, '127.0.0.1');
         let head = '';
@@ -630,7 +630,7 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
         socket.on('data', onData);
         socket.on('error', () => undefined);
         socket.write(
-          `GET ${p} HTTP/1.1\r\nHost: shop.apps.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          `GET ${p} HTTP/1.1\r\nHost: shop.apps.test\r\nUpgrade: websocket\r\n${headers || 'Connection: Upgrade\r\n'}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
         );
       });
 
@@ -644,6 +644,29 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
       });
       expect(echoed).toBe('ping through the tunnel');
       socket.destroy();
+    });
+
+    // The haproxy plane deletes these for an upgrade request in its Lua action, not its del-header rule.
+    it.each([
+      ['a forged X-Forwarded-For', 'Connection: Upgrade\r\nX-Forwarded-For: 6.6.6.6\r\n'],
+      ['a forged X_Forwarded_For', 'Connection: Upgrade\r\nX_Forwarded_For: 6.6.6.6\r\n'],
+      ['a forged X-Real-Ip', 'Connection: Upgrade\r\nX-Real-Ip: 6.6.6.6\r\n'],
+      ['Keep-Alive', 'Connection: Upgrade\r\nKeep-Alive: 6.6.6.6\r\n'],
+      ['Proxy-Authorization', 'Connection: Upgrade\r\nProxy-Authorization: 6.6.6.6\r\n'],
+      ['a header named in Connection', 'Connection: Upgrade, x-drop\r\nX-Drop: 6.6.6.6\r\n'],
+    ])('tunnels an upgrade request with %s, without it', async (_name, headers) => {
+      const before = a.seen.length;
+      const { head, socket } = await upgrade('/ws?hop', headers);
+      socket.destroy();
+      expect(head).toMatch(/^HTTP\/1\.1 101 /);
+      const seen = a.seen.slice(before).find((s) => s.url === '/ws?hop');
+      expect(seen?.rawHeaders).toBeDefined();
+      const values = seen?.rawHeaders.filter((_x, i) => i % 2 === 1) ?? [];
+      expect(values).not.toContain('6.6.6.6');
+      expect(seen?.rawHeaders.map((x) => x.toLowerCase())).toEqual(
+        expect.arrayContaining(['upgrade', 'websocket']),
+      );
+      expect(seen?.rawHeaders.join('\n')).toMatch(/^connection\nupgrade$/im);
     });
 
     it('closes the client connection when the instance refuses the upgrade (CVE-2018-1002105)', async () => {

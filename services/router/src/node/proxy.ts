@@ -3,8 +3,10 @@
 // Invariants: a request is retried on another instance only when its connection could not be
 // made (nothing was sent yet: the body is piped only once the socket is connected); a response
 // whose headers already left is never replaced by an error page — the client connection is cut
-// instead; forwarding headers always come from the router (see headers.ts).
+// instead; forwarding headers always come from the router (see headers.ts); a 101 to a request
+// (none here asks to upgrade: tunnel.ts has those) is a 502 and its instance connection is closed.
 import http from 'node:http';
+import type net from 'node:net';
 import type { RouterConfig } from '../config.js';
 import { filterHeaders, smugglingProblem } from '../headers.js';
 import {
@@ -195,6 +197,8 @@ function forward(ctx: ProxyContext, ex: Exchange, exclude: Upstream | undefined)
     upReq.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })),
   );
   upReq.on('response', (upRes) => relayResponse(ex, upRes));
+  // A switch of protocols the request never asked for (an upgrade request goes to tunnel.ts).
+  upReq.on('upgrade', (_upRes, upSocket: net.Socket) => switchedAnyway(ex, upSocket));
   upReq.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(connectTimer);
     onUpstreamError(ctx, ex, upReq, err);
@@ -246,6 +250,17 @@ function onUpstreamError(
   sendPage(req, res, badGatewayPage(route.projectName));
 }
 
+/**
+ * A 101 to a request that asked for no upgrade is a bad answer: a 502 that closes the client
+ * connection, and the instance connection (switched to another protocol) is closed, never pooled
+ * (CVE-2018-1002105: no tunnel without a real upgrade).
+ */
+function switchedAnyway(ex: Exchange, upSocket: net.Socket): void {
+  upSocket.destroy();
+  if (ex.res.destroyed || ex.res.headersSent) return void ex.res.destroy();
+  refuse(ex, badGatewayPage((ex.route as RouteEntry).projectName));
+}
+
 /** Streams the instance's response back to the client, without buffering. */
 function relayResponse(ex: Exchange, upRes: http.IncomingMessage): void {
   const { res } = ex;
@@ -253,6 +268,8 @@ function relayResponse(ex: Exchange, upRes: http.IncomingMessage): void {
     upRes.destroy();
     return;
   }
+  // A 101 without Upgrade and Connection: upgrade (node:http emits no 'upgrade' for it).
+  if (upRes.statusCode === 101) return void switchedAnyway(ex, upRes.socket);
   ex.byRouter = false;
   res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, filterHeaders(upRes.rawHeaders, false));
   // Streams without a length (SSE, chunked downloads) get their headers now, not with the first chunk.
