@@ -57,10 +57,14 @@ export class AccessLogWriter {
     this.queue(line, line.length, 1);
   }
 
-  /** Queues `lines` complete, newline-terminated lines as they are (the haproxy plane's). */
+  /**
+   * Takes `lines` complete, newline-terminated lines as they are (the haproxy plane's). The caller
+   * may reuse `bytes` once this returns: a chunk of FLUSH_BYTES or more is written now (with what
+   * was queued before it), a smaller one is copied.
+   */
   writeLines(bytes: Buffer, lines: number): void {
     if (this.closed || bytes.length === 0) return;
-    this.queue(bytes, bytes.length, lines);
+    this.queue(bytes.length < FLUSH_BYTES ? Buffer.from(bytes) : bytes, bytes.length, lines);
   }
 
   private queue(item: string | Buffer, bytes: number, lines: number): void {

@@ -79,7 +79,10 @@ function add(
 export interface AccessLogSink {
   /** The line of one finished request. */
   write(r: RequestRecord): void;
-  /** `lines` complete lines a data plane made itself (the haproxy plane's, from HAProxy). */
+  /**
+   * `lines` complete lines a data plane made itself (the haproxy plane's, from HAProxy); `bytes`
+   * may be reused by the caller once this returns.
+   */
   writeLines(bytes: Buffer, lines: number): void;
   /** Rotates the file if other writers (the node plane's workers) have filled it; true when it did. */
   rotateIfFull?(): boolean;

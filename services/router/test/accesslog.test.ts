@@ -32,6 +32,15 @@ const record = (requestId: string, projectName = 'shop'): RequestRecord => ({
   requestId,
 });
 
+/** The requestId of every line of `file`. */
+function requestIds(file: string): string[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l).requestId);
+}
+
 describe('access log writer', () => {
   it('writes one JSON line per request, batched until flushed', () => {
     const file = path.join(dir(), 'router', 'access.log');
@@ -70,12 +79,33 @@ describe('access log writer', () => {
     w.writeLines(Buffer.from('{"requestId":"h3"}\n'), 1);
     w.writeLines(Buffer.alloc(0), 0);
     w.close();
-    const ids = fs
-      .readFileSync(file, 'utf8')
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l).requestId);
+    const ids = requestIds(file);
     expect(ids).toEqual(['a', 'h1', 'h2', 'b', 'c', 'h3']);
+  });
+
+  it.each([
+    ['a small chunk (copied, written later)', 3],
+    ['a chunk of 64 KiB or more (written at once)', 2_000],
+  ])('is done with the bytes of ready-made lines when writeLines returns: %s', (_name, lines) => {
+    const file = path.join(dir(), 'access.log');
+    const w = new AccessLogWriter(file);
+    w.write(record('before'));
+    // The haproxy plane reads every batch into the same buffer: overwrite it after each call.
+    const reused = Buffer.alloc(lines * 40);
+    for (const batch of ['x', 'y']) {
+      const text = Array.from({ length: lines }, (_, i) => `{"requestId":"${batch}${i}"}`.padEnd(39)).join(
+        '\n',
+      );
+      const n = reused.write(`${text}\n`, 'latin1');
+      w.writeLines(reused.subarray(0, n), lines);
+      reused.fill('#');
+    }
+    w.close();
+    const ids = requestIds(file);
+    expect(ids).toEqual([
+      'before',
+      ...['x', 'y'].flatMap((b) => Array.from({ length: lines }, (_, i) => `${b}${i}`)),
+    ]);
   });
 
   it('writes a flush of more pieces than one writev takes', () => {

@@ -241,7 +241,10 @@ export interface RingSink {
    * an access-log line, which then also reaches `lines`.
    */
   line(buf: Buffer, start: number, end: number): boolean;
-  /** `count` access-log lines as HAProxy wrote them, each ending with a newline (for access.log). */
+  /**
+   * `count` access-log lines as HAProxy wrote them, each ending with a newline (for access.log);
+   * `bytes` is the reader's and valid only during the call (the file reader reuses its buffer).
+   */
   lines(bytes: Buffer, count: number): void;
 }
 
