@@ -233,6 +233,8 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
       ],
       ['Connection: upgrade without an Upgrade', 'Connection: Upgrade\r\n'],
       ['Connection: upgrade with an empty Upgrade', 'Connection: Upgrade\r\nUpgrade:\r\n'],
+      // One token "x-a upgrade" (tokens are comma-separated), not the upgrade token.
+      ['Connection: upgrade inside another token', 'Upgrade: websocket\r\nConnection: x-a upgrade\r\n'],
       ['neither (a plain GET)', ''],
     ];
     /** True when a request head holds an Upgrade header or a Connection header naming upgrade. */

@@ -203,16 +203,18 @@ local hop = ${luaSet(hop)}
 local forwarding = ${luaSet(forwarding)}
 
 -- Deletes the headers a Connection header names (never the kept ones). Returns whether it names upgrade.
+-- Tokens are split at commas only, as HAProxy's parser and the node plane do: "foo upgrade" is one
+-- (malformed) token, never an upgrade.
 local function strip(headers, del)
   local conn = headers["connection"]
   if conn == nil then return false end
   local upgrade = false
   for _, value in pairs(conn) do
-    for token in string.gmatch(value, "[^,%s]+") do
-      local name = string.lower(token)
+    for token in string.gmatch(value, "[^,]+") do
+      local name = string.lower((string.gsub(token, "^%s*(.-)%s*$", "%1")))
       if name == "upgrade" then
         upgrade = true
-      elseif not keep[name] then
+      elseif name ~= "" and not keep[name] then
         del(name)
       end
     end
