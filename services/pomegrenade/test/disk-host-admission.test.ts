@@ -77,6 +77,40 @@ function write(id: string, bytes: number): void {
   }
 }
 
+/** A build of commit a…a of the project, its artifacts in its builds unless `artifactDir`. */
+function buildJob(
+  id: string,
+  artifactDir = path.join(projects, id, 'builds', 'v1'),
+): Parameters<typeof runBuild>[0] {
+  return {
+    projectId: id,
+    number: 1,
+    commitSha: 'a'.repeat(40),
+    builder: '',
+    buildpackUrl: '',
+    buildpacksDir: '/nonexistent',
+    timeoutSeconds: 60,
+    configVars: {},
+    limits: { ...DEFAULT_LIMITS, diskBytes: LIMIT },
+    uid: 250_200,
+    artifactDir,
+    cacheDir: path.join(projects, id, 'cache'),
+    signal: new AbortController().signal,
+    step: () => {},
+    line: () => {},
+  };
+}
+
+/** What runBuild needs: a bwrap sandbox, the test's disks, and `fetch` as the source fetch. */
+function buildDeps(fetch: () => Promise<void>): Parameters<typeof runBuild>[1] {
+  return {
+    runtime: new LocalRuntime({ sandbox: 'bwrap', stateDir: host, logger, network: null }),
+    builders: defaultBuilders(),
+    source: { fetch },
+    disk,
+  };
+}
+
 beforeAll(async () => {
   if (!canLoop) return;
   host = fs.mkdtempSync(path.join(os.tmpdir(), 'pdh-'));
@@ -259,35 +293,11 @@ describe.skipIf(!canBuild)('a running build holds its claim; its end releases it
       const blocker = path.join(host, `blocker-${how}`);
       fs.writeFileSync(blocker, '');
       const build = runBuild(
-        {
-          projectId: ida,
-          number: 1,
-          commitSha: 'a'.repeat(40),
-          builder: '',
-          buildpackUrl: '',
-          buildpacksDir: '/nonexistent',
-          timeoutSeconds: 60,
-          configVars: {},
-          limits: { ...DEFAULT_LIMITS, diskBytes: LIMIT },
-          uid: 250_200,
-          artifactDir:
-            how === 'throw' ? path.join(blocker, 'builds', 'v1') : path.join(projects, ida, 'builds', 'v1'),
-          cacheDir: path.join(projects, ida, 'cache'),
-          signal: new AbortController().signal,
-          step: () => {},
-          line: () => {},
-        },
-        {
-          runtime: new LocalRuntime({ sandbox: 'bwrap', stateDir: host, logger, network: null }),
-          builders: defaultBuilders(),
-          source: {
-            fetch: async () => {
-              fetching();
-              await failed;
-            },
-          },
-          disk,
-        },
+        buildJob(ida, how === 'throw' ? path.join(blocker, 'builds', 'v1') : undefined),
+        buildDeps(async () => {
+          fetching();
+          await failed;
+        }),
       );
       const ended = build.then(
         () => null,
@@ -315,4 +325,31 @@ describe.skipIf(!canBuild)('a running build holds its claim; its end releases it
     },
     60_000,
   );
+
+  // The build's writes sit in the page cache of its image's file system until the kernel writes
+  // them back (up to half a minute later): its claim covers them until they are on the host.
+  it('what the build wrote is on the host before its claim is released', async () => {
+    const id = 'unsynced';
+    await project(id);
+    setHostFree(256 * MiB);
+    const before = hostFree();
+    const build = runBuild(
+      buildJob(id),
+      buildDeps(async () => {
+        // Written, never synced, then the build fails.
+        fs.writeFileSync(path.join(projects, id, 'builds', 'blob'), Buffer.alloc(32 * MiB, 7));
+        throw new Error('the git controller went away');
+      }),
+    );
+    try {
+      await expect(build).rejects.toThrow(/the git controller went away/);
+      const ended = hostFree();
+      await run('sync', ['-f', '--', disk.paths(id).mount]);
+      expect(before - ended).toBeGreaterThanOrEqual(32 * MiB);
+      // Nothing of it was left to write back once the claim was gone.
+      expect(ended - hostFree()).toBeLessThan(MiB);
+    } finally {
+      await disk.remove(id);
+    }
+  }, 60_000);
 });

@@ -111,7 +111,12 @@ export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInf
   try {
     return await watchedBuild(job, deps, disk);
   } finally {
-    admission.release();
+    // Its writes take host space only once written back: the claim covers them until then.
+    try {
+      await disk.writeBack(job.projectId);
+    } finally {
+      admission.release();
+    }
   }
 }
 

@@ -25,7 +25,7 @@
 // removes those of projects that no longer exist. Subprocesses get argv arrays only. A build is
 // admitted (loop mode) only if the host has free its need plus the remaining claims of the builds
 // of other projects running now, its own claim reserved in the same synchronous step and released
-// by runBuild whatever the build's end (admitBuild).
+// by runBuild whatever the build's end, once what it wrote is on the host (admitBuild, writeBack).
 // Adoption of real builds/cache directories (an installation from before the quota) is crash-safe:
 // they are copied into the image, the copy is synced and marked complete (ADOPTED, a root-owned file
 // at the image's root), and only then replaced by symlinks. An image without the marker holds at
@@ -288,6 +288,16 @@ export class DiskQuotas {
     if (shortfall) return { shortfall };
     this.claims.add(claim);
     return { release: () => void this.claims.delete(claim) };
+  }
+
+  /**
+   * Loop mode: writes back to the host what was written into the project's image. Until the kernel
+   * does so on its own (up to half a minute later) the host's free space does not show it, so a
+   * build's claim is released only after this (runBuild).
+   */
+  async writeBack(projectId: string): Promise<void> {
+    if (this.mode !== 'loop') return;
+    await run('sync', ['-f', '--', this.paths(projectId).mount]);
   }
 
   /** What a build of the project would claim on the host now, and what the host lacks for it. */
