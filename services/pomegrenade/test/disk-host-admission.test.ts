@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger, run } from '@paastech/kit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { defaultBuilders } from '../src/build/builders.js';
 import { runBuild } from '../src/domain/build-runner.js';
 import { DEFAULT_LIMITS } from '../src/domain/model.js';
@@ -313,6 +313,8 @@ describe.skipIf(!canBuild)('a running build holds its claim; its end releases it
           fail(new Error('the git controller went away'));
         }
         expect(await ended).toMatch(failure);
+        // Released once its writes are on the host (in the background).
+        await vi.waitFor(() => expect(disk.claimsHeld).toBe(0), { timeout: 30_000 });
         const admitted = disk.admitBuild(idb);
         expect(admitted.shortfall).toBeUndefined();
         admitted.release?.();
@@ -343,6 +345,8 @@ describe.skipIf(!canBuild)('a running build holds its claim; its end releases it
     );
     try {
       await expect(build).rejects.toThrow(/the git controller went away/);
+      // The claim goes once the writes are on the host (a sync in the background).
+      await vi.waitFor(() => expect(disk.claimsHeld).toBe(0), { timeout: 30_000 });
       const ended = hostFree();
       await run('sync', ['-f', '--', disk.paths(id).mount]);
       expect(before - ended).toBeGreaterThanOrEqual(32 * MiB);

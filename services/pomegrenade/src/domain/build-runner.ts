@@ -111,12 +111,10 @@ export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInf
   try {
     return await watchedBuild(job, deps, disk);
   } finally {
-    // Its writes take host space only once written back: the claim covers them until then.
-    try {
-      await disk.writeBack(job.projectId);
-    } finally {
-      admission.release();
-    }
+    // Its writes take host space only once written back: the claim covers them until then. In the
+    // background: a sync on the deployment's path would make every push wait for its build's
+    // files to reach the disk. Released whether or not the sync succeeds.
+    void disk.writeBack(job.projectId).then(admission.release, admission.release);
   }
 }
 

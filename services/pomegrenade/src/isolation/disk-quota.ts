@@ -145,6 +145,11 @@ export class DiskQuotas {
   /** The host claims of the builds running now (loop mode; admitBuild to release). */
   private readonly claims = new Set<HostClaim>();
 
+  /** Builds holding a claim on the host's free space now: running, or their writes not yet on the host. */
+  get claimsHeld(): number {
+    return this.claims.size;
+  }
+
   private constructor(
     /** With projectsDir resolved (the mount table names real paths). */
     private readonly options: DiskQuotaOptions,
@@ -293,7 +298,7 @@ export class DiskQuotas {
   /**
    * Loop mode: writes back to the host what was written into the project's image. Until the kernel
    * does so on its own (up to half a minute later) the host's free space does not show it, so a
-   * build's claim is released only after this (runBuild).
+   * build's claim is released only after this (runBuild, in the background).
    */
   async writeBack(projectId: string): Promise<void> {
     if (this.mode !== 'loop') return;
