@@ -356,4 +356,61 @@ describe.skipIf(!canBuild)('a running build holds its claim; its end releases it
       await disk.remove(id);
     }
   }, 60_000);
+
+  // A build the host has room for alone, kept out only by another build's claim, waits for it
+  // (saying so) rather than failing the push; at most its own timeout.
+  it.each([
+    [
+      'the other build ends while it waits: it runs',
+      'released',
+      60,
+      /cannot fetch commit a{12}: fetch reached/,
+    ],
+    [
+      'the other build runs past its timeout: refused',
+      'held',
+      2,
+      /too full to build: .* and 1 other build running/,
+    ],
+  ] as const)(
+    '%s',
+    async (_name, other, timeoutSeconds, failure) => {
+      const [ida, idb] = [`holds-${other}`, `waits-${other}`];
+      const needA = await project(ida);
+      const needB = await project(idb);
+      setHostFree(needB + needA - 8 * MiB);
+      const held = disk.admitBuild(ida);
+      expect(held.shortfall).toBeUndefined();
+      const steps: string[] = [];
+      let fetched = false;
+      const ended = runBuild(
+        { ...buildJob(idb), timeoutSeconds, step: (t) => steps.push(t) },
+        buildDeps(async () => {
+          fetched = true;
+          throw new Error('fetch reached');
+        }),
+      ).then(
+        () => '',
+        (err: Error & { failure?: { message: string } }) => err.failure?.message ?? err.message,
+      );
+      try {
+        await vi.waitFor(() =>
+          expect(steps[0]).toMatch(/^Waiting for disk room: 1 other build may still write up to \d+ MiB/),
+        );
+        await new Promise((r) => setTimeout(r, 1200));
+        expect(fetched).toBe(false);
+        if (other === 'released') held.release?.();
+        expect(await ended).toMatch(failure);
+        expect(fetched).toBe(other === 'released');
+      } finally {
+        held.release?.();
+        await ended;
+        await vi.waitFor(() => expect(disk.claimsHeld).toBe(0), { timeout: 30_000 });
+        await disk.remove(ida);
+        await disk.remove(idb);
+        setHostFree(256 * MiB);
+      }
+    },
+    60_000,
+  );
 });

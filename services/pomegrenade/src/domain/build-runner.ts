@@ -98,24 +98,48 @@ export async function runBuild(job: BuildJob, deps: BuildDeps): Promise<BuildInf
   const disk = deps.disk;
   if (!disk) return buildTree(job, deps, null);
   await disk.ensure(job.projectId, job.limits.diskBytes);
-  // Refused before anything is written: a host that runs full under the project's image loses
-  // the build's writes instead of failing them. Admission reserves what the build may still write
-  // on the host, counted against the builds admitted after it (DiskQuotas.admitBuild).
-  const admission = disk.admitBuild(job.projectId);
-  if (admission.shortfall) {
-    throw new DeploymentFailedError({
-      reason: 'build_failed',
-      message: hostFullMessage(admission.shortfall),
-    });
-  }
+  const release = await admitToDisk(job, disk);
   try {
     return await watchedBuild(job, deps, disk);
   } finally {
     // Its writes take host space only once written back: the claim covers them until then. In the
     // background: a sync on the deployment's path would make every push wait for its build's
     // files to reach the disk. Released whether or not the sync succeeds.
-    void disk.writeBack(job.projectId).then(admission.release, admission.release);
+    void disk.writeBack(job.projectId).then(release, release);
   }
+}
+
+/** How often a build waiting for other builds' disk claims looks again. */
+const DISK_ROOM_POLL_MS = 1000;
+
+/**
+ * Admits the build to the host's disk (DiskQuotas.admitBuild) and returns the release of its
+ * claim. Refused before anything is written: a host that runs full under the project's image loses
+ * the build's writes instead of failing them. A build the host has room for alone, kept out only by
+ * the claims of other builds running now, waits for them (at most its own timeout: none of them
+ * runs longer) instead of failing the push, and says so.
+ */
+async function admitToDisk(job: BuildJob, disk: DiskQuotas): Promise<() => void> {
+  const until = Date.now() + job.timeoutSeconds * 1000;
+  let admission = disk.admitBuild(job.projectId);
+  for (let said = false; admission.shortfall; said = true) {
+    const short = admission.shortfall;
+    const fitsAlone = short.others > 0 && short.freeBytes >= short.neededBytes;
+    if (job.signal.aborted) throw new DeploymentFailedError({ reason: 'internal', message: 'cancelled' });
+    if (!fitsAlone || Date.now() >= until) {
+      throw new DeploymentFailedError({ reason: 'build_failed', message: hostFullMessage(short) });
+    }
+    if (!said) {
+      job.step(
+        `Waiting for disk room: ${short.others} other build${short.others === 1 ? '' : 's'} may still write ` +
+          `up to ${Math.ceil(short.othersBytes / MiB)} MiB, and this one up to ${Math.ceil(short.neededBytes / MiB)} MiB ` +
+          `(${Math.floor(short.freeBytes / MiB)} MiB free)`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, DISK_ROOM_POLL_MS));
+    admission = disk.admitBuild(job.projectId);
+  }
+  return admission.release;
 }
 
 /** The build with its project's disk watched; a full disk turns a platform write's error into the
