@@ -86,7 +86,8 @@ function connectionValues(raw: string[]): string[] | undefined {
 
 /**
  * Copies a raw header list without hop-by-hop headers, headers named in Connection, and (when
- * `dropForwarding`) client-sent forwarding headers. `keepUpgrade` keeps Upgrade, and one
+ * `dropForwarding`) client-sent forwarding headers; hop-by-hop and forwarding names in any spelling
+ * of - and _. `keepUpgrade` keeps Upgrade, and one
  * Connection header that names nothing but the upgrade, for a WebSocket handshake.
  */
 export function filterHeaders(raw: string[], dropForwarding: boolean, keepUpgrade = false): string[] {
@@ -105,8 +106,10 @@ export function filterHeaders(raw: string[], dropForwarding: boolean, keepUpgrad
       connectionKept = true;
       continue;
     }
-    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
-    if (dropForwarding && (FORWARDING.has(name) || FORWARDING.has(name.replaceAll('_', '-')))) continue;
+    // Underscore spellings too: CGI-style servers read Transfer_Encoding as Transfer-Encoding.
+    const dashed = name.includes('_') ? name.replaceAll('_', '-') : name;
+    if (HOP_BY_HOP.has(dashed) || named?.has(name)) continue;
+    if (dropForwarding && FORWARDING.has(dashed)) continue;
     out.push(raw[i] as string, raw[i + 1] as string);
   }
   return out;

@@ -202,9 +202,18 @@ describe.each(PLANES)('router, %s data plane', (plane) => {
         expect(count(n), n).toBe(1);
     });
 
-    it('drops underscore spellings of the forwarding headers (CGI turns both into HTTP_X_FORWARDED_FOR)', async () => {
+    it('drops underscore spellings of the forwarding and hop-by-hop headers (CGI turns both into HTTP_X_FORWARDED_FOR)', async () => {
       const e = await echo('shop.apps.test', '/echo', {
-        headers: { x_forwarded_for: '6.6.6.6', 'X_Forwarded-Proto': 'https', x_request_id: 'forged' },
+        headers: {
+          x_forwarded_for: '6.6.6.6',
+          'X_Forwarded-Proto': 'https',
+          x_request_id: 'forged',
+          // HTTP_TRANSFER_ENCODING is what a WSGI app reads for the real header (Werkzeug: chunked input).
+          Transfer_Encoding: 'chunked',
+          keep_alive: 'timeout=5',
+          Proxy_Authorization: 'Basic eDp5',
+          proxy_connection: 'keep-alive',
+        },
       });
       const names = e.rawHeaders.filter((_x, i) => i % 2 === 0).map((x) => x.toLowerCase());
       expect(names.filter((n) => n.includes('_'))).toEqual([]);

@@ -129,6 +129,20 @@ describe('filterHeaders', () => {
     expect(filterHeaders(raw, false)).toEqual(['Host', 'a', 'X-Forwarded-For', '6.6.6.6', 'X-Ok', '1']);
   });
 
+  it.each([
+    ['Transfer_Encoding', true],
+    ['keep_alive', true],
+    ['Proxy_Authorization', true],
+    ['proxy_connection', true],
+    ['X_Forwarded_For', true],
+    ['x_real_ip', true],
+    ['X_Custom_Header', false],
+    ['content_length', false],
+  ])('underscore spelling %s: dropped %s (CGI reads _ as -)', (name, dropped) => {
+    const raw = ['Host', 'a', name, 'v'];
+    expect(filterHeaders(raw, true)).toEqual(dropped ? ['Host', 'a'] : raw);
+  });
+
   it.each([['host'], ['content-length'], ['x-forwarded-for'], ['x-request-id'], ['X-Forwarded-Host']])(
     'never lets Connection name %j',
     (name) => {
