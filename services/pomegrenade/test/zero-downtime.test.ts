@@ -26,7 +26,9 @@ describe('zero-downtime switch', () => {
     const timer = setInterval(() => {
       const ups = h.routes.upstreams('zd');
       if (ups.length === 0) {
-        results.set('no upstream', (results.get('no upstream') ?? 0) + 1);
+        // Why, as Pomegrenade published it (a failure then says which state emptied the route).
+        const why = `no upstream: ${h.routes.table.get('zd')?.unavailableMessage ?? 'no route'}`;
+        results.set(why, (results.get(why) ?? 0) + 1);
         return;
       }
       const p = hitStatus(ups[turn++ % ups.length] as string).then((r) => {
