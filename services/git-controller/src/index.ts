@@ -25,11 +25,12 @@ import { handlePreReceive } from './deploy-on-push.js';
 import type { GitRuntime } from './git.js';
 import { gitServiceImpl } from './grpc-service.js';
 import { serveHookSocket, writeHooks } from './hooks.js';
+import { loadOrCreateHostKey } from './host-key.js';
 import { Pushes } from './pushes.js';
 import { FailureLimiter } from './rate-limit.js';
 import { Repositories } from './repositories.js';
 import { gitHttpHandler } from './smart-http.js';
-import { createSshServer, loadOrCreateHostKey, type SshServer } from './ssh.js';
+import { createSshServer, type SshServer } from './ssh.js';
 
 export { type GitControllerConfig, readGitControllerConfig } from './config.js';
 
@@ -106,7 +107,11 @@ export function startGitController(
         server.addService(gitv1.GitServiceService, gitServiceImpl(repos, endpoints)),
     });
     httpPort = await listenHttp(web, config.listenHost, config.httpPort);
-    sshServer = createSshServer(transport, loadOrCreateHostKey(paths.hostKey));
+    const hostKey = loadOrCreateHostKey(paths.hostKey);
+    if (hostKey.origin !== 'read') {
+      logger.info({ file: paths.hostKey, publicKey: hostKey.publicLine }, `SSH host key ${hostKey.origin}`);
+    }
+    sshServer = createSshServer(transport, hostKey.privateKey);
     sshPort = await sshServer.listen(config.listenHost, config.sshPort);
     logger.info({ httpPort, sshPort, grpc: config.grpcAddress }, 'git controller listening');
   })();

@@ -4,9 +4,7 @@
 // `git-receive-pack '<project>.git'` run; shells, other commands, subsystems, forwarding and env
 // requests (except a well-formed GIT_PROTOCOL) are refused.
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import type net from 'node:net';
-import path from 'node:path';
 import type { Logger } from '@paastech/kit';
 import { control } from '@paastech/proto';
 import ssh2 from 'ssh2';
@@ -31,21 +29,6 @@ const USAGE =
 // we do not build (npm install scripts are off), and its JS fallback made clones 5× slower. GCM
 // only: OpenSSH prefers CTR (with a MAC, slower here) when offered, and has had GCM since 6.2.
 const CIPHERS: ssh2.CipherAlgorithm[] = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com'];
-
-/** Reads the host key, creating it (ed25519, mode 0600) the first time; O_EXCL makes creation race-free. */
-export function loadOrCreateHostKey(file: string): string {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  if (!fs.existsSync(file)) {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'paastech git host key' });
-    try {
-      fs.writeFileSync(file, pair.private, { flag: 'wx', mode: 0o600 });
-      fs.writeFileSync(`${file}.pub`, `${pair.public}\n`, { mode: 0o644 });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
-  return fs.readFileSync(file, 'utf8');
-}
 
 /** OpenSSH's fingerprint of a public key blob: `SHA256:` + unpadded base64 of its sha256. */
 export function sshFingerprint(blob: Buffer): string {

@@ -1,0 +1,172 @@
+// The SSH host key: an ed25519 key in OpenSSH's own file format (PROTOCOL.key), created on first
+// start and read on every later one. It is encoded here rather than by ssh2's generateKeyPairSync,
+// which writes a malformed file for about 1 key in 256 (a public key that starts with a zero byte
+// is written as 31 bytes, and ssh2 then refuses its own file: "Malformed OpenSSH private key").
+// Files that bug wrote are repaired on read: the 32-byte seed is intact, and the key is the same.
+import { createPrivateKey, createPublicKey, randomBytes, randomInt } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+
+const KEY_TYPE = 'ssh-ed25519';
+const MAGIC = Buffer.from('openssh-key-v1\0', 'latin1');
+// DER of PKCS#8 for an ed25519 private key, up to the 32-byte seed (RFC 8410 §10.3).
+const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/** What loadOrCreateHostKey did, for the start-up log. */
+export type HostKeyOrigin = 'created' | 'read' | 'repaired';
+
+export interface HostKey {
+  /** The private key file's text, as ssh2's Server takes it. */
+  privateKey: string;
+  /** `ssh-ed25519 <base64> <comment>`, the line of the `.pub` file. */
+  publicLine: string;
+  origin: HostKeyOrigin;
+}
+
+/** The 32-byte ed25519 public key of a 32-byte seed. */
+export function ed25519PublicKey(seed: Buffer): Buffer {
+  if (seed.length !== 32) throw new Error(`an ed25519 seed is 32 bytes, not ${seed.length}`);
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: 'der', type: 'pkcs8' });
+  return Buffer.from(createPublicKey(key).export({ format: 'jwk' }).x as string, 'base64url');
+}
+
+function sshString(data: Buffer | string): Buffer {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(bytes.length);
+  return Buffer.concat([length, bytes]);
+}
+
+function uint32(value: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(value);
+  return b;
+}
+
+/** The unencrypted OpenSSH private key file and `.pub` line of an ed25519 seed. */
+export function encodeEd25519(
+  seed: Buffer,
+  comment: string,
+  check = randomInt(2 ** 32),
+): Omit<HostKey, 'origin'> {
+  const pub = ed25519PublicKey(seed);
+  const publicBlob = Buffer.concat([sshString(KEY_TYPE), sshString(pub)]);
+  const body = Buffer.concat([
+    uint32(check),
+    uint32(check),
+    sshString(KEY_TYPE),
+    sshString(pub),
+    sshString(Buffer.concat([seed, pub])),
+    sshString(comment),
+  ]);
+  // Padded with 1, 2, 3, … to the cipher's block size, 8 for "none".
+  const padding = Buffer.from(Array.from({ length: (8 - (body.length % 8)) % 8 }, (_, i) => i + 1));
+  const file = Buffer.concat([
+    MAGIC,
+    sshString('none'),
+    sshString('none'),
+    sshString(''),
+    uint32(1),
+    sshString(publicBlob),
+    sshString(Buffer.concat([body, padding])),
+  ]);
+  const lines = file.toString('base64').match(/.{1,70}/g) ?? [];
+  return {
+    privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`,
+    publicLine: `${KEY_TYPE} ${publicBlob.toString('base64')} ${comment}`,
+  };
+}
+
+/** A reader of SSH wire strings that returns undefined past the end instead of throwing. */
+class Reader {
+  private at = 0;
+  constructor(private readonly buf: Buffer) {}
+  bytes(n: number): Buffer | undefined {
+    if (n < 0 || this.at + n > this.buf.length) return undefined;
+    this.at += n;
+    return this.buf.subarray(this.at - n, this.at);
+  }
+  u32(): number | undefined {
+    return this.bytes(4)?.readUInt32BE(0);
+  }
+  string(): Buffer | undefined {
+    const n = this.u32();
+    return n === undefined ? undefined : this.bytes(n);
+  }
+}
+
+/**
+ * The seed and comment of an unencrypted ed25519 OpenSSH key file whose public key was written one
+ * byte short (ssh2's bug), or undefined when the file is anything else. The seed is accepted only
+ * when the public key it derives is a zero byte followed by the 31 bytes written.
+ */
+export function seedOfShortKey(text: string): { seed: Buffer; comment: string } | undefined {
+  const m = /-----BEGIN OPENSSH PRIVATE KEY-----([A-Za-z0-9+/=\s]+)-----END OPENSSH PRIVATE KEY-----/.exec(
+    text,
+  );
+  if (!m) return undefined;
+  const r = new Reader(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+  if (!r.bytes(MAGIC.length)?.equals(MAGIC)) return undefined;
+  if (r.string()?.toString() !== 'none' || r.string()?.toString() !== 'none') return undefined;
+  if (r.string() === undefined || r.u32() !== 1 || r.string() === undefined) return undefined;
+  const priv = r.string();
+  if (!priv) return undefined;
+  const p = new Reader(priv);
+  const check = p.u32();
+  if (check === undefined || p.u32() !== check || p.string()?.toString() !== KEY_TYPE) return undefined;
+  const pub = p.string();
+  const secret = p.string();
+  const comment = p.string();
+  if (pub?.length !== 31 || secret?.length !== 63 || comment === undefined) return undefined;
+  const seed = Buffer.from(secret.subarray(0, 32));
+  if (!secret.subarray(32).equals(pub)) return undefined;
+  const derived = ed25519PublicKey(seed);
+  if (derived[0] !== 0 || !derived.subarray(1).equals(pub)) return undefined;
+  return { seed, comment: comment.toString('utf8') };
+}
+
+function writeAtomically(file: string, text: string, mode: number): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text, { mode, flag: 'w' });
+  fs.renameSync(tmp, file);
+}
+
+/**
+ * Reads the host key, creating it (ed25519, mode 0600) the first time; O_EXCL makes creation
+ * race-free. A file ssh2 cannot parse is repaired when it is ssh2's short-public-key bug, and
+ * refused with what to do otherwise.
+ */
+export function loadOrCreateHostKey(file: string, comment = 'paastech git host key'): HostKey {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  let origin: HostKeyOrigin = 'read';
+  if (!fs.existsSync(file)) {
+    const key = encodeEd25519(randomBytes(32), comment);
+    try {
+      fs.writeFileSync(file, key.privateKey, { flag: 'wx', mode: 0o600 });
+      fs.writeFileSync(`${file}.pub`, `${key.publicLine}\n`, { mode: 0o644 });
+      origin = 'created';
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  const text = fs.readFileSync(file, 'utf8');
+  const parsed = ssh2.utils.parseKey(text);
+  const key = parsed instanceof Error ? undefined : Array.isArray(parsed) ? parsed[0] : parsed;
+  if (key?.isPrivateKey()) {
+    const publicLine = `${key.type} ${key.getPublicSSH().toString('base64')} ${key.comment}`.trimEnd();
+    return { privateKey: text, publicLine, origin };
+  }
+  const short = seedOfShortKey(text);
+  if (!short) {
+    const why = parsed instanceof Error ? parsed.message : 'it is a public key, not a private one';
+    throw new Error(
+      `the SSH host key ${file} cannot be read (${why}); restore it from a backup, or remove it ` +
+        `and ${file}.pub to create a new one (git clients will then warn that the host key changed)`,
+    );
+  }
+  const repaired = encodeEd25519(short.seed, short.comment);
+  writeAtomically(file, repaired.privateKey, 0o600);
+  writeAtomically(`${file}.pub`, `${repaired.publicLine}\n`, 0o644);
+  return { ...repaired, origin: 'repaired' };
+}

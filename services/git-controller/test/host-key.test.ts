@@ -1,0 +1,163 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ed25519PublicKey, encodeEd25519, loadOrCreateHostKey, seedOfShortKey } from '../src/host-key.js';
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pt-hostkey-'));
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+let n = 0;
+const fresh = () => path.join(work, `k${n++}`, 'ssh_host_ed25519_key');
+
+/** The public key line OpenSSH itself derives from a private key file (type and base64 only). */
+function sshKeygenPublic(file: string): string {
+  return execFileSync('ssh-keygen', ['-y', '-f', file], { encoding: 'utf8' })
+    .trim()
+    .split(' ')
+    .slice(0, 2)
+    .join(' ');
+}
+
+/** Deterministic seeds: sha256 of a counter. */
+const seedOf = (i: number) => createHash('sha256').update(`seed ${i}`).digest();
+
+/** The first seeds (in counter order) whose public key starts with a zero byte: what ssh2 gets wrong. */
+function zeroLeadingSeeds(count: number): Buffer[] {
+  const seeds: Buffer[] = [];
+  for (let i = 0; seeds.length < count; i++) if (ed25519PublicKey(seedOf(i))[0] === 0) seeds.push(seedOf(i));
+  return seeds;
+}
+
+/** A key file written by ssh2's generateKeyPairSync that ssh2 cannot read back (about 1 in 256). */
+function ssh2ShortKey(): { private: string; public: string } {
+  for (let i = 0; i < 20_000; i++) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'paastech git host key' });
+    if (ssh2.utils.parseKey(pair.private) instanceof Error) return pair;
+  }
+  throw new Error('ssh2 wrote no malformed key in 20,000 tries: its bug may be fixed; drop the repair');
+}
+
+describe('encodeEd25519', () => {
+  const seeds = [...zeroLeadingSeeds(3), ...Array.from({ length: 5 }, (_, i) => seedOf(10_000 + i))];
+
+  it.each(seeds.map((seed, i) => [i, seed] as const))(
+    'seed %i: ssh2 and ssh-keygen read the file and agree on the public key',
+    (_i, seed) => {
+      const key = encodeEd25519(seed, 'c o m m e n t');
+      const parsed = ssh2.utils.parseKey(key.privateKey);
+      if (parsed instanceof Error) throw parsed;
+      const one = Array.isArray(parsed) ? parsed[0]! : parsed;
+      expect(one.type).toBe('ssh-ed25519');
+      expect(one.comment).toBe('c o m m e n t');
+      const blob = one.getPublicSSH();
+      expect(blob.subarray(blob.length - 32)).toEqual(ed25519PublicKey(seed));
+      const data = Buffer.from('challenge');
+      expect(one.verify(data, one.sign(data) as Buffer)).toBe(true);
+      const file = fresh();
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, key.privateKey, { mode: 0o600 });
+      expect(sshKeygenPublic(file)).toBe(key.publicLine.split(' ').slice(0, 2).join(' '));
+      expect(key.publicLine).toBe(`ssh-ed25519 ${blob.toString('base64')} c o m m e n t`);
+    },
+  );
+
+  it('refuses a seed that is not 32 bytes', () => {
+    expect(() => encodeEd25519(Buffer.alloc(31), 'x')).toThrow('an ed25519 seed is 32 bytes, not 31');
+  });
+});
+
+describe('loadOrCreateHostKey', () => {
+  it('creates the key once (mode 0600, .pub as ssh-keygen derives it), then reads the same key', () => {
+    const file = fresh();
+    const created = loadOrCreateHostKey(file);
+    expect(created.origin).toBe('created');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
+    expect(fs.readFileSync(`${file}.pub`, 'utf8')).toBe(`${created.publicLine}\n`);
+    expect(created.publicLine).toMatch(/^ssh-ed25519 \S+ paastech git host key$/);
+    expect(sshKeygenPublic(file)).toBe(created.publicLine.split(' ').slice(0, 2).join(' '));
+    const again = loadOrCreateHostKey(file);
+    expect(again).toEqual({ ...created, origin: 'read' });
+  });
+
+  it('creates keys ssh2 reads, every time (ssh2 itself fails about 1 in 256)', () => {
+    for (let i = 0; i < 600; i++) {
+      const file = fresh();
+      const key = loadOrCreateHostKey(file);
+      expect(key.origin).toBe('created');
+      expect(ssh2.utils.parseKey(key.privateKey)).not.toBeInstanceOf(Error);
+    }
+  });
+
+  it('repairs a key ssh2 wrote one byte short, keeping the same key, and says so once', () => {
+    const bad = ssh2ShortKey();
+    const file = fresh();
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, bad.private, { mode: 0o600 });
+    fs.writeFileSync(`${file}.pub`, `${bad.public}\n`);
+    const short = seedOfShortKey(bad.private);
+    expect(short).toBeDefined();
+    const repaired = loadOrCreateHostKey(file);
+    expect(repaired.origin).toBe('repaired');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    const parsed = ssh2.utils.parseKey(fs.readFileSync(file, 'utf8'));
+    if (parsed instanceof Error) throw parsed;
+    // The same key: the 31 bytes ssh2 wrote are the real public key without its leading zero.
+    const written = Buffer.from(bad.public.split(' ')[1]!, 'base64');
+    const pub = ed25519PublicKey(short!.seed);
+    expect(Buffer.concat([Buffer.alloc(1), written.subarray(written.length - 31)])).toEqual(pub);
+    expect(sshKeygenPublic(file)).toBe(repaired.publicLine.split(' ').slice(0, 2).join(' '));
+    expect(fs.readFileSync(`${file}.pub`, 'utf8')).toBe(`${repaired.publicLine}\n`);
+    expect(loadOrCreateHostKey(file)).toEqual({ ...repaired, origin: 'read' });
+  });
+
+  it('reads a host key an operator put in place (RSA from ssh-keygen) as it is', () => {
+    const file = fresh();
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-C', 'ops', '-f', file]);
+    const before = fs.readFileSync(file, 'utf8');
+    const key = loadOrCreateHostKey(file);
+    expect(key).toMatchObject({ origin: 'read', privateKey: before });
+    expect(key.publicLine).toMatch(/^ssh-rsa \S+ ops$/);
+  });
+
+  const valid = encodeEd25519(seedOf(1), 'paastech git host key').privateKey;
+  const [zero] = zeroLeadingSeeds(1);
+  const shortButWrongSeed = (() => {
+    // ssh2's short form, but with a seed whose public key is not the one written.
+    const text = ssh2ShortKey().private;
+    const b64 = text.split('\n').slice(1, -2).join('');
+    const raw = Buffer.from(b64, 'base64');
+    const at = raw.lastIndexOf(Buffer.from([0, 0, 0, 63])) + 4;
+    raw[at] = raw[at]! ^ 0xff;
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${raw.toString('base64')}\n-----END OPENSSH PRIVATE KEY-----\n`;
+  })();
+  const encrypted = (() => {
+    const file = fresh();
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret', '-f', file]);
+    return fs.readFileSync(file, 'utf8');
+  })();
+  it.each([
+    ['an empty file', ''],
+    ['text that is not a key', 'hello\n'],
+    ['a public key', encodeEd25519(seedOf(2), 'x').publicLine],
+    ['a truncated key', valid.slice(0, 120)],
+    ['a key with its base64 damaged', valid.replace(/\n[A-Za-z0-9+/]{10}/, '\n@@@@@@@@@@')],
+    ['a passphrase-protected key', encrypted],
+    ['ssh2s short form with a seed that does not match', shortButWrongSeed],
+    ['a zero-leading key with its public key removed', encodeEd25519(zero!, 'x').privateKey.slice(0, 80)],
+  ])('refuses %s with what to do, and leaves the file as it was', (_what, text) => {
+    const file = fresh();
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text, { mode: 0o600 });
+    expect(() => loadOrCreateHostKey(file)).toThrow(
+      new RegExp(`the SSH host key ${file} cannot be read \\(.+\\); restore it from a backup, or remove it`),
+    );
+    expect(fs.readFileSync(file, 'utf8')).toBe(text);
+    expect(fs.existsSync(`${file}.pub`)).toBe(false);
+  });
+});
