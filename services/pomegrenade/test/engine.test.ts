@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { eventually, fakeEngine, request, waitFor } from './support/fake-engine.js';
 
@@ -61,6 +62,37 @@ describe('Engine with FakeRuntime', () => {
     expect(engine.getDeployment('p3', 1).state).toBe('active');
     expect(await get(before?.[0] ?? '')).toBe('v1');
     expect(runtime.running('web.1').map((p) => p.spec.env.PAASTECH_DEPLOYMENT)).toEqual(['v1']);
+  });
+
+  it('does not put in traffic an instance whose port another process answers on', async () => {
+    const { engine, runtime } = await fakeEngine();
+    engine.create(request('pt', 1));
+    await waitFor(engine, 'pt', 1, ['active']);
+    const before = engine.routes.get('pt')?.upstreams;
+    // v2's web.1 never listens; something else already answers on the port it was given.
+    const impostors: http.Server[] = [];
+    runtime.behaviour = (spec) => {
+      if (spec.source === 'build') return { exitCode: 0 };
+      if (spec.env.PAASTECH_DEPLOYMENT !== 'v2') return {};
+      const s = http.createServer((_q, r) => r.end('impostor\n'));
+      s.listen(Number(spec.env.PORT), '127.0.0.1');
+      impostors.push(s);
+      return { silent: true };
+    };
+    try {
+      engine.create(request('pt', 2));
+      const d2 = await waitFor(engine, 'pt', 2, ['failed', 'active']);
+      const port = (impostors[0]?.address() as { port: number } | undefined)?.port;
+      expect(port).toBeGreaterThan(0);
+      expect(d2.failure).toEqual({
+        reason: 'health_check_failed',
+        message: `web.1 did not listen on the port in $PORT (${port}) within 2s: another process answers on port ${port}`,
+      });
+      expect(engine.routes.get('pt')?.upstreams).toEqual(before);
+      expect(await get(before?.[0] ?? '')).toBe('v1');
+    } finally {
+      for (const s of impostors) s.close();
+    }
   });
 
   it('fails with the exit code when an instance crashes on start', async () => {

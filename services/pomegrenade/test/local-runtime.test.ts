@@ -235,6 +235,22 @@ describe('LocalRuntime (bwrap)', () => {
     }
   });
 
+  it('never hands out a port another instance of the same project holds', async () => {
+    // The host cannot see the ports taken inside a project's namespace and hands them out again
+    // (a draw in 4 or so repeats among 2,000 here): a new instance given its predecessor's port
+    // would fail to listen while its health check reached the predecessor.
+    const held = new Set<number>();
+    for (let i = 0; i < 2000; i++) {
+      const port = await runtime.allocatePort('ports-a');
+      expect(held.has(port), `port ${port} handed out twice to one project`).toBe(false);
+      held.add(port);
+    }
+    // Another project's namespace is another: the same numbers are fine there.
+    let same = 0;
+    for (let i = 0; i < 2000; i++) if (held.has(await runtime.allocatePort('ports-b'))) same++;
+    expect(same).toBeGreaterThan(0);
+  });
+
   describe('a sandbox prepared before its command (Runtime.prepare)', () => {
     /** The prepared form of spec(id, …): everything but argv, env and stdin. */
     function prepared(id: string, dir = appDir) {

@@ -2,7 +2,7 @@
 // straight to whatever RoutingService currently lists as healthy. Not one request may fail.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from './support/git-server.js';
-import { type Harness, hitStatus, httpGet, startHarness } from './support/pomegrenade.js';
+import { type Harness, hitStatus, httpGet, readLogs, startHarness } from './support/pomegrenade.js';
 
 let h: Harness;
 
@@ -23,12 +23,16 @@ describe('zero-downtime switch', () => {
     const results = new Map<string, number>();
     const inFlight = new Set<Promise<void>>();
     let turn = 0;
+    let logsWhenEmpty: Promise<string[]> | undefined;
     const timer = setInterval(() => {
       const ups = h.routes.upstreams('zd');
       if (ups.length === 0) {
         // Why, as Pomegrenade published it (a failure then says which state emptied the route).
         const why = `no upstream: ${h.routes.table.get('zd')?.unavailableMessage ?? 'no route'}`;
         results.set(why, (results.get(why) ?? 0) + 1);
+        // And the project's last log lines then (the instance's own output and the platform's).
+        if (logsWhenEmpty === undefined)
+          logsWhenEmpty = readLogs(h, 'zd', [], 60).catch((e: Error) => [e.message]);
         return;
       }
       const p = hitStatus(ups[turn++ % ups.length] as string).then((r) => {
@@ -48,7 +52,8 @@ describe('zero-downtime switch', () => {
     await Promise.all(inFlight);
 
     const ok = results.get('200') ?? 0;
-    expect(Object.fromEntries(results)).toEqual({ '200': ok });
+    const logs = logsWhenEmpty ? `\nlogs when the route emptied:\n${(await logsWhenEmpty).join('\n')}` : '';
+    expect(Object.fromEntries(results), logs).toEqual({ '200': ok });
     expect(ok).toBeGreaterThan(500);
     expect((await httpGet(h.routes.upstreams('zd')[0] as string)).body).toBe('hello from v21 (web.1)\n');
   }, 120_000);

@@ -33,6 +33,9 @@ export function probe(address: string, path: string, timeoutMs = 2000): Promise<
   });
 }
 
+/** A probe's detail when the port answered, but no process of the instance listens on it. */
+export const ANSWERED_BY_ANOTHER = 'another process answers on port';
+
 /** What is known about a web instance that did not pass its health check. */
 export interface DiagnosisInput {
   instance: string;
@@ -94,9 +97,10 @@ export function diagnose(d: DiagnosisInput): Diagnosis {
     };
   }
   if (onPort.length === 0) {
+    const taken = d.lastProbe?.startsWith(ANSWERED_BY_ANOTHER) ? `: ${d.lastProbe}` : '';
     return {
       reason: 'health_check_failed',
-      message: `${d.instance} did not listen on the port in $PORT (${d.port}) within ${d.timeoutSeconds}s`,
+      message: `${d.instance} did not listen on the port in $PORT (${d.port}) within ${d.timeoutSeconds}s${taken}`,
     };
   }
   return {

@@ -1,7 +1,7 @@
 // One supervised instance of a process type: started in the sandbox by the Runtime, health-gated
 // (web), restarted with exponential backoff when it exits, reported as crash-looping after repeated
 // failures, and stopped with SIGTERM then SIGKILL of its whole cgroup.
-import { type Diagnosis, diagnose, probe } from './health.js';
+import { ANSWERED_BY_ANOTHER, type Diagnosis, diagnose, probe } from './health.js';
 import type { Limits } from './model.js';
 import type { ExitInfo, PreparedProcess, ProcessSpec, RunningProcess, Runtime } from './ports.js';
 import { execForm } from './procfile.js';
@@ -109,7 +109,8 @@ export class Instance {
       // replaced by a new process on the same port.
       const prepared = this.prepared;
       this.prepared = undefined;
-      if (this.isWeb) this.port = prepared?.port ?? (await this.hooks.runtime.allocatePort());
+      if (this.isWeb)
+        this.port = prepared?.port ?? (await this.hooks.runtime.allocatePort(this.spec.projectId));
       const env = { ...this.spec.env, ...(this.isWeb ? { PORT: String(this.port) } : {}) };
       const spec = this.processSpec(env);
       const onLine = (text: string) => this.line(text);
@@ -190,8 +191,11 @@ export class Instance {
     while (seq === this.seq && this.state === 'starting') {
       const r = await probe(this.address, this.spec.healthPath || '/');
       if (seq !== this.seq || this.state !== 'starting') return;
-      if (r.ok) return this.ready(seq);
-      last = r.detail;
+      // The answer must come from this instance's own processes: one that lost its port to another
+      // process (and exits with EADDRINUSE) must not be put in traffic on that process's answer.
+      if (r.ok && (await this.ownsPort(proc))) return this.ready(seq);
+      if (seq !== this.seq || this.state !== 'starting') return;
+      last = r.ok ? `${ANSWERED_BY_ANOTHER} ${this.port}` : r.detail;
       if (Date.now() >= deadline) break;
       await new Promise((res) => setTimeout(res, delay));
       if (Date.now() >= fastUntil) delay = Math.min(delay * 2, 250);
@@ -216,6 +220,11 @@ export class Instance {
     this.hooks.onEvent(`${this.name} is unhealthy: ${diagnosis.message}`);
     this.hooks.onChange();
     await proc.stop(2000);
+  }
+
+  /** True when one of the instance's processes listens on its port. */
+  private async ownsPort(proc: RunningProcess): Promise<boolean> {
+    return (await proc.listening()).some((s) => s.port === this.port);
   }
 
   /** Handles an exit: fails the start gate, or schedules a restart with backoff. */

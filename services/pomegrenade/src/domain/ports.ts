@@ -86,8 +86,8 @@ export interface Runtime {
    * (while its build runs), listening port included; null when this runtime cannot.
    */
   prepare?(spec: PreparedSpec): Promise<PreparedProcess | null>;
-  /** A free port for a new web instance. */
-  allocatePort(): Promise<number>;
+  /** A free port for a new web instance of the project (none of its other instances holds it). */
+  allocatePort(projectId: string): Promise<number>;
   /**
    * The address the router uses to reach project `projectId`'s instance listening on `port` (two
    * projects' instances may listen on the same port, each in its own network).

@@ -109,6 +109,8 @@ export class LocalRuntime implements Runtime {
    * well hold the same port at once.
    */
   private readonly addressByPort = new Map<string, string>();
+  /** "<project id>:<port>" handed out by allocatePort and not yet released (see there). */
+  private readonly portsHeld = new Set<string>();
   private readonly programs: { bwrap: string; nsenter: string };
   /** The operator's global egress switch. */
   private readonly egressAllowed: boolean;
@@ -146,8 +148,24 @@ export class LocalRuntime implements Runtime {
     return this.cgroups?.version ?? null;
   }
 
-  async allocatePort(): Promise<number> {
-    return freePort();
+  /**
+   * A port free on the host that no instance of the project holds. The host cannot see the ports
+   * taken inside a project's namespace, and the kernel hands a port back out as soon as it is free
+   * on the host: a new instance given its predecessor's port would fail to listen (EADDRINUSE)
+   * while its health check reached the predecessor. Held until the instance's sandbox has ended.
+   * Without namespaces the host sees every instance's port, and any free one will do.
+   */
+  async allocatePort(projectId: string): Promise<number> {
+    if (!this.networks) return freePort();
+    for (let tries = 0; ; tries++) {
+      const port = await freePort();
+      const key = `${projectId}:${port}`;
+      if (!this.portsHeld.has(key)) {
+        this.portsHeld.add(key);
+        return port;
+      }
+      if (tries >= 100) throw new Error(`no free port for project ${projectId} after 100 tries`);
+    }
   }
 
   upstreamAddress(projectId: string, port: number): string {
@@ -170,7 +188,7 @@ export class LocalRuntime implements Runtime {
    */
   async prepare(spec: PreparedSpec): Promise<PreparedProcess | null> {
     if (this.options.sandbox === 'none' || !this.cgroups) return null;
-    const port = await freePort();
+    const port = await this.allocatePort(spec.projectId);
     const early: string[] = [];
     let sink: ((text: string) => void) | undefined;
     const { proc, envChannel, gone } = await this.startSandbox(spec, port, 'deferred', (t) =>
@@ -217,9 +235,15 @@ export class LocalRuntime implements Runtime {
     const deferred = body === 'deferred';
     const network = networks ? await networks.acquire(spec.projectId) : null;
     const addressKey = `${spec.projectId}:${port}`;
-    if (network && port) this.addressByPort.set(addressKey, network.addresses.nsAddress);
+    if (network && port) {
+      this.addressByPort.set(addressKey, network.addresses.nsAddress);
+      this.portsHeld.add(addressKey);
+    }
     const releaseNetwork = async () => {
-      if (network && port) this.addressByPort.delete(addressKey);
+      if (network && port) {
+        this.addressByPort.delete(addressKey);
+        this.portsHeld.delete(addressKey);
+      }
       if (network) await networks?.release(spec.projectId);
     };
     const group = `${spec.projectId}/${spec.id}`;

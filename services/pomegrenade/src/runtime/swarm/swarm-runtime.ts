@@ -260,8 +260,8 @@ export class SwarmRuntime implements Runtime {
     return this.o.local.run(spec, onLine);
   }
 
-  allocatePort(): Promise<number> {
-    return this.o.local.allocatePort();
+  allocatePort(projectId: string): Promise<number> {
+    return this.o.local.allocatePort(projectId);
   }
 
   upstreamAddress(projectId: string, port: number): string {
