@@ -33,6 +33,10 @@ const ANSWERS: Record<string, string> = {
   // A switch to another protocol no client asked for, with the headers of a switch and without them.
   '/switch-anyway': 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
   '/switch-bare': 'HTTP/1.1 101 Switching Protocols\r\n\r\n',
+  // A switch to WebSocket that is not a completed handshake: no Sec-WebSocket-Accept.
+  '/ws-no-accept': 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+  '/ws-no-accept-any-case':
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: upgrade\r\n\r\n',
 };
 
 /** A request head the hostile instance read, with the number of the connection it came on. */
@@ -276,6 +280,44 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
         expect(asksUpgrade(switched.head), switched.head).toBe(false);
         for (let i = 0; i < 3; i++) expect(await fresh()).toMatchObject({ status: 200, body: 'ok /ok?n=3' });
         expect(instSeen.slice(at + 1).filter((s) => s.conn === switched.conn)).toEqual([]);
+      },
+    );
+  });
+
+  // RFC 6455 §4: a WebSocket handshake carries a key, and the instance's 101 its accept; both data
+  // planes refuse the handshake without them (HAProxy's parser does; the node plane the same way).
+  describe('WebSocket handshakes', () => {
+    const WS = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n';
+    const KEY = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+    it.each([
+      ['no Sec-WebSocket-Key', WS],
+      ['an empty Sec-WebSocket-Key', `${WS}Sec-WebSocket-Key:  \r\n`],
+      ['Upgrade: WebSocket (any case) without a key', WS.replace('websocket', 'WebSocket')],
+    ])(
+      'a handshake with %s: 400, the connection closed, nothing reaches the instance',
+      async (_n, headers) => {
+        const before = instSeen.length;
+        const { out, closedByRouter } = await twoOnOneConnection('GET /ws-keyless', headers);
+        expect(out).toMatch(/^HTTP\/1\.1 400 /);
+        expect(out).not.toContain('ok /');
+        expect(closedByRouter).toBe(true);
+        expect(instSeen.slice(before)).toEqual([]);
+      },
+    );
+
+    it.each(['/ws-no-accept', '/ws-no-accept-any-case'])(
+      'a 101 to WebSocket without Sec-WebSocket-Accept (%s): a 502, both connections closed',
+      async (path) => {
+        const before = instSeen.length;
+        const { out, closedByRouter } = await twoOnOneConnection(`GET ${path}`, `${WS}${KEY}`);
+        expect(out).toMatch(/^HTTP\/1\.1 502 /);
+        expect(out).not.toMatch(/^HTTP\/1\.1 101 /m);
+        expect(out).not.toContain('ok /ok?n=2');
+        expect(closedByRouter).toBe(true);
+        const switched = instSeen.slice(before).find((x) => x.head.startsWith(`GET ${path} `)) as Seen;
+        expect(switched).toBeDefined();
+        for (let i = 0; i < 3; i++) expect(await fresh()).toMatchObject({ status: 200, body: 'ok /ok?n=3' });
+        expect(instSeen.slice(before).filter((x) => x.conn === switched.conn)).toHaveLength(1);
       },
     );
   });

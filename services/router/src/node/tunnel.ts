@@ -25,6 +25,16 @@ function head(status: number, message: string, raw: string[], extra = ''): strin
   return `${out}${extra}\r\n`;
 }
 
+/** True when an Upgrade header's protocol list names websocket. */
+function namesWebSocket(upgrade: string | undefined): boolean {
+  return upgrade?.split(',').some((p) => p.trim().toLowerCase() === 'websocket') ?? false;
+}
+
+/** True when `value` holds something other than spaces. */
+function present(value: string | string[] | undefined): boolean {
+  return typeof value === 'string' && value.trim() !== '';
+}
+
 /** Answers an upgrade request with a router page and closes the connection. */
 function reject(socket: net.Socket, page: ErrorPage, accept: string | undefined): void {
   socket.end(rawResponse(page, accept));
@@ -44,6 +54,13 @@ export function handleUpgrade(
   const accept = req.headers.accept;
   const problem = smugglingProblem(req.rawHeaders);
   if (problem) return void reject(socket, badRequestPage(problem), accept);
+  // As HAProxy's parser: a WebSocket handshake without its key is refused (RFC 6455 §4.1).
+  if (namesWebSocket(req.headers.upgrade) && !present(req.headers['sec-websocket-key']))
+    return void reject(
+      socket,
+      badRequestPage('a WebSocket upgrade needs a Sec-WebSocket-Key header'),
+      accept,
+    );
   const host = normaliseHost(req.headers.host);
   const route = ctx.table.lookup(host);
   if (!route) return void reject(socket, notFoundPage(host, ctx.config.appsDomain, ctx.port()), accept);
@@ -69,6 +86,13 @@ export function handleUpgrade(
   upReq.setTimeout(ctx.config.timeouts.upstreamMs, () => upReq.destroy(new Error('upstream timeout')));
   upReq.on('upgrade', (upRes, upSocket, upHead) => {
     upReq.setTimeout(0);
+    // As HAProxy: a switch to WebSocket without Sec-WebSocket-Accept is not a handshake the
+    // instance completed — a 502, both connections closed, no tunnel. (Its value is the client's
+    // to check, against the key it sent; HAProxy checks neither an empty one nor the value.)
+    if (namesWebSocket(upRes.headers.upgrade) && upRes.headers['sec-websocket-accept'] === undefined) {
+      upSocket.destroy();
+      return void reject(socket, badGatewayPage(route.projectName), accept);
+    }
     socket.write(head(101, upRes.statusMessage || 'Switching Protocols', upRes.rawHeaders));
     if (upHead.length > 0) socket.write(upHead);
     if (clientHead.length > 0) upSocket.write(clientHead);
