@@ -332,6 +332,8 @@ describe('paastech against a real server', () => {
       expect(back.stdout).toBe('shop rolled back: v3 is active\n');
       expect(back.stderr).toMatch(/^rolling back shop: deployment v3 created\n/);
       expect(await appAnswers('shop', 'hello world')).toBe('hello world'); // v1's code and v1's config
+      // v1's config (no GREETING) is the project's again: the next push would run with it.
+      expect(JSON.parse((await ada.run(['config', '--json'], { cwd: repo })).stdout)).toEqual({});
 
       const scale = await ada.run(['ps:scale', 'web=2'], { cwd: repo });
       expect(scale).toMatchObject({ code: 0, stdout: 'shop now runs web=2\n' });

@@ -248,7 +248,7 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
     });
     await recordPush(w, alice, p.id, nextSha());
     await call(w.api, 'PATCH', `/api/v1/projects/${p.name}/config`, {
-      body: { set: { V: 'two' } },
+      body: { set: { V: 'two', W: 'added in v2' } },
       as: as(alice),
     });
     await waitState(w, alice, p.name, 2, 'active');
@@ -257,6 +257,13 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
     expect(res.body).toMatchObject({ number: 3, reason: 'rollback' });
     await waitState(w, alice, p.name, 3, 'active');
     expect(w.pom.deployments.get(`${p.id}#3`)?.request.configVars).toEqual({ V: 'one' });
+    // The config rolled back to is the project's config again (as Heroku's): the next push runs
+    // with it, not with the config that was rolled back.
+    const config = await call(w.api, 'GET', `/api/v1/projects/${p.name}/config`, { as: as(alice) });
+    expect(config.body).toEqual({ vars: { V: 'one' } });
+    await recordPush(w, alice, p.id, nextSha());
+    await waitState(w, alice, p.name, 4, 'active');
+    expect(w.pom.deployments.get(`${p.id}#4`)?.request.configVars).toEqual({ V: 'one' });
     const audit = await auditOf(w, 'deployment.rollback', p.name);
     expect(audit.map((a) => [a.client_id, a.ip, JSON.parse(a.details)])).toEqual([
       [alice.id, '127.0.0.1', { number: 3, to: null }],
@@ -267,11 +274,11 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
     });
     expect(bad.status).toBe(400);
     const active = await call(w.api, 'POST', `/api/v1/projects/${p.name}/rollback`, {
-      body: { number: 3 },
+      body: { number: 4 },
       as: as(alice),
     });
     expect(active.status).toBe(409);
-    expect(active.body.detail).toBe(`project "${p.name}": v3 is already active`);
+    expect(active.body.detail).toBe(`project "${p.name}": v4 is already active`);
   });
 
   it('creates exactly one deployment per config change once something is active', async () => {

@@ -3,7 +3,9 @@
 // constraint settles races, so every project's numbers are unique and only grow.
 import { Inject, Injectable } from '@nestjs/common';
 import type { Selectable } from 'kysely';
+import type { Sealed } from '../crypto/secret-box.js';
 import type { Database } from '../db/database.js';
+import { isoNow } from '../db/ids.js';
 import type { ConfigVarsTable, DeploymentState, DeploymentsTable, ProjectsTable } from '../db/schema.js';
 import { isUniqueViolation } from '../db/unique.js';
 import { DATABASE } from '../providers.js';
@@ -159,6 +161,30 @@ export class DeploymentsRepository {
       .where('project_id', '=', projectId)
       .orderBy('name')
       .execute();
+  }
+
+  /**
+   * Makes the project's config vars exactly `vars` (sealed, by name) in one transaction: what a
+   * rollback restores, so the next push or config change starts from the config rolled back to.
+   */
+  async replaceConfigVars(projectId: string, vars: ReadonlyMap<string, Sealed>): Promise<void> {
+    const at = isoNow();
+    await this.database.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('config_vars').where('project_id', '=', projectId).execute();
+      for (const [name, sealed] of vars) {
+        await trx
+          .insertInto('config_vars')
+          .values({
+            project_id: projectId,
+            name,
+            value_ciphertext: sealed.ciphertext,
+            value_nonce: sealed.nonce,
+            key_version: sealed.keyVersion,
+            updated_at: at,
+          })
+          .execute();
+      }
+    });
   }
 
   /** Hostnames routed to the project besides its default one. */

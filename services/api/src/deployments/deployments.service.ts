@@ -8,7 +8,7 @@ import { ConflictError, type Logger, NotFoundError } from '@paastech/kit';
 import type { deploy, git } from '@paastech/proto';
 import type { ApiConfig } from '../config.js';
 import { SECRET_BOX } from '../crypto/crypto.module.js';
-import { openConfigVars, type SecretBox } from '../crypto/secret-box.js';
+import { configVarAad, openConfigVars, type SecretBox } from '../crypto/secret-box.js';
 import { isoNow, newId } from '../db/ids.js';
 import type { DeploymentReason } from '../db/schema.js';
 import { quote } from '../projects/project-name.js';
@@ -364,7 +364,11 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
     return target;
   }
 
-  /** Rolls back: a NEW deployment reusing the target's build AND the config it ran with. */
+  /**
+   * Rolls back: a NEW deployment reusing the target's build AND the config it ran with, which
+   * becomes the project's config again (as Heroku's rollback restores config vars): the next push
+   * or config change starts from it, not from the config that was rolled back.
+   */
   async rollback(project: DeployedProject, clientId: string, number?: number): Promise<DeploymentRow> {
     const target = await this.rollbackTarget(project, number);
     // Refused before a deployment is numbered: Pomegrenade keeps only the last few builds.
@@ -372,12 +376,20 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
       throw new ConflictError(
         `project ${quote(project.name)}: the build of v${target.number} is no longer kept, so it cannot be rolled back to (push its commit again)`,
       );
+    const config = this.snapshot(target);
+    const sealed = new Map(
+      Object.entries(config).map(([name, value]) => [
+        name,
+        this.box.seal(value, configVarAad(project.id, name)),
+      ]),
+    );
+    await this.repo.replaceConfigVars(project.id, sealed);
     return this.create(project, {
       reason: 'rollback',
       commitSha: target.commit_sha,
       refName: target.ref_name,
       source: { kind: 'build-of', number: target.number },
-      config: this.snapshot(target),
+      config,
       formation: await this.desiredFormation(project.id),
       clientId,
     });

@@ -122,8 +122,9 @@ export function DeploymentsPage({ name }: { name: string }) {
         onCancel={() => setTarget(null)}
       >
         <p>
-          This makes a new deployment from v{target?.number}'s build, with the config vars it ran with. The
-          current deployment keeps serving until the new one is healthy.
+          This makes a new deployment from v{target?.number}'s build, with the config vars it ran with, which
+          become the project's config vars again. The current deployment keeps serving until the new one is
+          healthy.
         </p>
       </ConfirmDialog>
     </section>
