@@ -22,6 +22,12 @@ export interface HostKey {
   /** `ssh-ed25519 <base64> <comment>`, the line of the `.pub` file. */
   publicLine: string;
   origin: HostKeyOrigin;
+  /**
+   * Set when the key was repaired in memory but the repaired file could not be written back (a
+   * read-only location, say): why, for the start-up log. The key is used as repaired all the same,
+   * and the repair is attempted again on the next start.
+   */
+  warning?: string;
 }
 
 /** The 32-byte ed25519 public key of a 32-byte seed. */
@@ -109,7 +115,9 @@ export function seedOfShortKey(text: string): { seed: Buffer; comment: string } 
   const r = new Reader(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
   if (!r.bytes(MAGIC.length)?.equals(MAGIC)) return undefined;
   if (r.string()?.toString() !== 'none' || r.string()?.toString() !== 'none') return undefined;
-  if (r.string() === undefined || r.u32() !== 1 || r.string() === undefined) return undefined;
+  if (r.string() === undefined || r.u32() !== 1) return undefined;
+  const outer = r.string();
+  if (!outer) return undefined;
   const priv = r.string();
   if (!priv) return undefined;
   const p = new Reader(priv);
@@ -123,31 +131,102 @@ export function seedOfShortKey(text: string): { seed: Buffer; comment: string } 
   if (!secret.subarray(32).equals(pub)) return undefined;
   const derived = ed25519PublicKey(seed);
   if (derived[0] !== 0 || !derived.subarray(1).equals(pub)) return undefined;
+  // The file's public key blob must be the one ssh2 writes with the same 31 bytes; anything else
+  // is not its bug.
+  if (!outer.equals(Buffer.concat([sshString(KEY_TYPE), sshString(pub)]))) return undefined;
   return { seed, comment: comment.toString('utf8') };
 }
 
+/** A name for a temporary file next to `file`, unique to this call. */
+function tempName(file: string): string {
+  return `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/** Writes `text` to a new file `tmp` (O_EXCL, `mode`) and fsyncs it before closing. */
+function writeSynced(tmp: string, text: string, mode: number): void {
+  const fd = fs.openSync(tmp, 'wx', mode);
+  try {
+    fs.writeFileSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Makes a rename, link or unlink in `dir` durable. */
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // Already gone, or the directory is not writable: nothing more to do.
+  }
+}
+
+/** Replaces `file` with `text`: a reader sees the old file or the new one, whole, even after a crash. */
 function writeAtomically(file: string, text: string, mode: number): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode, flag: 'w' });
-  fs.renameSync(tmp, file);
+  const tmp = tempName(file);
+  try {
+    writeSynced(tmp, text, mode);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    removeQuietly(tmp);
+    throw err;
+  }
+  fsyncDir(path.dirname(file));
 }
 
 /**
- * Reads the host key, creating it (ed25519, mode 0600) the first time; O_EXCL makes creation
- * race-free. A file ssh2 cannot parse is repaired when it is ssh2's short-public-key bug, and
- * refused with what to do otherwise.
+ * Creates `file` with `text` only if it does not exist yet, whole or not at all: the text is
+ * written and fsynced under a temporary name, then hard-linked into place (link(2) fails with
+ * EEXIST rather than replace a file). False when another process created it first.
+ */
+function createAtomically(file: string, text: string, mode: number): boolean {
+  const tmp = tempName(file);
+  try {
+    writeSynced(tmp, text, mode);
+  } catch (err) {
+    removeQuietly(tmp);
+    throw err;
+  }
+  try {
+    fs.linkSync(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    removeQuietly(tmp);
+  }
+  fsyncDir(path.dirname(file));
+  return true;
+}
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Reads the host key, creating it (ed25519, mode 0600) the first time; creation is race-free and
+ * crash-safe (see createAtomically). A file ssh2 cannot parse is repaired when it is ssh2's
+ * short-public-key bug, and refused with what to do otherwise. A repair that cannot be written back
+ * still returns the repaired key, with a warning.
  */
 export function loadOrCreateHostKey(file: string, comment = 'paastech git host key'): HostKey {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   let origin: HostKeyOrigin = 'read';
   if (!fs.existsSync(file)) {
     const key = encodeEd25519(randomBytes(32), comment);
-    try {
-      fs.writeFileSync(file, key.privateKey, { flag: 'wx', mode: 0o600 });
-      fs.writeFileSync(`${file}.pub`, `${key.publicLine}\n`, { mode: 0o644 });
+    if (createAtomically(file, key.privateKey, 0o600)) {
+      writeAtomically(`${file}.pub`, `${key.publicLine}\n`, 0o644);
       origin = 'created';
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
   const text = fs.readFileSync(file, 'utf8');
@@ -166,7 +245,21 @@ export function loadOrCreateHostKey(file: string, comment = 'paastech git host k
     );
   }
   const repaired = encodeEd25519(short.seed, short.comment);
-  writeAtomically(file, repaired.privateKey, 0o600);
-  writeAtomically(`${file}.pub`, `${repaired.publicLine}\n`, 0o644);
+  try {
+    writeAtomically(file, repaired.privateKey, 0o600);
+  } catch (err) {
+    const warning =
+      `the SSH host key ${file}, written by ssh2's short-public-key bug, is used repaired but could ` +
+      `not be written back (${reason(err)}); it is repaired again on every start until it can be`;
+    return { ...repaired, origin: 'repaired', warning };
+  }
+  try {
+    writeAtomically(`${file}.pub`, `${repaired.publicLine}\n`, 0o644);
+  } catch (err) {
+    const warning =
+      `the SSH host key ${file} was repaired (ssh2's short-public-key bug), but ${file}.pub could ` +
+      `not be written (${reason(err)}); it may still hold the public key one byte short`;
+    return { ...repaired, origin: 'repaired', warning };
+  }
   return { ...repaired, origin: 'repaired' };
 }

@@ -5,10 +5,21 @@ import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ed25519PublicKey, encodeEd25519, loadOrCreateHostKey, seedOfShortKey } from '../src/host-key.js';
+import {
+  ed25519PublicKey,
+  encodeEd25519,
+  type HostKey,
+  loadOrCreateHostKey,
+  seedOfShortKey,
+} from '../src/host-key.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pt-hostkey-'));
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+/** Read-only tmpfs mounts under work, unmounted before work is removed. */
+const readOnlyMounts: string[] = [];
+afterAll(() => {
+  for (const mnt of readOnlyMounts) execFileSync('umount', [mnt]);
+  fs.rmSync(work, { recursive: true, force: true });
+});
 let n = 0;
 const fresh = () => path.join(work, `k${n++}`, 'ssh_host_ed25519_key');
 
@@ -79,6 +90,11 @@ describe('loadOrCreateHostKey', () => {
     expect(fs.readFileSync(`${file}.pub`, 'utf8')).toBe(`${created.publicLine}\n`);
     expect(created.publicLine).toMatch(/^ssh-ed25519 \S+ paastech git host key$/);
     expect(sshKeygenPublic(file)).toBe(created.publicLine.split(' ').slice(0, 2).join(' '));
+    // Written under temporary names, linked/renamed into place: none is left behind.
+    expect(fs.readdirSync(path.dirname(file)).sort()).toEqual([
+      'ssh_host_ed25519_key',
+      'ssh_host_ed25519_key.pub',
+    ]);
     const again = loadOrCreateHostKey(file);
     expect(again).toEqual({ ...created, origin: 'read' });
   });
@@ -111,7 +127,106 @@ describe('loadOrCreateHostKey', () => {
     expect(Buffer.concat([Buffer.alloc(1), written.subarray(written.length - 31)])).toEqual(pub);
     expect(sshKeygenPublic(file)).toBe(repaired.publicLine.split(' ').slice(0, 2).join(' '));
     expect(fs.readFileSync(`${file}.pub`, 'utf8')).toBe(`${repaired.publicLine}\n`);
+    expect(repaired.warning).toBeUndefined();
+    expect(fs.readdirSync(path.dirname(file)).sort()).toEqual([
+      'ssh_host_ed25519_key',
+      'ssh_host_ed25519_key.pub',
+    ]);
     expect(loadOrCreateHostKey(file)).toEqual({ ...repaired, origin: 'read' });
+  });
+
+  /** The repaired key returned in memory is the key of the seed in the file ssh2 wrote, and ssh2 reads it. */
+  function expectRepairedInMemory(key: HostKey, bad: string): void {
+    expect(key.origin).toBe('repaired');
+    const parsed = ssh2.utils.parseKey(key.privateKey);
+    if (parsed instanceof Error) throw parsed;
+    const one = Array.isArray(parsed) ? parsed[0]! : parsed;
+    expect(one.isPrivateKey()).toBe(true);
+    const blob = one.getPublicSSH();
+    expect(blob.subarray(blob.length - 32)).toEqual(ed25519PublicKey(seedOfShortKey(bad)!.seed));
+    expect(key.publicLine).toBe(`ssh-ed25519 ${blob.toString('base64')} paastech git host key`);
+  }
+
+  it('repairs in memory, with a warning, a short key on a read-only file system (EROFS), leaving it as it was', (ctx) => {
+    if (process.getuid?.() !== 0) ctx.skip('mounting a read-only tmpfs needs root');
+    const bad = ssh2ShortKey();
+    const mnt = path.join(work, `ro${n++}`);
+    fs.mkdirSync(mnt);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mnt], { stdio: 'ignore' });
+    } catch {
+      fs.rmdirSync(mnt);
+      ctx.skip('cannot mount a tmpfs here');
+    }
+    readOnlyMounts.push(mnt);
+    const file = path.join(mnt, 'ssh_host_ed25519_key');
+    fs.writeFileSync(file, bad.private, { mode: 0o400 });
+    fs.writeFileSync(`${file}.pub`, `${bad.public}\n`, { mode: 0o444 });
+    fs.chmodSync(mnt, 0o500);
+    execFileSync('mount', ['-o', 'remount,ro', mnt]);
+    const key = loadOrCreateHostKey(file);
+    expectRepairedInMemory(key, bad.private);
+    expect(key.warning).toMatch(
+      new RegExp(
+        `^the SSH host key ${file}, written by ssh2's short-public-key bug, is used repaired but could not be written back \\(EROFS: `,
+      ),
+    );
+    expect(fs.readFileSync(file, 'utf8')).toBe(bad.private);
+    expect(fs.readFileSync(`${file}.pub`, 'utf8')).toBe(`${bad.public}\n`);
+    expect(fs.readdirSync(mnt).sort()).toEqual(['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub']);
+    // Every start repairs it again, the same key.
+    const again = loadOrCreateHostKey(file);
+    expectRepairedInMemory(again, bad.private);
+    expect(again.publicLine).toBe(key.publicLine);
+    expect(again.warning).toMatch(/could not be written back \(EROFS: /);
+  });
+
+  it('repairs the key file but warns when the .pub cannot be written (a directory there: EISDIR)', () => {
+    const bad = ssh2ShortKey();
+    const file = fresh();
+    fs.mkdirSync(`${file}.pub`, { recursive: true });
+    fs.writeFileSync(file, bad.private, { mode: 0o600 });
+    const key = loadOrCreateHostKey(file);
+    expectRepairedInMemory(key, bad.private);
+    expect(key.warning).toMatch(
+      new RegExp(
+        `^the SSH host key ${file} was repaired \\(ssh2's short-public-key bug\\), but ${file}\\.pub could not be written \\(EISDIR: `,
+      ),
+    );
+    expect(fs.readFileSync(file, 'utf8')).toBe(key.privateKey);
+    expect(fs.statSync(`${file}.pub`).isDirectory()).toBe(true);
+    // The temporary .pub that could not be renamed into place is removed.
+    expect(fs.readdirSync(path.dirname(file)).sort()).toEqual([
+      'ssh_host_ed25519_key',
+      'ssh_host_ed25519_key.pub',
+    ]);
+    expect(loadOrCreateHostKey(file)).toEqual({
+      privateKey: key.privateKey,
+      publicLine: key.publicLine,
+      origin: 'read',
+    });
+  });
+
+  it('creates the key whole when another process created it first, and uses theirs', () => {
+    const file = fresh();
+    const theirs = encodeEd25519(seedOf(3), 'theirs');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    // existsSync said no, then the other process linked its key in place before this one.
+    const existsSync = fs.existsSync;
+    fs.existsSync = ((p: fs.PathLike) => {
+      if (p === file) {
+        fs.writeFileSync(file, theirs.privateKey, { mode: 0o600 });
+        return false;
+      }
+      return existsSync(p);
+    }) as typeof fs.existsSync;
+    try {
+      expect(loadOrCreateHostKey(file)).toEqual({ ...theirs, origin: 'read' });
+    } finally {
+      fs.existsSync = existsSync;
+    }
+    expect(fs.readFileSync(file, 'utf8')).toBe(theirs.privateKey);
+    expect(fs.readdirSync(path.dirname(file))).toEqual(['ssh_host_ed25519_key']);
   });
 
   it('reads a host key an operator put in place (RSA from ssh-keygen) as it is', () => {
@@ -135,6 +250,17 @@ describe('loadOrCreateHostKey', () => {
     raw[at] = raw[at]! ^ 0xff;
     return `-----BEGIN OPENSSH PRIVATE KEY-----\n${raw.toString('base64')}\n-----END OPENSSH PRIVATE KEY-----\n`;
   })();
+  const shortWithOuterBlobAltered = (() => {
+    // ssh2's short form, intact inside, but the public key blob of the file's header is not the
+    // one ssh2 writes (one of its 31 key bytes flipped).
+    const text = ssh2ShortKey().private;
+    const raw = Buffer.from(text.split('\n').slice(1, -2).join(''), 'base64');
+    // The first "ssh-ed25519" with a 31-byte key after it is the header's blob (the private section follows).
+    const at = raw.indexOf(Buffer.from('\0\0\0\x0bssh-ed25519\0\0\0\x1f', 'latin1'));
+    if (at < 0 || !seedOfShortKey(text)) throw new Error('not ssh2s short form');
+    raw[at + 19 + 5] = raw[at + 19 + 5]! ^ 0x01;
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${raw.toString('base64')}\n-----END OPENSSH PRIVATE KEY-----\n`;
+  })();
   const encrypted = (() => {
     const file = fresh();
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -149,6 +275,7 @@ describe('loadOrCreateHostKey', () => {
     ['a key with its base64 damaged', valid.replace(/\n[A-Za-z0-9+/]{10}/, '\n@@@@@@@@@@')],
     ['a passphrase-protected key', encrypted],
     ['ssh2s short form with a seed that does not match', shortButWrongSeed],
+    ['ssh2s short form with its header public key altered', shortWithOuterBlobAltered],
     ['a zero-leading key with its public key removed', encodeEd25519(zero!, 'x').privateKey.slice(0, 80)],
   ])('refuses %s with what to do, and leaves the file as it was', (_what, text) => {
     const file = fresh();
