@@ -240,33 +240,53 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
     expect(rest.at(-1)).toEqual({ event: 'state', data: expect.objectContaining({ state: 'active' }) });
   });
 
-  it('rolls back to the previous deployment with a new deployment and the old config', async () => {
+  /** A project pushed with V=one (v1), then changed to `second` (v2, active). */
+  async function configuredTwice(second: Record<string, string>) {
     const p = await createProject(w, alice);
     await call(w.api, 'PATCH', `/api/v1/projects/${p.name}/config`, {
       body: { set: { V: 'one' } },
       as: as(alice),
     });
     await recordPush(w, alice, p.id, nextSha());
-    await call(w.api, 'PATCH', `/api/v1/projects/${p.name}/config`, {
-      body: { set: { V: 'two', W: 'added in v2' } },
-      as: as(alice),
-    });
+    await call(w.api, 'PATCH', `/api/v1/projects/${p.name}/config`, { body: { set: second }, as: as(alice) });
     await waitState(w, alice, p.name, 2, 'active');
+    return p;
+  }
+
+  it('rolls back to the previous deployment with a new deployment and the old config', async () => {
+    const p = await configuredTwice({ V: 'two', W: 'added in v2' });
     const res = await call(w.api, 'POST', `/api/v1/projects/${p.name}/rollback`, { body: {}, as: as(alice) });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ number: 3, reason: 'rollback' });
     await waitState(w, alice, p.name, 3, 'active');
     expect(w.pom.deployments.get(`${p.id}#3`)?.request.configVars).toEqual({ V: 'one' });
-    // The config rolled back to is the project's config again (as Heroku's): the next push runs
-    // with it, not with the config that was rolled back.
-    const config = await call(w.api, 'GET', `/api/v1/projects/${p.name}/config`, { as: as(alice) });
-    expect(config.body).toEqual({ vars: { V: 'one' } });
+    // Once live, the config rolled back to is the project's config again (as Heroku's): the next
+    // push runs with it, not with the config that was rolled back.
+    const config = async () =>
+      (await call(w.api, 'GET', `/api/v1/projects/${p.name}/config`, { as: as(alice) })).body;
+    expect(await config()).toEqual({ vars: { V: 'one' } });
     await recordPush(w, alice, p.id, nextSha());
     await waitState(w, alice, p.name, 4, 'active');
     expect(w.pom.deployments.get(`${p.id}#4`)?.request.configVars).toEqual({ V: 'one' });
+    // A rollback that fails changes nothing: the config stays what the running deployment has.
+    await call(w.api, 'PATCH', `/api/v1/projects/${p.name}/config`, {
+      body: { set: { V: 'three' } },
+      as: as(alice),
+    });
+    await waitState(w, alice, p.name, 5, 'active');
+    w.pom.script = BUILD_FAILS;
+    const failing = await call(w.api, 'POST', `/api/v1/projects/${p.name}/rollback`, {
+      body: {},
+      as: as(alice),
+    });
+    expect(failing.body).toMatchObject({ number: 6, reason: 'rollback' });
+    await waitState(w, alice, p.name, 6, 'failed');
+    expect(await config()).toEqual({ vars: { V: 'three' } });
+    w.pom.script = SUCCEEDS;
     const audit = await auditOf(w, 'deployment.rollback', p.name);
     expect(audit.map((a) => [a.client_id, a.ip, JSON.parse(a.details)])).toEqual([
       [alice.id, '127.0.0.1', { number: 3, to: null }],
+      [alice.id, '127.0.0.1', { number: 6, to: null }],
     ]);
     const bad = await call(w.api, 'POST', `/api/v1/projects/${p.name}/rollback`, {
       body: { number: 'x' },
@@ -274,11 +294,28 @@ describe.each(DIALECTS)('deployment routes on %s', (dialect) => {
     });
     expect(bad.status).toBe(400);
     const active = await call(w.api, 'POST', `/api/v1/projects/${p.name}/rollback`, {
-      body: { number: 4 },
+      body: { number: 5 },
       as: as(alice),
     });
     expect(active.status).toBe(409);
-    expect(active.body.detail).toBe(`project "${p.name}": v4 is already active`);
+    expect(active.body.detail).toBe(`project "${p.name}": v5 is already active`);
+  });
+
+  it('leaves the config alone when a push came after the rollback: the newer deployment wins', async () => {
+    const p = await configuredTwice({ V: 'two' });
+    w.pom.script = [{ state: S.DEPLOYMENT_STATE_BUILDING }, { wait: true }, ...SUCCEEDS];
+    await call(w.api, 'POST', `/api/v1/projects/${p.name}/rollback`, { body: {}, as: as(alice) });
+    await waitState(w, alice, p.name, 3, 'building');
+    w.pom.script = SUCCEEDS;
+    // v4, pushed while the rollback builds, runs with the project's config of then (V=two).
+    const push = recordPush(w, alice, p.id, nextSha());
+    await waitState(w, alice, p.name, 4, 'active');
+    w.pom.deployments.get(`${p.id}#3`)?.release();
+    await waitState(w, alice, p.name, 3, 'active');
+    await push;
+    expect(w.pom.deployments.get(`${p.id}#4`)?.request.configVars).toEqual({ V: 'two' });
+    const config = await call(w.api, 'GET', `/api/v1/projects/${p.name}/config`, { as: as(alice) });
+    expect(config.body).toEqual({ vars: { V: 'two' } });
   });
 
   it('creates exactly one deployment per config change once something is active', async () => {

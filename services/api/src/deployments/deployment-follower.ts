@@ -125,6 +125,8 @@ export class DeploymentFollower {
     private readonly events: DeploymentEvents,
     private readonly logger: Logger,
     private readonly timing: FollowTiming,
+    /** Runs as a deployment goes live, before it is recorded active (a failure is logged). */
+    private readonly onLive: (row: DeploymentRow) => Promise<void> = async () => {},
   ) {}
 
   /** Ends a deployment without Pomegrenade: records the state and ends the live stream. */
@@ -251,6 +253,11 @@ export class DeploymentFollower {
     const at = (change.time ?? new Date()).toISOString();
     const reason = state === 'failed' ? failureText(change.failure) : null;
     progress.dirty = false;
+    if (state === 'active') {
+      await this.onLive(row).catch((err: unknown) =>
+        this.logger.error({ err, number: row.number }, 'a live deployment could not be adopted'),
+      );
+    }
     await this.repo.updateState(row.id, { state, at, failureReason: reason, buildOutput: output.text() });
     if (state === 'active') await this.repo.supersedeOthers(row.project_id, row.number);
     this.events.publish(row.project_id, row.number, { type: 'state', state, at, failure_reason: reason });

@@ -164,26 +164,41 @@ export class DeploymentsRepository {
   }
 
   /**
-   * Makes the project's config vars exactly `vars` (sealed, by name) in one transaction: what a
-   * rollback restores, so the next push or config change starts from the config rolled back to.
+   * Makes the project's config vars exactly `vars` (sealed, by name) in one transaction, unless a
+   * deployment newer than `number` exists (then returns false and changes nothing): what a live
+   * rollback restores. Upserts, so a config change committed meanwhile cannot make it fail.
    */
-  async replaceConfigVars(projectId: string, vars: ReadonlyMap<string, Sealed>): Promise<void> {
+  async replaceConfigVars(
+    projectId: string,
+    number: number,
+    vars: ReadonlyMap<string, Sealed>,
+  ): Promise<boolean> {
     const at = isoNow();
-    await this.database.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('config_vars').where('project_id', '=', projectId).execute();
+    return this.database.db.transaction().execute(async (trx) => {
+      const newer = await trx
+        .selectFrom('deployments')
+        .select('number')
+        .where('project_id', '=', projectId)
+        .where('number', '>', number)
+        .executeTakeFirst();
+      if (newer) return false;
+      let stale = trx.deleteFrom('config_vars').where('project_id', '=', projectId);
+      if (vars.size > 0) stale = stale.where('name', 'not in', [...vars.keys()]);
+      await stale.execute();
       for (const [name, sealed] of vars) {
+        const value = {
+          value_ciphertext: sealed.ciphertext,
+          value_nonce: sealed.nonce,
+          key_version: sealed.keyVersion,
+          updated_at: at,
+        };
         await trx
           .insertInto('config_vars')
-          .values({
-            project_id: projectId,
-            name,
-            value_ciphertext: sealed.ciphertext,
-            value_nonce: sealed.nonce,
-            key_version: sealed.keyVersion,
-            updated_at: at,
-          })
+          .values({ project_id: projectId, name, ...value })
+          .onConflict((oc) => oc.columns(['project_id', 'name']).doUpdateSet(value))
           .execute();
       }
+      return true;
     });
   }
 

@@ -78,7 +78,9 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(FOLLOW_TIMING) timing: FollowTiming = DEFAULT_FOLLOW_TIMING,
   ) {
-    this.follower = new DeploymentFollower(repo, pomegrenade, this.events, logger, timing);
+    this.follower = new DeploymentFollower(repo, pomegrenade, this.events, logger, timing, (row) =>
+      this.adoptRolledBackConfig(row),
+    );
   }
 
   /** Aborts when the API stops: long-lived streams (server-sent events) end then. */
@@ -172,6 +174,24 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
     }
     this.track(row);
     return row;
+  }
+
+  /**
+   * A rollback that goes live makes the config it runs with the project's config vars again (as
+   * Heroku's rollback restores config vars), so the next push or config change starts from it, not
+   * from the config rolled back from; unless a newer deployment was created meanwhile (its config
+   * is the project's). A rollback that fails changes nothing.
+   */
+  private async adoptRolledBackConfig(row: DeploymentRow): Promise<void> {
+    if (row.reason !== 'rollback') return;
+    const sealed = new Map(
+      Object.entries(this.snapshot(row)).map(([name, value]) => [
+        name,
+        this.box.seal(value, configVarAad(row.project_id, name)),
+      ]),
+    );
+    if (await this.repo.replaceConfigVars(row.project_id, row.number, sealed))
+      this.logger.info({ projectId: row.project_id, number: row.number }, 'rolled-back config adopted');
   }
 
   /** The CreateDeployment request of a recorded deployment. */
@@ -366,8 +386,7 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
 
   /**
    * Rolls back: a NEW deployment reusing the target's build AND the config it ran with, which
-   * becomes the project's config again (as Heroku's rollback restores config vars): the next push
-   * or config change starts from it, not from the config that was rolled back.
+   * becomes the project's config again once it is live (adoptRolledBackConfig).
    */
   async rollback(project: DeployedProject, clientId: string, number?: number): Promise<DeploymentRow> {
     const target = await this.rollbackTarget(project, number);
@@ -376,20 +395,12 @@ export class DeploymentsService implements OnApplicationBootstrap, OnModuleDestr
       throw new ConflictError(
         `project ${quote(project.name)}: the build of v${target.number} is no longer kept, so it cannot be rolled back to (push its commit again)`,
       );
-    const config = this.snapshot(target);
-    const sealed = new Map(
-      Object.entries(config).map(([name, value]) => [
-        name,
-        this.box.seal(value, configVarAad(project.id, name)),
-      ]),
-    );
-    await this.repo.replaceConfigVars(project.id, sealed);
     return this.create(project, {
       reason: 'rollback',
       commitSha: target.commit_sha,
       refName: target.ref_name,
       source: { kind: 'build-of', number: target.number },
-      config,
+      config: this.snapshot(target),
       formation: await this.desiredFormation(project.id),
       clientId,
     });

@@ -123,8 +123,8 @@ export function DeploymentsPage({ name }: { name: string }) {
       >
         <p>
           This makes a new deployment from v{target?.number}'s build, with the config vars it ran with, which
-          become the project's config vars again. The current deployment keeps serving until the new one is
-          healthy.
+          become the project's config vars again once it is live. The current deployment keeps serving until
+          the new one is healthy.
         </p>
       </ConfirmDialog>
     </section>
