@@ -103,9 +103,10 @@ class Reader {
 }
 
 /**
- * The seed and comment of an unencrypted ed25519 OpenSSH key file whose public key was written one
- * byte short (ssh2's bug), or undefined when the file is anything else. The seed is accepted only
- * when the public key it derives is a zero byte followed by the 31 bytes written.
+ * The seed and comment of an unencrypted ed25519 OpenSSH key file whose public key was written
+ * without its leading zero bytes (ssh2's bug), or undefined when the file is anything else. The
+ * seed is accepted only when the public key it derives is those zero bytes followed by the bytes
+ * written.
  */
 export function seedOfShortKey(text: string): { seed: Buffer; comment: string } | undefined {
   const m = /-----BEGIN OPENSSH PRIVATE KEY-----([A-Za-z0-9+/=\s]+)-----END OPENSSH PRIVATE KEY-----/.exec(
@@ -126,13 +127,17 @@ export function seedOfShortKey(text: string): { seed: Buffer; comment: string } 
   const pub = p.string();
   const secret = p.string();
   const comment = p.string();
-  if (pub?.length !== 31 || secret?.length !== 63 || comment === undefined) return undefined;
+  // ssh2 strips every leading zero byte: 31 bytes for 1 key in 256, 30 for 1 in 65,536, …
+  if (!pub || pub.length >= 32 || secret?.length !== 32 + pub.length || comment === undefined)
+    return undefined;
   const seed = Buffer.from(secret.subarray(0, 32));
   if (!secret.subarray(32).equals(pub)) return undefined;
   const derived = ed25519PublicKey(seed);
-  if (derived[0] !== 0 || !derived.subarray(1).equals(pub)) return undefined;
-  // The file's public key blob must be the one ssh2 writes with the same 31 bytes; anything else
-  // is not its bug.
+  const zeros = 32 - pub.length;
+  if (!derived.subarray(0, zeros).equals(Buffer.alloc(zeros)) || !derived.subarray(zeros).equals(pub))
+    return undefined;
+  // The file's public key blob must be the one ssh2 writes with the same short bytes; anything
+  // else is not its bug.
   if (!outer.equals(Buffer.concat([sshString(KEY_TYPE), sshString(pub)]))) return undefined;
   return { seed, comment: comment.toString('utf8') };
 }

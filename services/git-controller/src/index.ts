@@ -111,6 +111,7 @@ export function startGitController(
     if (hostKey.origin !== 'read') {
       logger.info({ file: paths.hostKey, publicKey: hostKey.publicLine }, `SSH host key ${hostKey.origin}`);
     }
+    if (hostKey.warning) logger.warn({ file: paths.hostKey }, hostKey.warning);
     sshServer = createSshServer(transport, hostKey.privateKey);
     sshPort = await sshServer.listen(config.listenHost, config.sshPort);
     logger.info({ httpPort, sshPort, grpc: config.grpcAddress }, 'git controller listening');
