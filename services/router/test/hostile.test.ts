@@ -292,6 +292,7 @@ describe.each(PLANES)('hostile traffic, %s data plane', (plane) => {
     it.each([
       ['no Sec-WebSocket-Key', WS],
       ['an empty Sec-WebSocket-Key', `${WS}Sec-WebSocket-Key:  \r\n`],
+      ['a Sec-WebSocket-Key that is not 24 characters', `${WS}Sec-WebSocket-Key: abc\r\n`],
       ['Upgrade: WebSocket (any case) without a key', WS.replace('websocket', 'WebSocket')],
     ])(
       'a handshake with %s: 400, the connection closed, nothing reaches the instance',

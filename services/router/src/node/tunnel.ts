@@ -30,9 +30,18 @@ function namesWebSocket(upgrade: string | undefined): boolean {
   return upgrade?.split(',').some((p) => p.trim().toLowerCase() === 'websocket') ?? false;
 }
 
-/** True when `value` holds something other than spaces. */
-function present(value: string | string[] | undefined): boolean {
-  return typeof value === 'string' && value.trim() !== '';
+/**
+ * True when one of the request's Sec-WebSocket-Key headers has the length of a key (24: base64 of
+ * 16 bytes), the check HAProxy's parser makes.
+ */
+function hasWebSocketKey(raw: string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2)
+    if (
+      (raw[i] as string).toLowerCase() === 'sec-websocket-key' &&
+      (raw[i + 1] as string).trim().length === 24
+    )
+      return true;
+  return false;
 }
 
 /** Answers an upgrade request with a router page and closes the connection. */
@@ -55,7 +64,7 @@ export function handleUpgrade(
   const problem = smugglingProblem(req.rawHeaders);
   if (problem) return void reject(socket, badRequestPage(problem), accept);
   // As HAProxy's parser: a WebSocket handshake without its key is refused (RFC 6455 §4.1).
-  if (namesWebSocket(req.headers.upgrade) && !present(req.headers['sec-websocket-key']))
+  if (namesWebSocket(req.headers.upgrade) && !hasWebSocketKey(req.rawHeaders))
     return void reject(
       socket,
       badRequestPage('a WebSocket upgrade needs a Sec-WebSocket-Key header'),
