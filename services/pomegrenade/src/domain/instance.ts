@@ -193,7 +193,7 @@ export class Instance {
       if (seq !== this.seq || this.state !== 'starting') return;
       // The answer must come from this instance's own processes: one that lost its port to another
       // process (and exits with EADDRINUSE) must not be put in traffic on that process's answer.
-      if (r.ok && (await this.ownsPort(proc))) return this.ready(seq);
+      if (r.ok && (!this.hooks.runtime.knowsListeners || (await this.ownsPort(proc)))) return this.ready(seq);
       if (seq !== this.seq || this.state !== 'starting') return;
       last = r.ok ? `${ANSWERED_BY_ANOTHER} ${this.port}` : r.detail;
       if (Date.now() >= deadline) break;

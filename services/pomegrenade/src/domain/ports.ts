@@ -86,6 +86,12 @@ export interface Runtime {
    * (while its build runs), listening port included; null when this runtime cannot.
    */
   prepare?(spec: PreparedSpec): Promise<PreparedProcess | null>;
+  /**
+   * True when RunningProcess.listening() sees every socket the instance listens on (the health
+   * check then also requires one on the instance's port); false or absent when it may miss some
+   * (processes outside what the runtime tracks), and the probe's answer alone decides.
+   */
+  readonly knowsListeners?: boolean;
   /** A free port for a new web instance of the project (none of its other instances holds it). */
   allocatePort(projectId: string): Promise<number>;
   /**

@@ -27,6 +27,7 @@ export interface FakeProcess {
 /** Runtime whose processes live inside the test process. */
 export class FakeRuntime implements Runtime {
   readonly kind = 'fake';
+  readonly knowsListeners = true;
   readonly processes: FakeProcess[] = [];
   behaviour: (spec: ProcessSpec) => FakeBehaviour = () => ({});
 

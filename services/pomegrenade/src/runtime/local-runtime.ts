@@ -155,8 +155,14 @@ export class LocalRuntime implements Runtime {
    * while its health check reached the predecessor. Held until the instance's sandbox has ended.
    * Without namespaces the host sees every instance's port, and any free one will do.
    */
+  /** Sandboxed: an instance's processes are its cgroup's, and the TCP tables its namespace's. */
+  get knowsListeners(): boolean {
+    return this.options.sandbox !== 'none' && this.cgroups !== null;
+  }
+
   async allocatePort(projectId: string): Promise<number> {
-    if (!this.networks) return freePort();
+    // Only sandboxed instances run in their project's namespace (and release what is held here).
+    if (!this.networks || !this.knowsListeners) return freePort();
     for (let tries = 0; ; tries++) {
       const port = await freePort();
       const key = `${projectId}:${port}`;
@@ -233,8 +239,14 @@ export class LocalRuntime implements Runtime {
     const cg = this.cgroups as Cgroups;
     const networks = this.networks;
     const deferred = body === 'deferred';
-    const network = networks ? await networks.acquire(spec.projectId) : null;
     const addressKey = `${spec.projectId}:${port}`;
+    let network: Awaited<ReturnType<ProjectNetworks['acquire']>> | null = null;
+    try {
+      network = networks ? await networks.acquire(spec.projectId) : null;
+    } catch (err) {
+      this.portsHeld.delete(addressKey);
+      throw err;
+    }
     if (network && port) {
       this.addressByPort.set(addressKey, network.addresses.nsAddress);
       this.portsHeld.add(addressKey);
