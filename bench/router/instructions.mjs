@@ -165,10 +165,8 @@ async function oursCfg(name, withLog) {
     .replace(/^ {2}bind \S+$/m, `  bind 127.0.0.1:${port}`)
     // Each copy's ring in a file of its own (HAProxy maps it; two copies must not share one).
     .replace(/^ {2}backing-file .*$/m, `  backing-file ${dir}/access.ring`)
-    .replace(
-      /^ {2}stats socket .*$/m,
-      `  stats socket ${dir}/haproxy.sock mode 600 level admin\n  nbthread 1`,
-    )
+    // The generated file has `nbthread 1` already (one HAProxy process per CPU).
+    .replace(/^ {2}stats socket .*$/m, `  stats socket ${dir}/haproxy.sock mode 600 level admin`)
     .split('\n')
     .filter((l) => withLog || !l.startsWith('  log ring@'))
     .join('\n');

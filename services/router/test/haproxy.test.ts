@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { startPaastechd } from '@paastech/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serverName } from '../src/haproxy/config.js';
+import { haproxyPaths, serverName } from '../src/haproxy/config.js';
 import { RuntimeApi } from '../src/haproxy/runtime.js';
 import { haproxyAvailable } from '../src/index.js';
 import { Backend, type Echo } from './support/backend.js';
@@ -223,9 +223,12 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
       route({ projectId: `many${i}`, hostnames: [`many${i}.apps.test`], upstreamAddresses: [a.address] }),
     );
     h.routes.setRoutes(routes);
-    await waitFor(async () => (await instanceAt('many39.apps.test')) === 'a', 15_000, 'slots');
-    for (const i of [0, 17, 33]) expect(await instanceAt(`many${i}.apps.test`)).toBe('a');
-    expect(fs.readFileSync(`${h.dataDir}/router/haproxy.cfg`, 'utf8')).toContain('backend s63');
+    // Each HAProxy process reloads on its own: a host is served by all within the same moment.
+    for (const i of [39, 0, 17, 33])
+      await waitFor(async () => (await instanceAt(`many${i}.apps.test`)) === 'a', 15_000, `many${i}`);
+    // Every process got the new slots (a connection reaches one of them).
+    for (const cfg of ['haproxy.cfg', 'haproxy.1.cfg'])
+      expect(fs.readFileSync(`${h.dataDir}/router/${cfg}`, 'utf8')).toContain('backend s63');
   });
 
   it('leaves no HAProxy running once stopped, and ends one a killed router left behind', async () => {
@@ -269,9 +272,11 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane: switching instances at
   let h: Harness;
   let a: Backend;
   let b: Backend;
-  /** HAProxy's worker pid: a reload (which resets the old worker's keep-alive clients) changes it. */
-  const workerPid = async () =>
-    /^Pid: (\d+)/m.exec(await new RuntimeApi(`${h.dataDir}/router/haproxy.sock`).send('show info'))?.[1];
+  /**
+   * The worker pids of the two HAProxy processes: a reload (which resets the old worker's
+   * keep-alive clients) changes them.
+   */
+  const workerPids = () => Promise.all(runtimeApis(h.dataDir, 2).map((api) => workerPidOf(api)));
 
   beforeAll(async () => {
     a = await new Backend('a').start();
@@ -296,8 +301,8 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane: switching instances at
   });
 
   it('switches 20 times under load through the Runtime API alone: no reload, no failed request', async () => {
-    const before = await workerPid();
-    expect(before).toMatch(/^\d+$/);
+    const before = await workerPids();
+    expect(before).toEqual([expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/)]);
     const { statuses, errors } = await switchUnderLoad({
       port: h.port,
       host: 'flip.apps.test',
@@ -320,14 +325,143 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane: switching instances at
     expect(errors).toEqual([]);
     expect(statuses.length).toBeGreaterThan(200);
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
-    expect(await workerPid()).toBe(before);
-    // The last switch (i = 19) went to `a`: `b` is drained and deleted, `a` alone serves.
-    const servers = () => new RuntimeApi(`${h.dataDir}/router/haproxy.sock`).send('show servers state s0');
-    // Deleted once drained: its last connections close within the drain bound (30 s), most often
-    // at once; a busy machine can take seconds.
-    await waitFor(async () => !(await servers()).includes(serverName(b.address)), 35_000, 'b deleted');
-    expect(await servers()).toContain(serverName(a.address));
+    expect(await workerPids()).toEqual(before);
+    // The last switch (i = 19) went to `a`: `b` is drained and deleted, `a` alone serves, in every
+    // process.
+    for (const api of runtimeApis(h.dataDir, 2)) {
+      const servers = () => api.send('show servers state s0');
+      // Deleted once drained: its last connections close within the drain bound (30 s), most often
+      // at once; a busy machine can take seconds.
+      await waitFor(async () => !(await servers()).includes(serverName(b.address)), 35_000, 'b deleted');
+      expect(await servers()).toContain(serverName(a.address));
+    }
   }, 90_000);
+});
+
+/** The Runtime APIs of the first `count` HAProxy processes of the router on `dataDir`. */
+function runtimeApis(dataDir: string, count: number): RuntimeApi[] {
+  return Array.from({ length: count }, (_, i) => new RuntimeApi(haproxyPaths(dataDir).process(i).socket));
+}
+
+/** The pid of the worker answering on `api`, if one answers. */
+async function workerPidOf(api: RuntimeApi): Promise<string | undefined> {
+  return /^Pid: (\d+)/m.exec(await api.send('show info').catch(() => ''))?.[1];
+}
+
+describe.skipIf(!haproxyAvailable())('haproxy data plane: one HAProxy process per worker', () => {
+  let h: Harness;
+  let a: Backend;
+  let b: Backend;
+  const apis = () => runtimeApis(h.dataDir, 3);
+  const echo = async (host: string) => {
+    const r = await request(h.port, host, '/echo');
+    return r.status === 200 ? (JSON.parse(r.body) as Echo) : undefined;
+  };
+
+  beforeAll(async () => {
+    a = await new Backend('a').start();
+    b = await new Backend('b').start();
+    h = await startHarness('haproxy', { PAASTECH_ROUTER_WORKERS: '3' });
+    h.routes.setRoutes([
+      route({ projectId: 'p1', hostnames: ['one.apps.test'], upstreamAddresses: [a.address] }),
+    ]);
+    await waitFor(async () => (await echo('one.apps.test'))?.instance === 'a', 10_000, 'route');
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await a?.stop();
+    await b?.stop();
+  });
+
+  it('runs PAASTECH_ROUTER_WORKERS processes of one thread each, all serving the port', async () => {
+    const infos = await Promise.all(apis().map((api) => api.send('show info')));
+    for (const info of infos) expect(info).toMatch(/^Nbthread: 1$/m);
+    expect(new Set(infos.map((i) => /^Pid: (\d+)/m.exec(i)?.[1])).size).toBe(3);
+    // New connections are spread over the processes by the kernel (SO_REUSEPORT): the request ids
+    // the instance sees carry each process's own prefix.
+    const prefixes = new Set<string>();
+    for (let i = 0; i < 90 && prefixes.size < 3; i++) {
+      const id = (await echo('one.apps.test'))?.headers['x-request-id'];
+      prefixes.add(String(id).split('-')[0] as string);
+    }
+    expect(prefixes.size).toBe(3);
+  });
+
+  it('takes every route change in every process, through its Runtime API (no reload)', async () => {
+    const pids = await Promise.all(apis().map((api) => workerPidOf(api)));
+    h.routes.setRoutes([
+      route({ projectId: 'p1', hostnames: ['one.apps.test'], upstreamAddresses: [b.address] }),
+      route({ projectId: 'p2', hostnames: ['two.apps.test'], upstreamAddresses: [a.address] }),
+    ]);
+    for (const api of apis()) {
+      await waitFor(
+        async () =>
+          /one\.apps\.test s\d+\n[\s\S]*two\.apps\.test s\d+/.test(
+            await api.send(`show map ${haproxyPaths(h.dataDir).maps.hosts}`),
+          ),
+        10_000,
+        'hosts map',
+      );
+      await waitFor(
+        async () => {
+          const state = await api.send('show servers state');
+          return state.includes(serverName(b.address)) && state.includes(serverName(a.address));
+        },
+        10_000,
+        'servers',
+      );
+    }
+    for (let i = 0; i < 30; i++) expect((await echo('one.apps.test'))?.instance).toBe('b');
+    for (let i = 0; i < 10; i++) expect((await echo('two.apps.test'))?.instance).toBe('a');
+    expect(await Promise.all(apis().map((api) => workerPidOf(api)))).toEqual(pids);
+  });
+
+  it('restarts a crashed process alone, on the current table, while the others serve', async () => {
+    const pids = await Promise.all(apis().map((api) => workerPidOf(api)));
+    const files = haproxyPaths(h.dataDir).process(1);
+    const master = Number(fs.readFileSync(files.pidFile, 'utf8'));
+    process.kill(master, 'SIGKILL');
+    process.kill(Number(pids[1]), 'SIGKILL');
+    // The two others serve meanwhile: the kernel sends new connections to the sockets still bound.
+    const statuses: number[] = [];
+    const restarted = async () => {
+      const pid = await workerPidOf(apis()[1] as RuntimeApi);
+      return pid !== undefined && pid !== pids[1];
+    };
+    for (let i = 0; i < 200 && !(await restarted()); i++) {
+      statuses.push((await request(h.port, 'one.apps.test', '/echo')).status);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await restarted()).toBe(true);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    // The restarted one has the current table; the others were not reloaded.
+    const map = await (apis()[1] as RuntimeApi).send(`show map ${haproxyPaths(h.dataDir).maps.hosts}`);
+    expect(map).toMatch(/two\.apps\.test s\d+/);
+    expect(await (apis()[1] as RuntimeApi).send('show servers state')).toContain(serverName(b.address));
+    const after = await Promise.all(apis().map((api) => workerPidOf(api)));
+    expect([after[0], after[2]]).toEqual([pids[0], pids[2]]);
+  });
+
+  it('removes the files of processes it no longer runs when started with fewer', async () => {
+    const dir = path.join(h.dataDir, 'router');
+    expect(fs.existsSync(path.join(dir, 'haproxy.2.cfg'))).toBe(true);
+    await h.router.stop();
+    expect(haproxiesIn(h.dataDir)).toEqual([]);
+    // The same data dir (and so this suite's route server), one process.
+    const fewer = await startHarness('haproxy', {
+      PAASTECH_ROUTER_WORKERS: '1',
+      PAASTECH_DATA_DIR: h.dataDir,
+    });
+    try {
+      expect(fs.readdirSync(dir).filter((f) => /^haproxy\.\d+\./.test(f))).toEqual([]);
+      expect(haproxiesIn(h.dataDir)).toHaveLength(2);
+    } finally {
+      // Its own temporary directory holds only its contract server's socket.
+      await fewer.stop();
+    }
+    await h.restart();
+  });
 });
 
 /** HPACK "literal header field without indexing, new name" (no Huffman; names and values < 128). */

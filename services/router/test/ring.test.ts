@@ -532,12 +532,14 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
     const before = await settled();
     const old = await send(5);
     await expectCounted(before, 5);
-    const [master] = haproxiesIn(h.dataDir);
-    process.kill(master as number, 'SIGKILL');
-    await waitFor(() => !haproxiesIn(h.dataDir).includes(master as number), 5_000, 'old haproxy gone');
+    // Every HAProxy process (masters and workers) crashes at once.
+    const crashed = haproxiesIn(h.dataDir);
+    for (const pid of crashed) process.kill(pid, 'SIGKILL');
+    await waitFor(() => !haproxiesIn(h.dataDir).some((p) => crashed.includes(p)), 5_000, 'old haproxy gone');
     await waitFor(
       async () =>
-        (await request(h.port, 'one.apps.test', '/echo').catch(() => ({ status: 0 }))).status === 200,
+        (await request(h.port, 'one.apps.test', '/echo').catch(() => ({ status: 0 }))).status === 200 &&
+        haproxiesIn(h.dataDir).length === 4,
       15_000,
       'restarted',
     );
@@ -547,6 +549,8 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
     await expectCounted(after, 10);
     // The new HAProxy counts requests from 0 again: its ids start with a prefix of its own.
     expect(fresh.filter((id) => old.includes(id))).toEqual([]);
+    const prefixes = new Set(old.map((id) => id.split('-')[0]));
+    expect(fresh.filter((id) => prefixes.has(id.split('-')[0]))).toEqual([]);
     expect(fresh.every((id) => /^[0-9a-f]{10}-\d+$/.test(id))).toBe(true);
   });
 
@@ -568,9 +572,10 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
     );
     await send(5);
     await expectCounted(before, 10);
-    // The old worker (hard-stop-after 20 s) exits well before, although the router read its ring.
-    expect(workers).toHaveLength(2);
-    await waitFor(() => haproxiesIn(h.dataDir).length === 2, 5_000, 'old worker exited');
+    // The old workers (hard-stop-after 20 s) exit well before, although the router read their
+    // rings: a master and a worker for each of the two processes.
+    expect(workers).toHaveLength(4);
+    await waitFor(() => haproxiesIn(h.dataDir).length === 4, 5_000, 'old workers exited');
     expect(haproxiesIn(h.dataDir)).not.toEqual(workers);
   });
 
@@ -579,9 +584,9 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
     const ringDir = fs.readFileSync(path.join(paths.dir, 'ring.dir'), 'utf8');
     expect(ringDir.startsWith('/dev/shm/paastech-router-')).toBe(true);
     expect(fs.statSync(ringDir).mode & 0o777).toBe(0o700);
-    // One file per HAProxy worker alive: the reloaded one's went with it.
+    // One file per HAProxy worker alive (two processes): the reloaded ones' went with them.
     const rings = () => fs.readdirSync(ringDir).filter((f) => /^access-[0-9a-f]+\.ring$/.test(f));
-    await waitFor(() => rings().length === 1, 5_000, 'one ring file');
+    await waitFor(() => rings().length === 2, 5_000, 'one ring file a process');
     const file = path.join(ringDir, rings()[0] as string);
     expect(fs.statSync(file).size).toBe(ACCESS_RING_BYTES);
     // Allocated to the last page by the router before HAProxy mapped it.
@@ -592,7 +597,7 @@ describe.skipIf(!haproxyAvailable())('haproxy access log through the ring', () =
     // Connections accepted on the Runtime API socket, sampled: the sweep's commands come and go,
     // a `show events -w` stream would be in every sample. (HAProxy binds the socket under a
     // temporary name, then renames it: /proc/net/unix keeps the name it was bound with.)
-    const bound = new RegExp(`^${paths.socket.replaceAll('.', '\\.')}(\\.\\d+\\.tmp)?$`);
+    const bound = new RegExp(`^${paths.process(0).socket.replaceAll('.', '\\.')}(\\.\\d+\\.tmp)?$`);
     const open = () =>
       fs
         .readFileSync('/proc/net/unix', 'utf8')
@@ -633,7 +638,8 @@ describe.skipIf(!haproxyAvailable())('haproxy reloaded before it logged any line
     // an empty-ringed worker maps made the new worker rewrite its header under the old one, and
     // both crashed (the master then exited).
     const a = await new Backend('a').start();
-    const h = await startHarness('haproxy');
+    // One HAProxy process: its master and worker are the two processes found.
+    const h = await startHarness('haproxy', { PAASTECH_ROUTER_WORKERS: '1' });
     try {
       const [master, worker] = haproxiesIn(h.dataDir);
       const routes = (n: number) => [

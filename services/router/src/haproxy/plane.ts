@@ -1,12 +1,17 @@
-// The `haproxy` data plane: the router writes haproxy.cfg, supervises one HAProxy process
-// (master-worker, in the foreground) and changes routes at runtime through the Runtime API.
+// The `haproxy` data plane: the router writes the configuration of `PAASTECH_ROUTER_WORKERS`
+// HAProxy processes of one thread each (one per CPU by default, all bound to the port with
+// SO_REUSEPORT, as nginx runs a worker process per CPU), supervises them (master-worker, in the
+// foreground) and changes routes at runtime through each one's Runtime API.
 //
 // Invariants: routes change without a reload — hosts move through atomically committed map
 // versions, instances are added, readied and put in maintenance (draining: no new requests,
 // in-flight ones finish) with `add/set/del server`; a reload (SIGUSR2, seamless) happens only when
-// every slot backend is taken. The files on disk always describe the current state, so a crashed
-// HAProxy restarts into it. No HAProxy outlives the router: stop() ends it, and a stale one left
-// by a killed router (found through the pid file) is ended at start.
+// every slot backend is taken. Every process has the same slots and maps; each has its own
+// servers (a drained one is deleted from each once its connections there are done), socket, ring
+// file and request-id prefix, and a crashed one restarts alone, on the current table. The files on
+// disk always describe the current state, so a crashed HAProxy restarts into it. No HAProxy
+// outlives the router: stop() ends them, and stale ones left by a killed router (found by their
+// configuration file) are ended at start.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -20,8 +25,10 @@ import {
   ACCESS_RING,
   ACCESS_RING_BYTES,
   type HaproxyPaths,
+  type HaproxyProcessPaths,
   haproxyCfg,
   haproxyPaths,
+  isProcessConfig,
   luaScript,
   mapEntries,
   mapFile,
@@ -56,11 +63,10 @@ const MAP_CHUNK_BYTES = 8 * 1024;
 /** Keep-alive pool settings of a configured server, which `add server` does not apply by itself. */
 const DYNAMIC_SERVER_POOL = 'pool-max-conn -1 pool-purge-delay 5s';
 
-/** One slot backend: the project it serves (if any) and its servers by address. */
+/** One slot backend (the same in every process): the project it serves, if any. */
 interface Slot {
   name: string;
   projectId: string | undefined;
-  servers: Map<string, 'ready' | 'maint'>;
 }
 
 /**
@@ -135,11 +141,11 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** True when `pid` is a live haproxy process started with our configuration file. */
-function isOurHaproxy(pid: number, configFile: string): boolean {
+/** True when `pid` is a live haproxy process started with a configuration file of the plane in `dir`. */
+function isOurHaproxy(pid: number, dir: string): boolean {
   try {
     const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return cmdline.some((a) => a.endsWith('haproxy')) && cmdline.includes(configFile);
+    return cmdline.some((a) => a.endsWith('haproxy')) && cmdline.some((a) => isProcessConfig(a, dir));
   } catch {
     return false;
   }
@@ -172,23 +178,56 @@ async function ensureFallbackCert(file: string): Promise<void> {
   fs.rmSync(crt, { force: true });
 }
 
+/** One HAProxy process of the plane (a master and its worker): `config.workers` of them. */
+interface Proc {
+  index: number;
+  files: HaproxyProcessPaths;
+  api: RuntimeApi;
+  child: ChildProcess | undefined;
+  /** True once it served once: only then is an exit a crash to recover from. */
+  started: boolean;
+  restartDelay: number;
+  /** Each map's text as this process has it: a route change replaces only maps that differ. */
+  loaded: Map<string, string>;
+  /** Its servers: by slot name, each instance address and its state. */
+  servers: Map<string, Map<string, 'ready' | 'maint'>>;
+  /** The request-id prefix of its start or reload last (see CfgInput.requestIdPrefix). */
+  requestIdPrefix: string;
+  /** The ring file of its start or reload last (undefined: its ring is in memory). */
+  ringFile: string | undefined;
+  ring: RingFileFollower | undefined;
+}
+
 /** Starts the haproxy data plane. */
 export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   const { config, logger } = ctx;
   const paths: HaproxyPaths = haproxyPaths(config.dataDir);
-  const api = new RuntimeApi(paths.socket);
+  const procs: Proc[] = Array.from({ length: Math.max(1, config.workers) }, (_, index) => {
+    const files = paths.process(index);
+    return {
+      index,
+      files,
+      api: new RuntimeApi(files.socket),
+      child: undefined,
+      started: false,
+      restartDelay: 200,
+      loaded: new Map(),
+      servers: new Map(),
+      requestIdPrefix: randomBytes(5).toString('hex'),
+      ringFile: undefined,
+      ring: undefined,
+    };
+  });
+  /** What log lines say of a process (nothing when there is one). */
+  const who = (p: Proc) => (procs.length > 1 ? { process: p.index } : {});
   const slots: Slot[] = [];
   let port = config.port;
   let tlsPort = config.tlsPort;
-  let child: ChildProcess | undefined;
   let stopping = false;
-  /** True once HAProxy served once: only then is an exit a crash to recover from. */
-  let started = false;
-  let restartDelay = 200;
   let syncing: Promise<void> | undefined;
   let dirty = false;
   /**
-   * The one lane every change of HAProxy's servers goes through (apply and sweep). Interleaved,
+   * The one lane every change of HAProxy's servers goes through (apply, sweep, restarts). Interleaved,
    * a sweep's `del server` of an instance in maintenance could run between apply reading that
    * instance as "maint" and its `set server … state ready` — "No such server", a failed runtime
    * update and a reload, and a reload resets the client keep-alive connections of the old worker
@@ -202,18 +241,21 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   };
   /** Each map's text as written to its file last (what a start or reload of HAProxy loads). */
   const written = new Map<string, string>();
-  /** Each map's text as the running HAProxy has it: a route change replaces only maps that differ. */
-  let loaded = new Map<string, string>();
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweepQueued = false;
   let certsWatcher: fs.FSWatcher | undefined;
-  let ring: RingFileFollower | undefined;
   let certsTimer: NodeJS.Timeout | undefined;
+
+  /** The servers `p` has in slot `s` (made empty on first use). */
+  const serversOf = (p: Proc, s: Slot) => {
+    const servers = p.servers.get(s.name) ?? new Map<string, 'ready' | 'maint'>();
+    p.servers.set(s.name, servers);
+    return servers;
+  };
 
   /** Adds empty slots up to `count`. */
   const growSlots = (count: number) => {
-    for (let i = slots.length; i < count; i++)
-      slots.push({ name: `s${i}`, projectId: undefined, servers: new Map() });
+    for (let i = slots.length; i < count; i++) slots.push({ name: `s${i}`, projectId: undefined });
   };
 
   /** The slot serving `projectId`, if any. */
@@ -223,10 +265,12 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   const assignSlots = (routes: RouteEntry[]): boolean => {
     const live = new Set(routes.filter((r) => r.upstreams.length > 0).map((r) => r.projectId));
     for (const s of slots) if (s.projectId && !live.has(s.projectId)) s.projectId = undefined;
+    // A free slot no process still drains servers of first.
+    const drained = (s: Slot) => procs.every((p) => (p.servers.get(s.name)?.size ?? 0) === 0);
     for (const id of live) {
       if (slotOf(id)) continue;
       const free =
-        slots.find((s) => s.projectId === undefined && s.servers.size === 0) ??
+        slots.find((s) => s.projectId === undefined && drained(s)) ??
         slots.find((s) => s.projectId === undefined);
       if (!free) return false;
       free.projectId = id;
@@ -248,36 +292,31 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     onDisk.set(file, text);
   };
 
-  /** The request-id prefix of the HAProxy started or reloaded last (see CfgInput.requestIdPrefix). */
-  let requestIdPrefix = randomBytes(5).toString('hex');
   /** Where the ring files go (ringdir.ts); undefined: none (rings in HAProxy's memory). */
   let ringDir: string | undefined;
-  /** The ring file of the HAProxy started or reloaded last (undefined: its ring is in memory). */
-  let ringFile: string | undefined;
   /**
-   * The ring file of the next start or reload (ringdir.ts): in a directory checked again first
-   * (made anew if it is no longer this router's), after removing files no worker's ring was
-   * attached to (a start or reload that failed); undefined: the ring stays in HAProxy's memory.
+   * The ring file of a process's next start or reload (ringdir.ts): in a directory checked again
+   * first (made anew if it is no longer this router's), after removing files no worker's ring was
+   * attached to (a start or reload that failed) — but those made for the other processes' starts;
+   * undefined: the ring stays in HAProxy's memory.
    */
-  const nextRingFile = (): string | undefined => {
-    if (ringDir === undefined || ring?.wantsFiles === false) return undefined;
+  const nextRingFile = (p: Proc): string | undefined => {
+    if (ringDir === undefined || procs.some((q) => q.ring?.wantsFiles === false)) return undefined;
     if (!ringDirUsable(ringDir, paths.dir)) {
       logger.warn({ dir: ringDir }, 'the access-log ring directory is no longer ours; making another');
       ringDir = openRingDir(paths.dir, logger);
     }
-    removeRingFiles(ringDir, ring?.files() ?? new Set());
-    return makeRingFile(ringDir, requestIdPrefix, ACCESS_RING_BYTES, logger);
+    const keep = new Set<string>();
+    for (const q of procs) {
+      for (const f of q.ring?.files() ?? []) keep.add(f);
+      if (q !== p && q.ringFile !== undefined) keep.add(q.ringFile);
+    }
+    removeRingFiles(ringDir, keep);
+    return makeRingFile(ringDir, p.requestIdPrefix, ACCESS_RING_BYTES, logger);
   };
 
-  /**
-   * Writes haproxy.cfg, the Lua script, pages and maps for the current state; `restart` when a
-   * start or reload of HAProxy follows (a new worker: a new request-id prefix).
-   */
-  const writeFiles = (routes: RouteEntry[], restart = false) => {
-    if (restart) {
-      requestIdPrefix = randomBytes(5).toString('hex');
-      ringFile = nextRingFile();
-    }
+  /** Writes the files every process reads — the Lua script, pages and maps — for `routes`. */
+  const writeShared = (routes: RouteEntry[]) => {
     fs.mkdirSync(path.join(paths.dir, 'maps'), { recursive: true, mode: 0o700 });
     fs.mkdirSync(paths.pages, { recursive: true, mode: 0o700 });
     for (const [name, text] of Object.entries(pageFiles(config, paths, port)))
@@ -289,180 +328,232 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       writeChanged(paths.maps[key as keyof typeof maps], text);
       written.set(key, text);
     }
+  };
+
+  /**
+   * Writes the configuration of `p` for its servers; `restart` when a start or reload of it
+   * follows (a new worker: a new request-id prefix and ring file).
+   */
+  const writeConfig = (p: Proc, restart = false) => {
+    if (restart) {
+      p.requestIdPrefix = randomBytes(5).toString('hex');
+      p.ringFile = nextRingFile(p);
+    }
     writeChanged(
-      paths.config,
+      p.files.config,
       haproxyCfg({
         config,
         paths,
+        socket: p.files.socket,
         port,
         ...(tlsPort !== undefined ? { tlsPort } : {}),
-        slots: slots.map((s) => ({ name: s.name, servers: [...s.servers.keys()] })),
-        requestIdPrefix,
-        ...(ringFile !== undefined ? { ringFile } : {}),
+        slots: slots.map((s) => ({ name: s.name, servers: [...(p.servers.get(s.name)?.keys() ?? [])] })),
+        requestIdPrefix: p.requestIdPrefix,
+        ...(p.ringFile !== undefined ? { ringFile: p.ringFile } : {}),
       }),
     );
   };
 
-  /** Makes the slots' server lists exactly the routes' instances (used before a (re)start). */
-  const resetServers = (routes: RouteEntry[]) => {
+  /** Makes the servers of `p` exactly the routes' instances (before a start or reload of it). */
+  const resetServers = (p: Proc, routes: RouteEntry[]) => {
     const byId = new Map(routes.map((r) => [r.projectId, r]));
-    for (const s of slots) {
-      const r = s.projectId ? byId.get(s.projectId) : undefined;
-      s.servers = new Map((r?.upstreams ?? []).map((a) => [a, 'ready' as const]));
-    }
+    p.servers = new Map(
+      slots.map((s) => {
+        const r = s.projectId ? byId.get(s.projectId) : undefined;
+        return [s.name, new Map((r?.upstreams ?? []).map((a) => [a, 'ready' as const]))];
+      }),
+    );
   };
 
-  /** Ends every HAProxy (master and workers) left running on our configuration by a killed router. */
+  /** The pids of live HAProxy processes (masters and workers) on a configuration of this plane. */
+  const ours = () =>
+    fs
+      .readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .filter((pid) => !procs.some((p) => p.child?.pid === pid) && isOurHaproxy(pid, paths.dir));
+
+  /** Ends every HAProxy (masters and workers) left running on our configuration by a killed router. */
   const killStale = async () => {
-    const stale = () =>
-      fs
-        .readdirSync('/proc')
-        .filter((d) => /^\d+$/.test(d))
-        .map(Number)
-        .filter((pid) => pid !== child?.pid && isOurHaproxy(pid, paths.config));
-    const found = stale();
+    const found = ours();
     if (found.length === 0) return;
     logger.warn({ pids: found }, 'stopping haproxy processes left running by a previous router');
     for (const pid of found) signal(pid, 'SIGTERM');
     const end = Date.now() + 3_000;
-    while (stale().length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-    for (const pid of stale()) signal(pid, 'SIGKILL');
-    while (stale().length > 0) await new Promise((r) => setTimeout(r, 50));
+    while (ours().length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    for (const pid of ours()) signal(pid, 'SIGKILL');
+    while (ours().length > 0) await new Promise((r) => setTimeout(r, 50));
+  };
+
+  /** Removes the files of processes this router no longer runs (a start with fewer workers). */
+  const removeExtraFiles = () => {
+    for (const name of fs.readdirSync(paths.dir)) {
+      const index = Number(/^haproxy\.(\d+)\.(cfg|sock|pid)$/.exec(name)?.[1] ?? -1);
+      if (index >= procs.length) fs.rmSync(path.join(paths.dir, name), { force: true });
+    }
   };
 
   const logSink = accessLogSink(ctx.table, ctx.stats);
 
-  /** The pid of the worker answering on the Runtime API now (undefined when none answers). */
-  const workerPid = async (): Promise<number | undefined> => {
-    const pid = /^Pid: (\d+)/m.exec(await api.send('show info').catch(() => ''))?.[1];
+  /** The pid of the worker of `p` answering on its Runtime API now (undefined when none answers). */
+  const workerPid = async (p: Proc): Promise<number | undefined> => {
+    const pid = /^Pid: (\d+)/m.exec(await p.api.send('show info').catch(() => ''))?.[1];
     return pid === undefined ? undefined : Number(pid);
   };
 
-  /** Resolves once HAProxy answers on its socket (rejects if it exits first). */
-  const waitReady = async (proc: ChildProcess, stderr: () => string, previousPid?: number) => {
+  /** Resolves once `p` answers on its socket (rejects if it exits first). */
+  const waitReady = async (p: Proc, proc: ChildProcess, stderr: () => string, previousPid?: number) => {
     const end = Date.now() + 15_000;
     while (Date.now() < end) {
       if (proc.exitCode !== null || proc.signalCode !== null)
         throw new Error(`haproxy exited at start: ${stderr().trim().split('\n').slice(-5).join(' | ')}`);
-      const pid = await workerPid();
+      const pid = await workerPid(p);
       if (pid !== undefined && pid !== previousPid) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`haproxy did not become ready: ${stderr().trim().split('\n').slice(-5).join(' | ')}`);
   };
 
-  /** Spawns HAProxy on the files written last, and waits until it serves. */
-  const launch = async () => {
+  /** Spawns `p` on the files written last, and waits until it serves. */
+  const launch = async (p: Proc) => {
     // setpriv --pdeathsig: HAProxy is killed with the router even when the router is SIGKILLed.
-    const argv = ['-W', '-db', '-f', paths.config, '-p', paths.pidFile];
+    const argv = ['-W', '-db', '-f', p.files.config, '-p', p.files.pidFile];
     // The access log goes to the ring (ringfile.ts, ring.ts), not to stdout.
     const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe'];
     const proc = PDEATHSIG
       ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'haproxy', ...argv], { stdio })
       : spawn('haproxy', argv, { stdio });
     // HAProxy's own notices (stderr) are kept for the error message if it exits.
-    child = proc;
-    loaded = new Map(written);
+    p.child = proc;
+    p.loaded = new Map(written);
     let stderr = '';
     proc.stderr?.on('data', (b: Buffer) => {
       stderr = (stderr + b.toString()).slice(-8192);
     });
     proc.on('exit', (code, signal) => {
-      if (child !== proc) return;
-      child = undefined;
-      if (stopping || !started) return;
+      if (p.child !== proc) return;
+      p.child = undefined;
+      if (stopping || !p.started) return;
       logger.error(
-        { code, signal, stderr: stderr.trim().split('\n').slice(-3) },
+        { ...who(p), code, signal, stderr: stderr.trim().split('\n').slice(-3) },
         'haproxy exited; restarting it',
       );
-      setTimeout(() => void relaunch(), restartDelay);
-      restartDelay = Math.min(restartDelay * 2, 5_000);
+      setTimeout(() => void exclusive(() => relaunch(p)), p.restartDelay);
+      p.restartDelay = Math.min(p.restartDelay * 2, 5_000);
     });
-    await waitReady(proc, () => stderr);
-    await ring?.attach(ringFile);
-    started = true;
-    restartDelay = 200;
+    await waitReady(p, proc, () => stderr);
+    await p.ring?.attach(p.ringFile);
+    p.started = true;
+    p.restartDelay = 200;
   };
 
-  /** Restarts HAProxy after a crash, from the current table. */
-  const relaunch = async () => {
-    if (stopping) return;
-    try {
-      const routes = ctx.table.routes();
-      while (!assignSlots(routes)) growSlots(slots.length * 2);
-      resetServers(routes);
-      writeFiles(routes, true);
-      await launch();
-      logger.info('haproxy restarted');
-    } catch (err) {
-      logger.error({ err: (err as Error).message }, 'haproxy restart failed');
-    }
-  };
-
-  /** Seamless reload (new worker on the new files; the old one finishes its requests). */
-  const reload = async () => {
-    const proc = child;
-    if (!proc?.pid) return relaunch();
-    const before = await workerPid();
-    loaded = new Map(written);
+  /**
+   * Seamless reload of `p` (a new worker on the files written last; the old one finishes its
+   * requests); a start when it is not running.
+   */
+  const reload = async (p: Proc) => {
+    const proc = p.child;
+    if (!proc?.pid) return launch(p);
+    const before = await workerPid(p);
+    p.loaded = new Map(written);
     process.kill(proc.pid, 'SIGUSR2');
-    await waitReady(proc, () => '', before);
+    await waitReady(p, proc, () => '', before);
     // The new worker's ring; the old worker's is read on until that worker has finished.
-    if (before !== undefined) ring?.workerStopping(before);
-    await ring?.attach(ringFile);
+    if (before !== undefined) p.ring?.workerStopping(before);
+    await p.ring?.attach(p.ringFile);
+  };
+
+  /**
+   * Runs `work` on every process at once (each has its own socket and servers: processes take a
+   * change within the same few milliseconds, not one after the other); rejects with the first
+   * failure once all are done.
+   */
+  const eachProc = async (work: (p: Proc) => Promise<void>) => {
+    const failed = (await Promise.allSettled(procs.map(work))).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+
+  /** Restarts every process on `routes`: files written anew, each reloaded (started if it is down). */
+  const restartAll = async (routes: RouteEntry[]) => {
+    for (const p of procs) resetServers(p, routes);
+    writeShared(routes);
+    for (const p of procs) writeConfig(p, true);
+    await eachProc((p) => reload(p));
+  };
+
+  /** Brings every process to `routes` with a restart, with more slot backends if they ran out. */
+  const restartAllWithSlots = async (routes: RouteEntry[]) => {
+    while (!assignSlots(routes)) growSlots(slots.length * 2);
+    await restartAll(routes);
     logger.info({ slots: slots.length }, 'haproxy reloaded with more slot backends');
   };
 
-  /** Replaces a map's content atomically (prepare, add in chunks, commit). */
-  const replaceMap = async (file: string, entries: Array<[string, string]>) => {
-    const answer = await api.must(`prepare map ${file}`);
+  /** Starts `p` again after it crashed, on the current table (in the lane). */
+  const relaunch = async (p: Proc) => {
+    if (stopping || p.child) return;
+    try {
+      const routes = ctx.table.routes();
+      if (!assignSlots(routes)) return await restartAllWithSlots(routes);
+      resetServers(p, routes);
+      writeShared(routes);
+      writeConfig(p, true);
+      await launch(p);
+      logger.info(who(p), 'haproxy restarted');
+    } catch (err) {
+      logger.error({ ...who(p), err: (err as Error).message }, 'haproxy restart failed');
+    }
+  };
+
+  /** Replaces a map's content in `p` atomically (prepare, add in chunks, commit). */
+  const replaceMap = async (p: Proc, file: string, entries: Array<[string, string]>) => {
+    const answer = await p.api.must(`prepare map ${file}`);
     const version = /New version created: (\d+)/.exec(answer)?.[1];
     if (!version) throw new Error(`haproxy "prepare map": ${answer.trim()}`);
     let chunk = '';
     for (const [k, v] of entries) {
       const line = `${k} ${v}\n`;
       if (chunk.length + line.length > MAP_CHUNK_BYTES) {
-        await api.must(`add map @${version} ${file}`, chunk.trimEnd());
+        await p.api.must(`add map @${version} ${file}`, chunk.trimEnd());
         chunk = '';
       }
       chunk += line;
     }
-    if (chunk) await api.must(`add map @${version} ${file}`, chunk.trimEnd());
-    await api.must(`commit map @${version} ${file}`);
+    if (chunk) await p.api.must(`add map @${version} ${file}`, chunk.trimEnd());
+    await p.api.must(`commit map @${version} ${file}`);
   };
 
-  /** Adds an instance as a ready server of a slot. */
-  const addServer = async (id: string, address: string) => {
+  /** Adds an instance as a ready server of a slot of `p`. */
+  const addServer = async (p: Proc, id: string, address: string) => {
     // HAProxy 2.6 gives a server added at runtime no idle-connection pool by default (every
     // request would open a new connection to the instance): ask for the pool a configured server
     // has.
-    await api.must(`add server ${id} ${address} ${DYNAMIC_SERVER_POOL}`);
-    await api.must(`enable server ${id}`);
+    await p.api.must(`add server ${id} ${address} ${DYNAMIC_SERVER_POOL}`);
+    await p.api.must(`enable server ${id}`);
   };
 
-  /** Applies the table through the Runtime API: new servers, then maps, then draining. */
-  const applyRuntime = async (routes: RouteEntry[]) => {
+  /** Applies the table to `p` through its Runtime API: new servers, then maps, then draining. */
+  const applyRuntime = async (p: Proc, routes: RouteEntry[], maps: ReturnType<typeof mapEntries>) => {
     const byId = new Map(routes.map((r) => [r.projectId, r]));
     const drains: Array<[Slot, string]> = [];
     for (const s of slots) {
+      const servers = serversOf(p, s);
       const want = new Set((s.projectId ? byId.get(s.projectId)?.upstreams : undefined) ?? []);
       for (const a of want) {
-        const state = s.servers.get(a);
+        const state = servers.get(a);
         const id = `${s.name}/${serverName(a)}`;
         if (state === undefined) {
-          await addServer(id, a);
+          await addServer(p, id, a);
         } else if (state === 'maint') {
           // Deleted meanwhile (by HAProxy or a sweep of an earlier run): add it anew, no reload.
           const command = `set server ${id} state ready`;
-          const answer = await api.send(command);
-          if (/No such server/i.test(answer)) await addServer(id, a);
-          else api.check(command, answer);
+          const answer = await p.api.send(command);
+          if (/No such server/i.test(answer)) await addServer(p, id, a);
+          else p.api.check(command, answer);
         }
-        s.servers.set(a, 'ready');
+        servers.set(a, 'ready');
       }
-      for (const [a, state] of s.servers) if (!want.has(a) && state === 'ready') drains.push([s, a]);
+      for (const [a, state] of servers) if (!want.has(a) && state === 'ready') drains.push([s, a]);
     }
-    const maps = mapEntries(routes, slotOf, tlsPort !== undefined);
     // Pages and redirects first, the host map last: a host never points at a page not there yet.
     const order = ['names', 'html503', 'json503', 'p502', 'p504', 'redirect', 'hosts'] as const;
     for (const key of order) {
@@ -471,54 +562,61 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       // A switch of instances changes servers, not maps: only a map whose text changed is replaced
       // (each replacement is several Runtime API round trips on the way of a deploy to traffic).
       const text = mapFile(maps[key]);
-      if (loaded.get(key) === text) continue;
-      loaded.delete(key); // unknown until the commit went through
-      await replaceMap(paths.maps[key], maps[key]);
-      loaded.set(key, text);
+      if (p.loaded.get(key) === text) continue;
+      p.loaded.delete(key); // unknown until the commit went through
+      await replaceMap(p, paths.maps[key], maps[key]);
+      p.loaded.set(key, text);
     }
     for (const [s, a] of drains) {
-      await api.must(`set server ${s.name}/${serverName(a)} state maint`);
-      s.servers.set(a, 'maint');
+      await p.api.must(`set server ${s.name}/${serverName(a)} state maint`);
+      serversOf(p, s).set(a, 'maint');
     }
   };
 
   /** Deletes drained servers once their last connection has closed (in the lane, see exclusive). */
   const sweep = async () => {
-    if (stopping || !child) return;
-    for (const s of slots) {
-      for (const [a, state] of s.servers) {
-        if (state !== 'maint') continue;
-        const answer = await api.send(`del server ${s.name}/${serverName(a)}`).catch(() => '');
-        if (/Server deleted|No such server/i.test(answer)) s.servers.delete(a);
+    for (const p of procs) {
+      // A process that is down has no servers to delete: it starts again with the table's.
+      if (!p.child) continue;
+      for (const [slot, servers] of p.servers) {
+        for (const [a, state] of servers) {
+          if (stopping) return;
+          if (state !== 'maint') continue;
+          const answer = await p.api.send(`del server ${slot}/${serverName(a)}`).catch(() => '');
+          if (/Server deleted|No such server/i.test(answer)) servers.delete(a);
+        }
       }
     }
   };
 
-  /** Brings HAProxy to the current table; reloads only when the slots ran out. */
+  /**
+   * Brings every process to the current table through its Runtime API (all at once); a reload of
+   * all only when the slots ran out, of one when its runtime update failed.
+   */
   const apply = async () => {
     const routes = ctx.table.routes();
-    if (!assignSlots(routes)) {
-      while (!assignSlots(routes)) growSlots(slots.length * 2);
-      resetServers(routes);
-      writeFiles(routes, true);
-      await reload();
-      return;
-    }
-    try {
-      await applyRuntime(routes);
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'runtime update failed; reloading haproxy');
-      resetServers(routes);
-      writeFiles(routes, true);
-      await reload();
-      return;
-    }
-    writeFiles(routes);
+    if (!assignSlots(routes)) return restartAllWithSlots(routes);
+    const maps = mapEntries(routes, slotOf, tlsPort !== undefined);
+    await eachProc(async (p) => {
+      // A process that is down starts again on the table of then (relaunch).
+      if (!p.child) return;
+      try {
+        await applyRuntime(p, routes, maps);
+      } catch (err) {
+        logger.warn({ ...who(p), err: (err as Error).message }, 'runtime update failed; reloading haproxy');
+        resetServers(p, routes);
+        writeShared(routes);
+        writeConfig(p, true);
+        await reload(p);
+      }
+    });
+    writeShared(routes);
+    for (const p of procs) writeConfig(p);
   };
 
   /** Runs apply() for the latest table, coalescing bursts of changes. */
   const schedule = () => {
-    if (stopping || !child) return;
+    if (stopping) return;
     if (syncing) {
       dirty = true;
       return;
@@ -540,12 +638,11 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       certsWatcher = fs.watch(config.certsDir, () => {
         clearTimeout(certsTimer);
         certsTimer = setTimeout(() => {
-          if (stopping || !child) return;
+          if (stopping) return;
           logger.info('certificates changed; reloading haproxy');
-          exclusive(async () => {
-            writeFiles(ctx.table.routes(), true);
-            await reload();
-          }).catch((err: Error) => logger.error({ err: err.message }, 'haproxy reload failed'));
+          exclusive(() => restartAll(ctx.table.routes())).catch((err: Error) =>
+            logger.error({ err: err.message }, 'haproxy reload failed'),
+          );
         }, 500);
       });
     } catch (err) {
@@ -556,11 +653,30 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     }
   };
 
+  /** Soft-stops `p` (requests in flight finish, up to the drain timeout) and reads its ring a last time. */
+  const stopProc = async (p: Proc) => {
+    const proc = p.child;
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      // SIGUSR1: soft stop — stop listening, let requests in flight finish (hard-stop-after caps it).
+      proc.kill('SIGUSR1');
+      p.ring?.workerStopping();
+      const timer = setTimeout(() => proc.kill('SIGKILL'), config.timeouts.drainMs + 2_000);
+      await exited;
+      clearTimeout(timer);
+      fs.rmSync(p.files.pidFile, { force: true });
+    }
+    p.child = undefined;
+    // The last read of the worker's ring, now that it has exited.
+    p.ring?.close();
+  };
+
   return {
     kind: 'haproxy',
     async start(): Promise<Listening> {
       fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
       await killStale();
+      removeExtraFiles();
       ringDir = ringFilesSupported() ? openRingDir(paths.dir, logger) : undefined;
       if (port === 0) port = await freePort(config.listenHost);
       if (tlsPort === 0) tlsPort = await freePort(config.listenHost);
@@ -571,23 +687,52 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       growSlots(INITIAL_SLOTS);
       const routes = ctx.table.routes();
       while (!assignSlots(routes)) growSlots(slots.length * 2);
-      resetServers(routes);
-      writeFiles(routes, true);
+      for (const p of procs) resetServers(p, routes);
+      writeShared(routes);
       const ports = () => (tlsPort === undefined ? [port] : [port, tlsPort]);
-      ring = new RingFileFollower(
-        logSink,
-        workerPid,
-        () => {
-          const stream = new RingFollower(paths.socket, ACCESS_RING, logSink, workerPid, ports, logger);
-          return {
-            attach: () => stream.attach(),
-            workerStopping: (pid) => stream.workerStopping(pid),
-            close: () => stream.close(),
-          };
-        },
-        logger,
-      );
-      await launch();
+      for (const p of procs) {
+        p.ring = new RingFileFollower(
+          logSink,
+          () => workerPid(p),
+          () => {
+            const stream = new RingFollower(
+              p.files.socket,
+              ACCESS_RING,
+              logSink,
+              () => workerPid(p),
+              ports,
+              logger,
+            );
+            return {
+              attach: () => stream.attach(),
+              workerStopping: (pid) => stream.workerStopping(pid),
+              close: () => stream.close(),
+            };
+          },
+          logger,
+        );
+        writeConfig(p, true);
+      }
+      // All at once; if one cannot start, none is left running.
+      const results = await Promise.allSettled(procs.map((p) => launch(p)));
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) {
+        stopping = true;
+        await Promise.all(
+          procs.map(async (p) => {
+            const proc = p.child;
+            if (proc && proc.exitCode === null && proc.signalCode === null) {
+              const exited = new Promise((resolve) => proc.once('exit', resolve));
+              proc.kill('SIGKILL');
+              await exited;
+            }
+            p.child = undefined;
+            p.ring?.close();
+          }),
+        );
+        if (ringDir !== undefined) closeRingDir(ringDir, paths.dir, logger);
+        throw failed.reason;
+      }
       sweepTimer = setInterval(() => {
         // At most one sweep waits in the lane: a slow Runtime API must not pile sweeps up before apply.
         if (sweepQueued) return;
@@ -598,6 +743,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       }, config.haproxySweepMs ?? 1_000);
       sweepTimer.unref();
       if (tlsPort !== undefined) watchCerts();
+      logger.info({ processes: procs.length }, 'haproxy started (one process per worker, one thread each)');
       return tlsPort === undefined ? { port } : { port, tlsPort };
     },
     sync(_table: RouteTable): void {
@@ -609,24 +755,8 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       clearTimeout(certsTimer);
       certsWatcher?.close();
       await syncing;
-      const proc = child;
-      if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
-        ring?.close();
-        if (ringDir !== undefined) closeRingDir(ringDir, paths.dir, logger);
-        return;
-      }
-      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-      // SIGUSR1: soft stop — stop listening, let requests in flight finish (hard-stop-after caps it).
-      proc.kill('SIGUSR1');
-      ring?.workerStopping();
-      const timer = setTimeout(() => proc.kill('SIGKILL'), config.timeouts.drainMs + 2_000);
-      await exited;
-      clearTimeout(timer);
-      child = undefined;
-      // The last read of the worker's ring, now that it has exited.
-      ring?.close();
+      await Promise.all(procs.map((p) => stopProc(p)));
       if (ringDir !== undefined) closeRingDir(ringDir, paths.dir, logger);
-      fs.rmSync(paths.pidFile, { force: true });
     },
   };
 }

@@ -17,5 +17,6 @@ export function planeSetup(name: PlaneName): { dataplane: Dataplane; env: Record
   if (name === 'node (one process)') return { dataplane: 'node', env: { PAASTECH_ROUTER_WORKERS: '1' } };
   // The worker plane with two workers even on a one-CPU host, so the suite always covers it.
   if (name === 'node') return { dataplane: 'node', env: { PAASTECH_ROUTER_WORKERS: '2' } };
-  return { dataplane: name, env: {} };
+  // Two HAProxy processes even on a one-CPU host: the suite always covers the processes' fan-out.
+  return { dataplane: name, env: { PAASTECH_ROUTER_WORKERS: '2' } };
 }
