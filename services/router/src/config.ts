@@ -85,8 +85,9 @@ export interface RouterConfig extends CommonConfig {
   pomegrenadeAddress: string;
   dataplane: Dataplane;
   /**
-   * node plane: processes serving requests. 1 = in the router's own process; more = that many
+   * Processes serving requests. node plane: 1 = in the router's own process; more = that many
    * worker processes the router hands its connections to (default: one per CPU, at most 8).
+   * haproxy plane: HAProxy processes of one thread each (default: one per CPU, at most 64).
    */
   workers: number;
   /** Largest request body accepted (413 beyond). */
@@ -117,6 +118,7 @@ export function haproxyAvailable(env: Env = processEnv()): boolean {
 export function readRouterConfig(env: Env = processEnv()): RouterConfig {
   const e = parseEnv(schema, env);
   const common = toCommonConfig(e);
+  const dataplane = e.PAASTECH_ROUTER_DATAPLANE ?? (haproxyAvailable(env) ? 'haproxy' : 'node');
   return {
     ...common,
     port: e.PAASTECH_ROUTER_PORT,
@@ -125,8 +127,10 @@ export function readRouterConfig(env: Env = processEnv()): RouterConfig {
     appsDomain: e.PAASTECH_APPS_DOMAIN,
     adminSocket: e.PAASTECH_ROUTER_ADMIN_SOCKET ?? path.join(common.dataDir, 'run', 'router-admin.sock'),
     pomegrenadeAddress: e.PAASTECH_POMEGRENADE_GRPC_ADDRESS ?? defaultSocket(common.dataDir, 'pomegrenade'),
-    dataplane: e.PAASTECH_ROUTER_DATAPLANE ?? (haproxyAvailable(env) ? 'haproxy' : 'node'),
-    workers: e.PAASTECH_ROUTER_WORKERS ?? Math.min(os.availableParallelism(), 8),
+    dataplane,
+    // node plane: at most 8 by default (each is a Node process of its own, ~50 MiB); haproxy
+    // plane: one HAProxy process (one thread) per CPU, as HAProxy's threads were before.
+    workers: e.PAASTECH_ROUTER_WORKERS ?? Math.min(os.availableParallelism(), dataplane === 'node' ? 8 : 64),
     maxBodyBytes: e.PAASTECH_ROUTER_MAX_BODY_BYTES,
     timeouts: {
       headersMs: e.PAASTECH_ROUTER_HEADERS_TIMEOUT_MS,

@@ -226,28 +226,31 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
     // Each HAProxy process reloads on its own: a host is served by all within the same moment.
     for (const i of [39, 0, 17, 33])
       await waitFor(async () => (await instanceAt(`many${i}.apps.test`)) === 'a', 15_000, `many${i}`);
-    // Every process got the new slots (a connection reaches one of them).
-    for (const cfg of ['haproxy.cfg', 'haproxy.1.cfg'])
-      expect(fs.readFileSync(`${h.dataDir}/router/${cfg}`, 'utf8')).toContain('backend s63');
+    // Every process runs the new slots and has every host (a connection reaches one of them).
+    for (const api of runtimeApis(h.dataDir, 2)) {
+      expect(await api.send('show backend')).toMatch(/^s63$/m);
+      const hosts = await api.send(`show map ${haproxyPaths(h.dataDir).maps.hosts}`);
+      for (const i of [0, 17, 33, 39]) expect(hosts).toMatch(new RegExp(`many${i}\\.apps\\.test s\\d+`));
+    }
   });
 
   it('leaves no HAProxy running once stopped, and ends one a killed router left behind', async () => {
     await h.router.stop();
     expect(haproxiesIn(h.dataDir)).toEqual([]);
-    // What a router killed with SIGKILL leaves: HAProxy still running on its configuration (and
-    // the directory of its ring file, which this router's stop removed).
-    const cfg = `${h.dataDir}/router/haproxy.cfg`;
+    // What a router killed with SIGKILL leaves: its HAProxy processes still running on their
+    // configurations (and the directory of their ring files, which this router's stop removed).
+    const files = [0, 1].map((i) => haproxyPaths(h.dataDir).process(i));
+    const cfg = files[0]?.config as string;
     const ringDir = path.dirname(/backing-file "([^"]+)"/.exec(fs.readFileSync(cfg, 'utf8'))?.[1] ?? cfg);
     fs.mkdirSync(ringDir, { recursive: true, mode: 0o700 });
-    const orphan = spawn('haproxy', ['-W', '-db', '-f', cfg, '-p', `${h.dataDir}/router/haproxy.pid`], {
-      stdio: 'ignore',
-      detached: true,
-    });
-    await waitFor(() => haproxiesIn(h.dataDir).length >= 2, 5_000, 'orphan haproxy');
-    const orphans = haproxiesIn(h.dataDir);
+    const orphans = files.map((f) =>
+      spawn('haproxy', ['-W', '-db', '-f', f.config, '-p', f.pidFile], { stdio: 'ignore', detached: true }),
+    );
+    await waitFor(() => haproxiesIn(h.dataDir).length >= 4, 5_000, 'orphan haproxy');
+    const stale = haproxiesIn(h.dataDir);
     await h.restart();
-    expect(haproxiesIn(h.dataDir).filter((p) => orphans.includes(p))).toEqual([]);
-    expect(orphan.pid).toBeDefined();
+    expect(haproxiesIn(h.dataDir).filter((p) => stale.includes(p))).toEqual([]);
+    expect(orphans.every((o) => o.pid !== undefined)).toBe(true);
     await waitFor(async () => (await instanceAt('one.apps.test').catch(() => '')) !== '', 10_000, 'serving');
     if (ringDir.startsWith('/dev/shm/')) fs.rmSync(ringDir, { recursive: true, force: true });
   });
@@ -422,6 +425,12 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane: one HAProxy process pe
     const master = Number(fs.readFileSync(files.pidFile, 'utf8'));
     process.kill(master, 'SIGKILL');
     process.kill(Number(pids[1]), 'SIGKILL');
+    // The table changes while it is down: it must come back with the table of then.
+    h.routes.setRoutes([
+      route({ projectId: 'p1', hostnames: ['one.apps.test'], upstreamAddresses: [b.address] }),
+      route({ projectId: 'p2', hostnames: ['two.apps.test'], upstreamAddresses: [a.address] }),
+      route({ projectId: 'p3', hostnames: ['three.apps.test'], upstreamAddresses: [a.address] }),
+    ]);
     // The two others serve meanwhile: the kernel sends new connections to the sockets still bound.
     const statuses: number[] = [];
     const restarted = async () => {
@@ -435,9 +444,14 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane: one HAProxy process pe
     expect(await restarted()).toBe(true);
     expect(statuses.length).toBeGreaterThan(0);
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
-    // The restarted one has the current table; the others were not reloaded.
-    const map = await (apis()[1] as RuntimeApi).send(`show map ${haproxyPaths(h.dataDir).maps.hosts}`);
-    expect(map).toMatch(/two\.apps\.test s\d+/);
+    // The restarted one has the current table; the others took the change without a reload.
+    for (const api of apis())
+      await waitFor(
+        async () =>
+          /three\.apps\.test s\d+/.test(await api.send(`show map ${haproxyPaths(h.dataDir).maps.hosts}`)),
+        10_000,
+        'three.apps.test in every process',
+      );
     expect(await (apis()[1] as RuntimeApi).send('show servers state')).toContain(serverName(b.address));
     const after = await Promise.all(apis().map((api) => workerPidOf(api)));
     expect([after[0], after[2]]).toEqual([pids[0], pids[2]]);

@@ -185,8 +185,15 @@ describe('PAASTECH_ROUTER_WORKERS', () => {
   });
 
   it('defaults to one worker per CPU (at most 8); 1 keeps the plane in the router process', () => {
-    expect(readRouterConfig({}).workers).toBe(Math.min(os.availableParallelism(), 8));
-    expect(readRouterConfig({ PAASTECH_ROUTER_WORKERS: '1' }).workers).toBe(1);
-    expect(readRouterConfig({ PAASTECH_ROUTER_WORKERS: '12' }).workers).toBe(12);
+    const node = { PAASTECH_ROUTER_DATAPLANE: 'node' };
+    expect(readRouterConfig(node).workers).toBe(Math.min(os.availableParallelism(), 8));
+    expect(readRouterConfig({ ...node, PAASTECH_ROUTER_WORKERS: '1' }).workers).toBe(1);
+    expect(readRouterConfig({ ...node, PAASTECH_ROUTER_WORKERS: '12' }).workers).toBe(12);
+  });
+
+  it('haproxy plane: one HAProxy process per CPU by default (at most 64), or as many as asked', () => {
+    const haproxy = { PAASTECH_ROUTER_DATAPLANE: 'haproxy' };
+    expect(readRouterConfig(haproxy).workers).toBe(Math.min(os.availableParallelism(), 64));
+    expect(readRouterConfig({ ...haproxy, PAASTECH_ROUTER_WORKERS: '3' }).workers).toBe(3);
   });
 });

@@ -313,12 +313,13 @@ export const ACCESS_LOG_FORMAT = [
 /** The ring HAProxy writes access-log lines into (read by the router: ringfile.ts, ring.ts). */
 export const ACCESS_RING = 'access';
 /**
- * Its size, the file's header included: ~1.5 s of lines at 30k req/s with ~350-byte lines (a short
- * host name), against a router that reads it every 50 ms. Each HAProxy worker alive has one, all of
- * it allocated (in /dev/shm: memory): a reloaded worker keeps its file until it has exited
- * (hard-stop-after bounds that).
+ * Its size, the file's header included, in each HAProxy process (one thread each, one per CPU):
+ * ~1.5 s of lines at 15k req/s — half of 30k req/s, what two processes on two CPUs share — with
+ * ~350-byte lines (a short host name), against a router that reads it every 50 ms. Each HAProxy
+ * worker alive has one, all of it allocated (in /dev/shm: memory): a reloaded worker keeps its file
+ * until it has exited (hard-stop-after bounds that).
  */
-export const ACCESS_RING_BYTES = 16 * 1024 * 1024;
+export const ACCESS_RING_BYTES = 8 * 1024 * 1024;
 /** Longest line kept whole (a host name of 253 characters, JSON-escaped, fits). */
 const ACCESS_LINE_MAX = 4096;
 
@@ -369,7 +370,7 @@ export function haproxyCfg(input: CfgInput): string {
     `  stats socket ${input.socket} mode 600 level admin expose-fd listeners`,
     // One thread: the plane runs one HAProxy process per CPU instead (PAASTECH_ROUTER_WORKERS),
     // as nginx runs a worker process per CPU. Threads of one process share the ring, the maps'
-    // and pools' locks and counters: ~1 µs of CPU a request more (docs/benchmarks.md).
+    // and pools' locks and counters (docs/benchmarks.md, "One HAProxy process per CPU").
     '  nbthread 1',
     `  lua-load ${q(paths.lua)}`,
     // HAProxy's own notices go to stderr (the router keeps their tail).

@@ -388,7 +388,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
   /** Removes the files of processes this router no longer runs (a start with fewer workers). */
   const removeExtraFiles = () => {
     for (const name of fs.readdirSync(paths.dir)) {
-      const index = Number(/^haproxy\.(\d+)\.(cfg|sock|pid)$/.exec(name)?.[1] ?? -1);
+      const index = Number(/^haproxy\.(\d+)\.(cfg|cfg\.tmp|sock|pid)$/.exec(name)?.[1] ?? -1);
       if (index >= procs.length) fs.rmSync(path.join(paths.dir, name), { force: true });
     }
   };
@@ -416,6 +416,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
 
   /** Spawns `p` on the files written last, and waits until it serves. */
   const launch = async (p: Proc) => {
+    if (stopping) return;
     // setpriv --pdeathsig: HAProxy is killed with the router even when the router is SIGKILLed.
     const argv = ['-W', '-db', '-f', p.files.config, '-p', p.files.pidFile];
     // The access log goes to the ring (ringfile.ts, ring.ts), not to stdout.
@@ -452,12 +453,20 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
    * requests); a start when it is not running.
    */
   const reload = async (p: Proc) => {
+    // Queued in the lane before a stop: nothing starts once the plane stops.
+    if (stopping) return;
     const proc = p.child;
     if (!proc?.pid) return launch(p);
     const before = await workerPid(p);
     p.loaded = new Map(written);
     process.kill(proc.pid, 'SIGUSR2');
-    await waitReady(p, proc, () => '', before);
+    try {
+      await waitReady(p, proc, () => '', before);
+    } catch (err) {
+      // Which maps the worker answering now has is unknown: the next update replaces them all.
+      p.loaded = new Map();
+      throw err;
+    }
     // The new worker's ring; the old worker's is read on until that worker has finished.
     if (before !== undefined) p.ring?.workerStopping(before);
     await p.ring?.attach(p.ringFile);
@@ -475,6 +484,7 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
 
   /** Restarts every process on `routes`: files written anew, each reloaded (started if it is down). */
   const restartAll = async (routes: RouteEntry[]) => {
+    if (stopping) return;
     for (const p of procs) resetServers(p, routes);
     writeShared(routes);
     for (const p of procs) writeConfig(p, true);
@@ -755,6 +765,9 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       clearTimeout(certsTimer);
       certsWatcher?.close();
       await syncing;
+      // What is queued in the lane (a restart, a reload after a certificate change, a sweep) sees
+      // `stopping` and starts nothing: it is done before the processes are stopped.
+      await exclusive(async () => undefined);
       await Promise.all(procs.map((p) => stopProc(p)));
       if (ringDir !== undefined) closeRingDir(ringDir, paths.dir, logger);
     },
