@@ -81,6 +81,8 @@ export class ProjectDeployments {
     await this.audit.record(clientId, 'deployment.rollback', `project:${name}`, ip, {
       number: row.number,
       to: number ?? null,
+      // The config vars it restores once live (names only, as config changes are audited).
+      config: Object.keys(this.deployments.snapshot(row)).sort(),
     });
     return mapDeployment(row);
   }
