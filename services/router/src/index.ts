@@ -83,7 +83,17 @@ export function startRouter(
         .catch((err: Error) => logger.debug({ err: err.message }, 'traffic report not delivered'));
     }, config.reportIntervalMs);
     reportTimer.unref();
-    logger.info({ ...listening, dataplane: plane.kind }, `router listening (data plane ${plane.kind})`);
+    // Which plane, and how many processes serve (node: 1 = in this process).
+    const processes =
+      plane.kind === 'haproxy'
+        ? `${config.workers} HAProxy process${config.workers === 1 ? '' : 'es'}`
+        : config.workers === 1
+          ? 'in the router process'
+          : `${config.workers} worker processes`;
+    logger.info(
+      { ...listening, dataplane: plane.kind, workers: config.workers },
+      `router listening (data plane ${plane.kind}, ${processes})`,
+    );
   })();
 
   return {

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { startPaastechd } from '@paastech/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -259,7 +260,17 @@ describe.skipIf(!haproxyAvailable())('haproxy data plane supervision', () => {
     const d = await startPaastechd({ role: 'router', env: { PAASTECH_ROUTER_DATAPLANE: 'haproxy' } });
     let ringDir: string | undefined;
     try {
-      await waitFor(() => haproxiesIn(d.dataDir).length >= 2, 10_000, 'haproxy of paastechd router');
+      // The start-up line says which data plane serves, and how many HAProxy processes (one per
+      // CPU by default): a master and a worker each.
+      const line = /router listening \(data plane haproxy, (\d+) HAProxy process(es)?\)/;
+      await waitFor(() => line.test(d.stdout() + d.stderr()), 10_000, 'start-up line');
+      const processes = Number(line.exec(d.stdout() + d.stderr())?.[1]);
+      expect(processes).toBe(Math.min(os.availableParallelism(), 64));
+      await waitFor(
+        () => haproxiesIn(d.dataDir).length === 2 * processes,
+        10_000,
+        'haproxy of paastechd router',
+      );
       ringDir = fs.readFileSync(path.join(d.dataDir, 'router', 'ring.dir'), 'utf8');
       await d.stop('SIGKILL');
       await waitFor(() => haproxiesIn(d.dataDir).length === 0, 5_000, 'no orphan haproxy');

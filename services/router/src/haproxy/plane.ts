@@ -753,7 +753,6 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
       }, config.haproxySweepMs ?? 1_000);
       sweepTimer.unref();
       if (tlsPort !== undefined) watchCerts();
-      logger.info({ processes: procs.length }, 'haproxy started (one process per worker, one thread each)');
       return tlsPort === undefined ? { port } : { port, tlsPort };
     },
     sync(_table: RouteTable): void {
