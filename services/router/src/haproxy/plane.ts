@@ -663,13 +663,16 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
     }
   };
 
-  /** Soft-stops `p` (requests in flight finish, up to the drain timeout) and reads its ring a last time. */
-  const stopProc = async (p: Proc) => {
+  /**
+   * Soft-stops `p` (SIGUSR1: requests in flight finish, up to the drain timeout; SIGKILL after a
+   * failed start) and reads its ring a last time.
+   */
+  const stopProc = async (p: Proc, how: 'SIGUSR1' | 'SIGKILL' = 'SIGUSR1') => {
     const proc = p.child;
     if (proc && proc.exitCode === null && proc.signalCode === null) {
       const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
       // SIGUSR1: soft stop — stop listening, let requests in flight finish (hard-stop-after caps it).
-      proc.kill('SIGUSR1');
+      proc.kill(how);
       p.ring?.workerStopping();
       const timer = setTimeout(() => proc.kill('SIGKILL'), config.timeouts.drainMs + 2_000);
       await exited;
@@ -724,24 +727,13 @@ export function createHaproxyPlane(ctx: DataPlaneContext): DataPlane {
         writeConfig(p, true);
       }
       // All at once; if one cannot start, none is left running.
-      const results = await Promise.allSettled(procs.map((p) => launch(p)));
-      const failed = results.find((r) => r.status === 'rejected');
-      if (failed) {
+      try {
+        await eachProc((p) => launch(p));
+      } catch (err) {
         stopping = true;
-        await Promise.all(
-          procs.map(async (p) => {
-            const proc = p.child;
-            if (proc && proc.exitCode === null && proc.signalCode === null) {
-              const exited = new Promise((resolve) => proc.once('exit', resolve));
-              proc.kill('SIGKILL');
-              await exited;
-            }
-            p.child = undefined;
-            p.ring?.close();
-          }),
-        );
+        await Promise.all(procs.map((p) => stopProc(p, 'SIGKILL')));
         if (ringDir !== undefined) closeRingDir(ringDir, paths.dir, logger);
-        throw failed.reason;
+        throw err;
       }
       sweepTimer = setInterval(() => {
         // At most one sweep waits in the lane: a slow Runtime API must not pile sweeps up before apply.
