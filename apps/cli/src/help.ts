@@ -31,6 +31,7 @@ const EXIT_CODES = `Exit codes:
 const ENVIRONMENT = `Environment:
   PAASTECH_API_URL   the API URL (after --api)
   PAASTECH_TOKEN     an API token to use instead of the stored login
+  PAASTECH_DEBUG     set (to anything non-empty): as if --debug was given
   XDG_CONFIG_HOME    the config file is $XDG_CONFIG_HOME/paastech/config.json (default ~/.config/paastech)
   NO_COLOR           never print colours (they are only printed on a terminal anyway)`;
 
