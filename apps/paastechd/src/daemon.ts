@@ -7,6 +7,7 @@ import {
   type CommonConfig,
   createLogger,
   type Logger,
+  privateDir,
   type RunningRegistry,
   type ServiceHandle,
   startRegistry,
@@ -36,6 +37,8 @@ export async function startDaemon(
   const starters: Array<(started: ServiceHandle[]) => ServiceHandle> = [];
   const child = (name: string, c: CommonConfig) => createLogger(name, { ...c.log, destination });
   const { api, git, pomegrenade, router, registry } = config;
+  // Before any service writes into it: the data dir holds the database, keys and repositories.
+  for (const c of [router, api, git, pomegrenade]) if (c) privateDir(c.dataDir);
   if (router) starters.push(() => startRouter(router, child('router', router)));
   if (api) {
     starters.push((started) => {

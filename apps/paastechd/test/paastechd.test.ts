@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { health } from '@paastech/proto';
 import {
@@ -162,6 +163,30 @@ describe('paastechd all', () => {
     const second = await startPaastechd({ dataDir });
     await second.stop();
     expect(fs.readFileSync(file, 'utf8')).toBe(secret);
+  });
+
+  // tempDir() is already 0700 (mkdtemp), so the data dir is one level below it: paastechd makes it.
+  it('creates a missing data dir with mode 0700', async () => {
+    const parent = tempDir();
+    const dataDir = path.join(parent, 'data');
+    const d = await startPaastechd({ dataDir: parent, env: { PAASTECH_DATA_DIR: dataDir } });
+    try {
+      expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  // An operator's `mkdir`, systemd's StateDirectory= (0755 by default).
+  it('tightens an existing data dir with a looser mode to 0700', async () => {
+    const dataDir = tempDir();
+    fs.chmodSync(dataDir, 0o755);
+    const d = await startPaastechd({ dataDir });
+    try {
+      expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
+    } finally {
+      await d.stop();
+    }
   });
 });
 

@@ -22,6 +22,25 @@ export function loadOrCreateSecret(file: string, bytes = 32): string {
   return value;
 }
 
+/**
+ * Makes `dir` (the data dir) exist with mode 0700, tightening one that exists with a looser mode
+ * (an operator's `mkdir`, systemd's StateDirectory= default 0755): it holds the database, keys and
+ * every project's repository. Throws when it cannot (another user's directory).
+ */
+export function privateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const mode = fs.statSync(dir).mode & 0o777;
+  if (mode & 0o077) {
+    try {
+      fs.chmodSync(dir, 0o700);
+    } catch (err) {
+      throw new Error(
+        `the data dir "${dir}" is mode 0${mode.toString(8)} and cannot be made 0700 (${(err as Error).message}): it must belong to the user paastechd runs as`,
+      );
+    }
+  }
+}
+
 /** Path of the secret that paastechd shares between its services. */
 export function internalSecretPath(dataDir: string): string {
   return path.join(dataDir, 'keys', 'internal-secret');

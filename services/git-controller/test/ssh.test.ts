@@ -23,11 +23,12 @@ function sshGit(home: string, key: string) {
   });
 }
 
-/** Runs one request on an ssh2 client connection and reports what the server said. */
+/** Runs one request on an ssh2 client connection (from `localAddress`) and reports what the server said. */
 function sshSession(
   port: number,
   key: string,
   use: (conn: ssh2.Client, done: (outcome: string) => void) => void,
+  localAddress?: string,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const conn = new ssh2.Client();
@@ -38,7 +39,13 @@ function sshSession(
       }),
     );
     conn.on('error', reject);
-    conn.connect({ host: '127.0.0.1', port, username: 'git', privateKey: fs.readFileSync(key) });
+    conn.connect({
+      host: '127.0.0.1',
+      port,
+      username: 'git',
+      privateKey: fs.readFileSync(key),
+      ...(localAddress ? { localAddress } : {}),
+    });
   });
 }
 
@@ -219,5 +226,37 @@ describe('git over SSH', () => {
       });
     });
     expect(err.message).toMatch(/All configured authentication methods failed/);
+  });
+
+  // From 127.0.0.2 (still loopback), so the other tests' address 127.0.0.1 is never locked out.
+  it('rate-limits failed authentications per address, before asking the API', async () => {
+    const exec = (key: string, project: string, from?: string) =>
+      sshSession(
+        h.sshPort,
+        key,
+        (conn, done) =>
+          conn.exec(`git-upload-pack '${project}.git'`, (err, ch) => {
+            if (err) return done(`error ${err.message}`);
+            outcomeOf(ch, done);
+            ch.end('0000'); // a flush: git-upload-pack, if it ever runs, ends at once
+          }),
+        from,
+      );
+    const failures: string[] = [];
+    for (let i = 0; i < 10; i++) failures.push(await exec(stranger.file, 'shop', '127.0.0.2'));
+    expect(failures).toEqual(Array(10).fill('1 paastech: permission denied (publickey)'));
+    const asked = h.control.authorizations.length;
+    // Now even a valid key is refused from that address, without a question to the API.
+    const locked = await exec(alice.file, 'shop', '127.0.0.2');
+    expect(locked).toMatch(/^1 paastech: too many failed attempts; retry in \d+ s$/);
+    const seconds = Number(/retry in (\d+) s/.exec(locked)![1]);
+    expect(seconds).toBeGreaterThanOrEqual(1);
+    expect(seconds).toBeLessThanOrEqual(60);
+    expect(h.control.authorizations.length).toBe(asked);
+    // Another address is not affected: its request reaches the API and gets the usual answer.
+    expect(await exec(alice.file, 'nothing-here', '127.0.0.1')).toBe(
+      '1 paastech: repository "nothing-here" not found',
+    );
+    expect(h.control.authorizations.length).toBe(asked + 1);
   });
 });
