@@ -177,6 +177,18 @@ describe('paastechd all', () => {
     }
   });
 
+  it.each([
+    ['world-writable and sticky (a /tmp)', 0o1777],
+    ['world-writable', 0o777],
+  ])('refuses a shared data dir (%s) and leaves its mode alone', async (_name, mode) => {
+    const dataDir = tempDir();
+    fs.chmodSync(dataDir, mode);
+    const r = await runDaemon(['all'], { PAASTECH_DATA_DIR: dataDir });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/is a shared directory .*PAASTECH_DATA_DIR/);
+    expect(fs.statSync(dataDir).mode & 0o7777).toBe(mode);
+  });
+
   // An operator's `mkdir`, systemd's StateDirectory= (0755 by default).
   it('tightens an existing data dir with a looser mode to 0700', async () => {
     const dataDir = tempDir();

@@ -29,7 +29,14 @@ export function loadOrCreateSecret(file: string, bytes = 32): string {
  */
 export function privateDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const mode = fs.statSync(dir).mode & 0o777;
+  const stat = fs.statSync(dir);
+  if (!stat.isDirectory()) throw new Error(`the data dir "${dir}" is not a directory`);
+  // A shared directory (/tmp: sticky, world-writable) is never taken over and made private.
+  if (stat.mode & 0o1002)
+    throw new Error(
+      `the data dir "${dir}" is a shared directory (mode 0${(stat.mode & 0o7777).toString(8)}): set PAASTECH_DATA_DIR to a directory of its own`,
+    );
+  const mode = stat.mode & 0o777;
   if (mode & 0o077) {
     try {
       fs.chmodSync(dir, 0o700);
