@@ -24,6 +24,7 @@ import {
   startRouterProc,
   waitHttp,
   writeBackendConf,
+  writeBareCfg,
   writeByHandCfg,
   writeNginxProxyConf,
 } from './setup.mjs';
@@ -155,8 +156,14 @@ const stopped = new Promise((r) => ours.child.once('exit', r));
 ours.child.kill('SIGTERM');
 await stopped;
 
-/** Our configuration, on the copy's files, on `port`, one thread, optionally without its access log. */
-async function oursCfg(name, withLog) {
+/** The lines of our configuration that add the forwarding headers and the request id. */
+const FORWARDING = /^ {2}(http-request add-header X-Forwarded-|unique-id-header )/;
+
+/**
+ * Our configuration, on the copy's files, on `port`, one thread, optionally without its access log
+ * and without its forwarding headers and request id.
+ */
+async function oursCfg(name, withLog, withForwarding = true) {
   const dir = path.join(work, name);
   fs.cpSync(copy, dir, { recursive: true, filter: configOnly });
   const port = await freePort();
@@ -169,6 +176,7 @@ async function oursCfg(name, withLog) {
     .replace(/^ {2}stats socket .*$/m, `  stats socket ${dir}/haproxy.sock mode 600 level admin`)
     .split('\n')
     .filter((l) => withLog || !l.startsWith('  log ring@'))
+    .filter((l) => withForwarding || !FORWARDING.test(l))
     .join('\n');
   fs.writeFileSync(path.join(dir, 'haproxy.cfg'), text);
   return { cfg: path.join(dir, 'haproxy.cfg'), port };
@@ -182,6 +190,12 @@ async function byHandCfg(name, log) {
   return { cfg, port };
 }
 
+/** HAProxy doing nothing but Host routing (setup.mjs: the ceiling of any configuration). */
+async function bareCfg(name) {
+  const port = await freePort();
+  return { cfg: writeBareCfg(path.join(work, name), { port, backendPort }), port };
+}
+
 /** nginx as run.mjs runs it (buffered access log), one process without a master. */
 async function nginxCfg(name) {
   const port = await freePort();
@@ -190,10 +204,15 @@ async function nginxCfg(name) {
 
 const variants = [
   { name: 'HAProxy by hand (stock HTTP log to stdout)', ...(await byHandCfg('byhand', 'stdout')) },
-  { name: 'nginx (buffered access log)', ...(await nginxCfg('nginx')) },
+  { name: 'nginx (buffered access log, the fields of ours)', ...(await nginxCfg('nginx')) },
   { name: 'HAProxy by hand, no log', ...(await byHandCfg('byhand-nolog', 'none')) },
   { name: 'ours (JSON access log into the ring file)', ...(await oursCfg('ours-log', true)) },
   { name: 'ours, no access log', ...(await oursCfg('ours-nolog', false)) },
+  {
+    name: 'ours, no access log, no forwarding headers or request id',
+    ...(await oursCfg('ours-min', false, false)),
+  },
+  { name: 'HAProxy routing only (no header, request id, log or rule)', ...(await bareCfg('bare')) },
 ];
 console.log(`bench/router instructions: ${N} and ${2 * N} requests per variant, callgrind, nbthread 1`);
 const rows = [];

@@ -21,6 +21,7 @@ import {
   startRouterProc,
   waitHttp,
   writeBackendConf,
+  writeBareCfg,
   writeByHandCfg,
   writeNginxProxyConf,
 } from './setup.mjs';
@@ -185,6 +186,12 @@ const hap = start('haproxy', ['-db', '-f', path.join(hapDir, 'haproxy.cfg')], {
 });
 await waitHttp(hapPort, HOST);
 
+// --- HAProxy routing only (the ceiling): one single-thread process per CPU on one port -----------
+const barePort = await freePort();
+const bareCfg = writeBareCfg(path.join(work, 'bare'), { port: barePort, backendPort: b1 });
+const bare = os.cpus().map(() => start('haproxy', ['-db', '-f', bareCfg]));
+await waitHttp(barePort, HOST);
+
 // --- our router, both data planes -----------------------------------------------------------------
 /** Starts router-proc.mjs with `dataplane`; resolves with its port, process and a switch function. */
 async function startOurs(dataplane) {
@@ -224,6 +231,13 @@ const allTargets = [
   },
   { key: 'haproxy', name: 'ours: haproxy plane', ...oursHap },
   { key: 'node', name: 'ours: node plane', ...oursNode },
+  {
+    key: 'bare',
+    name: 'haproxy (routing only)',
+    port: barePort,
+    rssPids: () => bare.flatMap((c) => tree(c.pid)),
+    cpuPids: () => bare.flatMap((c) => tree(c.pid)),
+  },
 ];
 const targets = ONLY
   ? allTargets.filter((t) => t.key === 'direct' || ONLY.split(',').includes(t.key))
@@ -366,6 +380,7 @@ const verdict = [
   `haproxy plane throughput ${f(targets[3].vsNginx)}× nginx (target ≥ 1.0; rounds ${f(targets[3].vsNginxRange[0])}–${f(targets[3].vsNginxRange[1])}), p99 ${f(targets[3].p99VsNginx)}× nginx's (target ≤ 1.0; medians ${f(targets[3].p99)} ms and ${f(ngx.p99)} ms)`,
   `haproxy by hand, for reference: ${f(targets[2].vsNginx)}× nginx (rounds ${f(targets[2].vsNginxRange[0])}–${f(targets[2].vsNginxRange[1])})`,
   `node plane throughput ${f(targets[4].vsNginx)}× nginx (target ≥ 0.5; rounds ${f(targets[4].vsNginxRange[0])}–${f(targets[4].vsNginxRange[1])})`,
+  `haproxy routing only (no header, request id, log or rule: the ceiling of any HAProxy configuration): ${f(targets[5].vsNginx)}× nginx (rounds ${f(targets[5].vsNginxRange[0])}–${f(targets[5].vsNginxRange[1])})`,
 ];
 console.log(verdict.join('\n'));
 if (OUT) {
@@ -382,10 +397,12 @@ Each target gets \`wrk -t1 -c50 -d${DURATION}s --latency -H 'Host: ${HOST}'\` on
 rotated by one each round. req/s, p50 and p99 are medians over the rounds; "vs nginx" is the median
 of the ratios taken within each round (the range in brackets), "vs direct" a ratio of medians. The backend is the same nginx (one worker, \`return 200\` of a 23-byte body)
 for every target. nginx runs \`worker_processes auto\` with a keep-alive upstream and Host routing;
-HAProxy (by hand) runs its defaults (one thread per CPU) with a host map; "ours" is the PaaSTech
+HAProxy (by hand) runs its defaults (one thread per CPU) with a host map; HAProxy (routing
+only) is one single-thread process per CPU doing nothing but Host routing (no forwarding header,
+request id, log or rule: what HAProxy costs before the behaviour the router must have); "ours" is the PaaSTech
 router fed by a paastech.routing.v1 contract server, writing its access log to a file (haproxy
 plane: HAProxy writes each line into a ring it keeps in a file in /dev/shm, the router reads that
-file every 50 ms, counts the lines and appends them to the file; node plane: batched writes). nginx writes its access log too (buffered, 64 KiB / 1 s); HAProxy by
+file every 50 ms, counts the lines and appends them to the file; node plane: batched writes). nginx writes its access log too, a JSON line of the fields of ours (buffered, 64 KiB / 1 s); HAProxy by
 hand logs every request to stdout (/dev/null). RSS is of the proxy processes (for our
 haproxy plane: the HAProxy processes; the router's own Node process is not included), idle and
 sampled mid-run. "Proxy CPU" is the user + system CPU time of the proxy's processes (for ours:
