@@ -17,6 +17,12 @@ export interface RouteWatcherOptions {
   /** First reconnect delay; doubles up to `maxBackoffMs`. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * How long after start a stream that never synchronised is not a fault: paastechd starts the
+   * router before Pomegrenade, so the first attempts fail on every normal start. Failures in this
+   * time are logged at debug level; later ones (and any after a first snapshot) as warnings.
+   */
+  startupGraceMs?: number;
 }
 
 /** A running watch; `synced` resolves at the first snapshot received. */
@@ -49,6 +55,8 @@ export function watchRoutes(options: RouteWatcherOptions): RouteWatcher {
   let timer: NodeJS.Timeout | undefined;
   let backoff = minBackoff;
   let live = false;
+  let everSynced = false;
+  const graceEnds = Date.now() + (options.startupGraceMs ?? 10_000);
   let resolveSynced!: () => void;
   const synced = new Promise<void>((resolve) => {
     resolveSynced = resolve;
@@ -66,6 +74,7 @@ export function watchRoutes(options: RouteWatcherOptions): RouteWatcher {
         if (msg.update?.$case !== 'snapshot') return;
         sawSnapshot = true;
         live = true;
+        everSynced = true;
         backoff = minBackoff;
         logger.info({ routes: msg.update.value.routes.length }, 'route stream synchronised');
         resolveSynced();
@@ -77,10 +86,15 @@ export function watchRoutes(options: RouteWatcherOptions): RouteWatcher {
       call = undefined;
       live = false;
       if (stopped) return;
-      logger.warn(
-        { err: err?.message, retryInMs: backoff, routes: table.routes().length },
-        'route stream lost; serving the last known routes',
-      );
+      const fields = { err: err?.message, retryInMs: backoff, routes: table.routes().length };
+      if (everSynced) logger.warn(fields, 'route stream lost; serving the last known routes');
+      else if (Date.now() < graceEnds)
+        logger.debug(fields, 'waiting for the route stream (Pomegrenade starting)');
+      else
+        logger.warn(
+          fields,
+          'no route stream yet: Pomegrenade does not answer; serving no routes until it does',
+        );
       timer = setTimeout(open, backoff);
       backoff = Math.min(backoff * 2, maxBackoff);
     };

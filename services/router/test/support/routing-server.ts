@@ -1,7 +1,7 @@
 // A small paastech.routing.v1 RoutingService server for the router's tests: it speaks the real
 // contract over a real Unix socket (with the internal-secret check), and lets a test publish route
 // snapshots and changes, break every open stream, or go away and come back.
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { type GrpcEndpoint, serveGrpc } from '@paastech/kit';
 import { routing, SERVICE_NAMES } from '@paastech/proto';
 
@@ -84,7 +84,9 @@ export class RoutingContractServer {
 
   /** Ends every open stream with UNAVAILABLE, as a restarting Pomegrenade would. */
   breakStreams(): void {
-    for (const s of this.streams) s.destroy(new Error('contract server broke the stream'));
+    // emit('error') ends the call with that status (destroy() alone sends the client nothing).
+    for (const s of this.streams)
+      s.emit('error', { code: grpc.status.UNAVAILABLE, details: 'contract server broke the stream' });
     this.streams.clear();
   }
 
