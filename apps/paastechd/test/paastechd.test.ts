@@ -174,23 +174,12 @@ describe('paastechd all', () => {
       expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
     } finally {
       await d.stop();
+      fs.rmSync(parent, { recursive: true, force: true });
     }
   });
 
-  it.each([
-    ['world-writable and sticky (a /tmp)', 0o1777],
-    ['world-writable', 0o777],
-  ])('refuses a shared data dir (%s) and leaves its mode alone', async (_name, mode) => {
-    const dataDir = tempDir();
-    fs.chmodSync(dataDir, mode);
-    const r = await runDaemon(['all'], { PAASTECH_DATA_DIR: dataDir });
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/is a shared directory .*PAASTECH_DATA_DIR/);
-    expect(fs.statSync(dataDir).mode & 0o7777).toBe(mode);
-  });
-
   // An operator's `mkdir`, systemd's StateDirectory= (0755 by default).
-  it('tightens an existing data dir with a looser mode to 0700', async () => {
+  it('tightens an existing data dir readable by others to 0700', async () => {
     const dataDir = tempDir();
     fs.chmodSync(dataDir, 0o755);
     const d = await startPaastechd({ dataDir });
@@ -198,9 +187,18 @@ describe('paastechd all', () => {
       expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
     } finally {
       await d.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
+
+/** Every listener on a free port: a refusal that did not happen must not take the default ports. */
+const ANY_PORT = {
+  PAASTECH_API_PORT: '0',
+  PAASTECH_GIT_HTTP_PORT: '0',
+  PAASTECH_GIT_SSH_PORT: '0',
+  PAASTECH_ROUTER_PORT: '0',
+};
 
 /** Runs paastechd and returns exit code, stdout and stderr (for the failure cases). */
 function runDaemon(
@@ -247,6 +245,73 @@ describe('paastechd refuses bad input', () => {
       expect(r.stderr).toContain(v);
     }
   });
+
+  // Each is left as it was: nothing is created in it, its mode and owner unchanged.
+  const NOBODY = 65534;
+  it.each<[string, (root: string) => string, RegExp]>([
+    [
+      'world-writable and sticky (a /tmp)',
+      (root) => mode(root, 0o1777),
+      /is writable by others \(mode 01777\)/,
+    ],
+    ['world-writable', (root) => mode(root, 0o777), /is writable by others \(mode 0777\)/],
+    ['group-writable', (root) => mode(root, 0o770), /is writable by others \(mode 0770\)/],
+    ['owned by another user', (root) => owned(root, 0o700), /belongs to uid 65534, not to this process/],
+    [
+      "a symlink to another user's directory",
+      (root) => link(root, owned(root, 0o700)),
+      /belongs to uid 65534/,
+    ],
+    ['a file', (root) => file(root), /is not a directory/],
+    ['below a file', (root) => path.join(file(root), 'data'), /cannot be created \(ENOTDIR\)/],
+  ])('refuses a data dir %s, naming PAASTECH_DATA_DIR, and leaves it alone', async (_name, make, reason) => {
+    const root = tempDir();
+    try {
+      const dataDir = make(root);
+      const peek = () => {
+        try {
+          return fs.lstatSync(dataDir, { throwIfNoEntry: false });
+        } catch {
+          return undefined; // below a file (ENOTDIR)
+        }
+      };
+      const before = peek();
+      const r = await runDaemon(['all'], { PAASTECH_DATA_DIR: dataDir, ...ANY_PORT });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(reason);
+      expect(r.stderr).toContain('set PAASTECH_DATA_DIR to a directory of its own');
+      const after = peek();
+      expect([after?.mode, after?.uid]).toEqual([before?.mode, before?.uid]);
+      if (after?.isDirectory()) expect(fs.readdirSync(dataDir)).toEqual([]);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  /** `<root>/data` with `m`. */
+  function mode(root: string, m: number): string {
+    const dir = path.join(root, 'data');
+    fs.mkdirSync(dir);
+    fs.chmodSync(dir, m);
+    return dir;
+  }
+  /** `<root>/theirs`, owned by uid NOBODY, with `m`. */
+  function owned(root: string, m: number): string {
+    const dir = mode(root, m).replace(/data$/, 'theirs');
+    fs.renameSync(path.join(root, 'data'), dir);
+    fs.chownSync(dir, NOBODY, NOBODY);
+    return dir;
+  }
+  /** `<root>/data`, a symlink to `target`. */
+  function link(root: string, target: string): string {
+    fs.symlinkSync(target, path.join(root, 'data'));
+    return path.join(root, 'data');
+  }
+  /** `<root>/data`, a file. */
+  function file(root: string): string {
+    fs.writeFileSync(path.join(root, 'data'), 'not a directory');
+    return path.join(root, 'data');
+  }
 
   it('exits 1 with the reason when a port is taken', async () => {
     const blocker = http.createServer();

@@ -23,27 +23,38 @@ export function loadOrCreateSecret(file: string, bytes = 32): string {
 }
 
 /**
- * Makes `dir` (the data dir) exist with mode 0700, tightening one that exists with a looser mode
+ * Makes `dir` (the data dir) exist with mode 0700, tightening one that exists readable by others
  * (an operator's `mkdir`, systemd's StateDirectory= default 0755): it holds the database, keys and
- * every project's repository. Throws when it cannot (another user's directory).
+ * every project's repository. Refused, with a message naming PAASTECH_DATA_DIR and left as it is:
+ * a directory another user owns (or a symlink to one), and one others could write to already
+ * (group- or world-writable, sticky like /tmp) — what they planted would stay.
  */
 export function privateDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const stat = fs.statSync(dir);
-  if (!stat.isDirectory()) throw new Error(`the data dir "${dir}" is not a directory`);
-  // A shared directory (/tmp: sticky, world-writable) is never taken over and made private.
-  if (stat.mode & 0o1002)
-    throw new Error(
-      `the data dir "${dir}" is a shared directory (mode 0${(stat.mode & 0o7777).toString(8)}): set PAASTECH_DATA_DIR to a directory of its own`,
-    );
-  const mode = stat.mode & 0o777;
+  const refuse = (why: string, cause?: unknown) =>
+    new Error(`the data dir "${dir}" ${why}: set PAASTECH_DATA_DIR to a directory of its own`, { cause });
+  let stat: fs.Stats;
+  try {
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      // Something that is not a directory is there: said below.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    stat = fs.statSync(dir);
+  } catch (err) {
+    throw refuse(`cannot be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, err);
+  }
+  if (!stat.isDirectory()) throw refuse('is not a directory');
+  const uid = process.geteuid?.();
+  if (uid !== undefined && stat.uid !== uid)
+    throw refuse(`belongs to uid ${stat.uid}, not to this process (uid ${uid})`);
+  const mode = stat.mode & 0o7777;
+  if (mode & 0o1022) throw refuse(`is writable by others (mode 0${mode.toString(8)})`);
   if (mode & 0o077) {
     try {
       fs.chmodSync(dir, 0o700);
     } catch (err) {
-      throw new Error(
-        `the data dir "${dir}" is mode 0${mode.toString(8)} and cannot be made 0700 (${(err as Error).message}): it must belong to the user paastechd runs as`,
-      );
+      throw refuse(`cannot be made 0700 (${(err as Error).message})`, err);
     }
   }
 }

@@ -52,7 +52,8 @@ afterEach(() => vi.unstubAllEnvs());
 
 describe('gitEnv', () => {
   it('is exactly the platform environment plus the extra, whatever the process carries', () => {
-    for (const [k, v] of Object.entries(hostileEnv(tempDir('gc-env-')))) vi.stubEnv(k, v);
+    for (const [k, v] of Object.entries(hostileEnv(fs.mkdtempSync(path.join(root, 'hostile-')))))
+      vi.stubEnv(k, v);
     expect(gitEnv(runtime, { GIT_PROTOCOL: 'version=2' })).toEqual({
       PATH: runtime.path,
       HOME: runtime.home,
@@ -67,7 +68,8 @@ describe('gitEnv', () => {
   });
 
   it('gives the real git no inherited repository, config, HOME or trace (git and spawnGit)', async () => {
-    for (const [k, v] of Object.entries(hostileEnv(tempDir('gc-env-')))) vi.stubEnv(k, v);
+    for (const [k, v] of Object.entries(hostileEnv(fs.mkdtempSync(path.join(root, 'hostile-')))))
+      vi.stubEnv(k, v);
     // Every config source git knows, with where it came from: none may apply.
     const args = ['config', '--list', '--show-origin'];
     const viaRun = await git(runtime, args);

@@ -19,8 +19,9 @@ export interface RouteWatcherOptions {
   maxBackoffMs?: number;
   /**
    * How long after start a stream that never synchronised is not a fault: paastechd starts the
-   * router before Pomegrenade, so the first attempts fail on every normal start. Failures in this
-   * time are logged at debug level; later ones (and any after a first snapshot) as warnings.
+   * router before Pomegrenade, which serves only once it has recovered every project. Failures in
+   * this time are logged at debug level; later ones (and any after a first snapshot) as warnings,
+   * at most one a minute while the stream stays down.
    */
   startupGraceMs?: number;
 }
@@ -33,6 +34,18 @@ export interface RouteWatcher {
   /** Sends traffic counts to Pomegrenade (ReportRouterStats). */
   report(request: routing.ReportRouterStatsRequest): Promise<void>;
   stop(): void;
+}
+
+/** While the route stream stays down, one warning at most this often. */
+const WARN_EVERY_MS = 60_000;
+
+/** What a warning says of a stream that failed with `err`: lost once synchronised, or never had. */
+function streamDownMessage(everSynced: boolean, err: Error | undefined): string {
+  if ((err as grpc.ServiceError | undefined)?.code === grpc.status.UNAUTHENTICATED)
+    return "route stream refused: Pomegrenade does not accept this router's internal secret (PAASTECH_INTERNAL_SECRET or <data dir>/keys/internal-secret); serving the last known routes";
+  return everSynced
+    ? 'route stream lost; serving the last known routes'
+    : 'no route stream yet: Pomegrenade does not answer; serving no routes until it does';
 }
 
 /** Converts `unix:/path` or `host:port` into a grpc-js target. */
@@ -56,7 +69,10 @@ export function watchRoutes(options: RouteWatcherOptions): RouteWatcher {
   let backoff = minBackoff;
   let live = false;
   let everSynced = false;
-  const graceEnds = Date.now() + (options.startupGraceMs ?? 10_000);
+  const graceEnds = performance.now() + (options.startupGraceMs ?? 60_000);
+  /** When the last warning of a stream that stays down was logged, and the attempts since. */
+  let lastWarning = Number.NEGATIVE_INFINITY;
+  let failures = 0;
   let resolveSynced!: () => void;
   const synced = new Promise<void>((resolve) => {
     resolveSynced = resolve;
@@ -75,6 +91,8 @@ export function watchRoutes(options: RouteWatcherOptions): RouteWatcher {
         sawSnapshot = true;
         live = true;
         everSynced = true;
+        failures = 0;
+        lastWarning = Number.NEGATIVE_INFINITY;
         backoff = minBackoff;
         logger.info({ routes: msg.update.value.routes.length }, 'route stream synchronised');
         resolveSynced();
@@ -86,15 +104,22 @@ export function watchRoutes(options: RouteWatcherOptions): RouteWatcher {
       call = undefined;
       live = false;
       if (stopped) return;
-      const fields = { err: err?.message, retryInMs: backoff, routes: table.routes().length };
-      if (everSynced) logger.warn(fields, 'route stream lost; serving the last known routes');
-      else if (Date.now() < graceEnds)
+      failures++;
+      const fields = {
+        err: err?.message,
+        attempts: failures,
+        retryInMs: backoff,
+        routes: table.routes().length,
+      };
+      const now = performance.now();
+      // A refused secret does not mend itself: said at once, grace or not.
+      const refused = (err as grpc.ServiceError | undefined)?.code === grpc.status.UNAUTHENTICATED;
+      if (!everSynced && now < graceEnds && !refused)
         logger.debug(fields, 'waiting for the route stream (Pomegrenade starting)');
-      else
-        logger.warn(
-          fields,
-          'no route stream yet: Pomegrenade does not answer; serving no routes until it does',
-        );
+      else if (now - lastWarning >= WARN_EVERY_MS) {
+        lastWarning = now;
+        logger.warn(fields, streamDownMessage(everSynced, err));
+      }
       timer = setTimeout(open, backoff);
       backoff = Math.min(backoff * 2, maxBackoff);
     };

@@ -32,7 +32,7 @@ function capture() {
 }
 
 /** A watcher on a socket nothing serves yet; the contract server that can serve it later. */
-function setup(startupGraceMs: number) {
+function setup(startupGraceMs: number, secret = SECRET) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'watch-'));
   const address = `unix:${path.join(dir, 'pomegrenade.sock')}`;
   const server = new RoutingContractServer(address, SECRET);
@@ -40,7 +40,7 @@ function setup(startupGraceMs: number) {
   const table = new RouteTable();
   const watcher: RouteWatcher = watchRoutes({
     address,
-    secret: SECRET,
+    secret,
     routerId: 'router-test',
     table,
     logger,
@@ -86,5 +86,24 @@ describe('route watcher at start-up', () => {
     server.breakStreams();
     await waitFor(() => warnings(lines).length > 0, 5_000, 'a warning');
     expect(warnings(lines)[0]).toBe('route stream lost; serving the last known routes');
+  });
+
+  it('says at once, grace or not, when Pomegrenade refuses the internal secret', async () => {
+    const { server, lines } = setup(60_000, 'not-the-secret-of-pomegrenade-0123');
+    await server.start();
+    await waitFor(() => warnings(lines).length > 0, 5_000, 'a warning');
+    expect(warnings(lines)[0]).toMatch(/^route stream refused: .*internal secret/);
+  });
+
+  it('warns at most once a minute while the stream stays down', async () => {
+    const { lines } = setup(0);
+    await waitFor(
+      () => lines.filter((l) => l.msg.startsWith('no route stream')).length > 0,
+      5_000,
+      'a warning',
+    );
+    // Retries every 20–50 ms meanwhile.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(warnings(lines)).toHaveLength(1);
   });
 });
