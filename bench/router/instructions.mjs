@@ -190,7 +190,7 @@ async function byHandCfg(name, log) {
   return { cfg, port };
 }
 
-/** HAProxy doing nothing but Host routing (setup.mjs: the ceiling of any configuration). */
+/** HAProxy doing nothing but Host routing (setup.mjs: HAProxy with its default settings before any of the behaviour the router must have). */
 async function bareCfg(name) {
   const port = await freePort();
   return { cfg: writeBareCfg(path.join(work, name), { port, backendPort }), port };
