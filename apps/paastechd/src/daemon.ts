@@ -38,7 +38,8 @@ export async function startDaemon(
   const child = (name: string, c: CommonConfig) => createLogger(name, { ...c.log, destination });
   const { api, git, pomegrenade, router, registry } = config;
   // Before any service writes into it: the data dir holds the database, keys and repositories.
-  for (const c of [router, api, git, pomegrenade]) if (c) privateDir(c.dataDir);
+  for (const dir of new Set([router, api, git, pomegrenade].flatMap((c) => (c ? [c.dataDir] : []))))
+    privateDir(dir);
   if (router) starters.push(() => startRouter(router, child('router', router)));
   if (api) {
     starters.push((started) => {

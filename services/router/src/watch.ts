@@ -39,9 +39,9 @@ export interface RouteWatcher {
 /** While the route stream stays down, one warning at most this often. */
 const WARN_EVERY_MS = 60_000;
 
-/** What a warning says of a stream that failed with `err`: lost once synchronised, or never had. */
-function streamDownMessage(everSynced: boolean, err: Error | undefined): string {
-  if ((err as grpc.ServiceError | undefined)?.code === grpc.status.UNAUTHENTICATED)
+/** What a warning says of a stream that failed: refused for its secret, lost once synchronised, or never had. */
+function streamDownMessage(everSynced: boolean, refused: boolean): string {
+  if (refused)
     return "route stream refused: Pomegrenade does not accept this router's internal secret (PAASTECH_INTERNAL_SECRET or <data dir>/keys/internal-secret); serving the last known routes";
   return everSynced
     ? 'route stream lost; serving the last known routes'
@@ -118,7 +118,7 @@ export function watchRoutes(options: RouteWatcherOptions): RouteWatcher {
         logger.debug(fields, 'waiting for the route stream (Pomegrenade starting)');
       else if (now - lastWarning >= WARN_EVERY_MS) {
         lastWarning = now;
-        logger.warn(fields, streamDownMessage(everSynced, err));
+        logger.warn(fields, streamDownMessage(everSynced, refused));
       }
       timer = setTimeout(open, backoff);
       backoff = Math.min(backoff * 2, maxBackoff);
